@@ -1,0 +1,5 @@
+export { createApp } from './app.js';
+export { ConfigError, loadConfig, type ServerConfig } from './config.js';
+export { openStorage, type Storage, type StorageTarget } from './db/database.js';
+export { migrateToLatest } from './db/migrate.js';
+export { type RunningServer, startServer } from './server.js';

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { ConfigError, loadConfig } from './config.js';
+import { migrateToLatest } from './db/migrate.js';
+import { openCheckedStorage, startServer } from './server.js';
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+function fail(error: unknown): never {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`emisar-server: ${error.message}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`emisar-server: ${message.split('\n')[0]}\n`);
+  process.exit(EXIT_FAILURE);
+}
+
+const program = new Command('emisar-server')
+  .description('The emisar control plane')
+  .showHelpAfterError()
+  .exitOverride((error) => {
+    process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+  });
+
+program
+  .command('start')
+  .description('migrate the database, then serve the API (configured by environment)')
+  .action(async () => {
+    const config = await loadConfig(process.env);
+    const server = await startServer(config);
+    const stop = (signal: string) => {
+      server.app.log.info({ signal }, 'shutting down');
+      server.close().then(
+        () => process.exit(0),
+        (error) => fail(error),
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('apply pending database migrations and exit')
+  .action(async () => {
+    const config = await loadConfig(process.env);
+    const storage = await openCheckedStorage(config);
+    try {
+      const applied = await migrateToLatest(storage.db);
+      process.stdout.write(
+        applied.length
+          ? `applied ${applied.length} migration(s): ${applied.join(', ')}\n`
+          : 'database is up to date\n',
+      );
+    } finally {
+      await storage.close();
+    }
+  });
+
+program.parseAsync(process.argv).catch(fail);
