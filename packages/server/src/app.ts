@@ -1,4 +1,6 @@
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { type Clock, systemClock } from './clock.js';
 import type { ServerConfig } from './config.js';
 import type { Storage } from './db/database.js';
 import { installErrorHandling } from './http/errors.js';
@@ -9,12 +11,20 @@ import { installSecurityHeaders } from './http/security-headers.js';
 export interface AppDependencies {
   config: ServerConfig;
   storage: Storage;
+  clock?: Clock;
+  /** Where logs go; defaults to stdout. Tests pass a stream to read them. */
+  logStream?: NodeJS.WritableStream;
 }
 
 /** Assembles the HTTP application; listening is the caller's job. */
-export async function createApp({ config, storage }: AppDependencies): Promise<FastifyInstance> {
+export async function createApp({
+  config,
+  storage,
+  clock = systemClock,
+  logStream,
+}: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: loggerOptions(config.logLevel),
+    logger: { ...loggerOptions(config.logLevel), ...(logStream ? { stream: logStream } : {}) },
     ...requestIdOptions,
     trustProxy: config.trustProxy === false ? false : config.trustProxy,
     bodyLimit: 1024 * 1024,
@@ -27,6 +37,9 @@ export async function createApp({ config, storage }: AppDependencies): Promise<F
   });
   installErrorHandling(app);
   await installSecurityHeaders(app, config.secureCookies);
+  // Off by default; routes opt in with `config: { rateLimit: {...} }`.
+  await app.register(rateLimit, { global: false });
   registerHealthRoutes(app, storage.db);
+  void clock; // handed to the domain services as they arrive
   return app;
 }
