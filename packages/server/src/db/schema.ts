@@ -7,6 +7,7 @@ export interface AccountsTable {
   id: Generated<string>;
   slug: string;
   name: string;
+  plan: ColumnType<string, string | undefined, string>;
   created_at: Generated<string>;
 }
 
