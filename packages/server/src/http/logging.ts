@@ -26,8 +26,14 @@ export function loggerOptions(level: string): LoggerOptions {
   };
 }
 
+const QUIET_PATHS = new Set(['/healthz', '/readyz']);
+
 /** Our own ids only: an inbound X-Request-Id would let a caller write into the audit trail. */
 export const requestIdOptions: Pick<FastifyServerOptions, 'genReqId' | 'logController'> = {
-  logController: new LogController({ requestIdLogLabel: 'request_id' }),
+  logController: new LogController({
+    requestIdLogLabel: 'request_id',
+    // Probes hit these every few seconds; their failures are still logged.
+    disableRequestLogging: (request) => QUIET_PATHS.has(pathOnly(request.url)),
+  }),
   genReqId: () => `hreq_${randomBytes(12).toString('base64url')}`,
 };
