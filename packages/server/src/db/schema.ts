@@ -1,4 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { AccountSettings, IdentityTables } from '../accounts/tables.js';
+import type { AuditTables } from '../audit/tables.js';
 
 /** Timestamps are RFC 3339 UTC strings with microseconds on both backends. */
 export type Timestamp = ColumnType<string, string | undefined, string>;
@@ -9,8 +11,12 @@ export interface AccountsTable {
   name: string;
   plan: ColumnType<string, string | undefined, string>;
   created_at: Generated<string>;
+  settings: ColumnType<AccountSettings, string | undefined, string>;
+  disabled_at: Timestamp | null;
+  deletion_requested_at: Timestamp | null;
+  deleted_at: Timestamp | null;
 }
 
-export interface Database {
+export interface Database extends IdentityTables, AuditTables {
   accounts: AccountsTable;
 }

@@ -1,0 +1,112 @@
+import type { Generated } from 'kysely';
+import type { Timestamp } from '../db/schema.js';
+
+type Bytes = Uint8Array;
+type NullableTimestamp = Timestamp | null;
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  full_name: string | null;
+  confirmed_at: NullableTimestamp;
+  last_sign_in_at: NullableTimestamp;
+  password_hash: string | null;
+  totp_secret_ciphertext: Bytes | null;
+  totp_pending_ciphertext: Bytes | null;
+  totp_last_step: number | null;
+  mfa_enabled_at: NullableTimestamp;
+  created_at: Generated<string>;
+}
+
+export interface RecoveryCodesTable {
+  id: Generated<string>;
+  user_id: string;
+  code_digest: Bytes;
+  used_at: NullableTimestamp;
+  created_at: Generated<string>;
+}
+
+export interface PasskeysTable {
+  id: Generated<string>;
+  user_id: string;
+  credential_id: string;
+  public_key: Bytes;
+  counter: number;
+  transports: import('kysely').ColumnType<string[], string, string>;
+  name: string;
+  created_at: Generated<string>;
+  last_used_at: NullableTimestamp;
+}
+
+export interface WebauthnChallengesTable {
+  id: Generated<string>;
+  user_id: string | null;
+  purpose: 'passkey_register' | 'passkey_sign_in' | 'passkey_mfa';
+  challenge: string;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: Generated<string>;
+}
+
+export type AuthMethod =
+  | 'code'
+  | 'password'
+  | 'passkey'
+  | 'bootstrap'
+  | 'invitation'
+  | 'password_reset';
+
+export interface SessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  token_digest: Bytes;
+  auth_method: AuthMethod;
+  ip_address: string | null;
+  user_agent: string | null;
+  created_at: Generated<string>;
+  last_seen_at: Timestamp;
+  authenticated_at: Timestamp;
+  mfa_verified_at: NullableTimestamp;
+  expires_at: Timestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface SignInCodesTable {
+  id: Generated<string>;
+  user_id: string;
+  digest: Bytes;
+  failed_attempts: Generated<number>;
+  expires_at: Timestamp;
+  consumed_at: NullableTimestamp;
+  created_at: Generated<string>;
+}
+
+export type UserTokenPurpose = 'confirm_email' | 'password_reset' | 'bootstrap';
+
+export interface UserTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  purpose: UserTokenPurpose;
+  lookup: string;
+  digest: Bytes;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: Generated<string>;
+}
+
+export interface RateLimitCountersTable {
+  bucket: string;
+  window_started_at: Timestamp;
+  hits: number;
+}
+
+export interface AuthTables {
+  users: UsersTable;
+  recovery_codes: RecoveryCodesTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
+  sessions: SessionsTable;
+  sign_in_codes: SignInCodesTable;
+  user_tokens: UserTokensTable;
+  rate_limit_counters: RateLimitCountersTable;
+}

@@ -1,0 +1,42 @@
+import { type Kysely, type Selectable, sql } from 'kysely';
+import { z } from 'zod';
+import type { Database } from '../db/schema.js';
+import type { UsersTable } from './tables.js';
+
+export type UserRow = Selectable<UsersTable>;
+
+/** Emails are case-insensitive; we keep them lowercased and trimmed. */
+export const emailSchema = z
+  .string()
+  .trim()
+  .max(254)
+  .toLowerCase()
+  .pipe(z.email({ message: 'Enter a valid email address.' }));
+
+export const fullNameSchema = z.string().trim().min(1).max(120);
+
+export function findUserByEmail(db: Kysely<Database>, email: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+}
+
+export function findUserById(db: Kysely<Database>, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The user with this (normalised) email, created unconfirmed when new. */
+export async function findOrCreateUser(
+  trx: Kysely<Database>,
+  email: string,
+  fullName: string | null,
+): Promise<{ user: UserRow; created: boolean }> {
+  const inserted = await trx
+    .insertInto('users')
+    .values({ email, full_name: fullName })
+    .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return { user: inserted, created: true };
+  const existing = await findUserByEmail(trx, email);
+  if (!existing) throw new Error('user vanished during sign-up');
+  return { user: existing, created: false };
+}
