@@ -1,0 +1,50 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import { type AuditEventInput, recordAuditEvents } from '../record.js';
+
+let accounts = 0;
+
+/** A bare account row: the audit log needs nothing else. */
+export async function insertAccount(db: Kysely<Database>, plan = 'free'): Promise<string> {
+  accounts += 1;
+  const row = await db
+    .insertInto('accounts')
+    .values({ slug: `audit-${process.pid}-${accounts}`, name: 'Audit test', plan })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export function sampleEvent(accountId: string, n: number): AuditEventInput {
+  return {
+    accountId,
+    eventType: n % 3 === 0 ? 'runner.registered' : 'user.signed_in',
+    actor: { kind: 'user', id: `user-${n}`, label: `person${n}@example.com` },
+    target: { kind: 'runner', id: `runner-${n}`, label: `host-${n}` },
+    payload: { n, note: `event ${n} — ünïcödé 🚀`, nested: { list: [1, 2.5, true, null] } },
+    context: {
+      ip: '192.0.2.7',
+      userAgent: 'vitest',
+      requestId: `req_${n}`,
+      authMethod: 'magic_link',
+      mfa: n % 2 === 0,
+    },
+  };
+}
+
+/** Writes `count` events in transactions of `perTransaction`. */
+export async function writeEvents(
+  db: Kysely<Database>,
+  accountId: string,
+  count: number,
+  perTransaction = 500,
+  first = 1,
+): Promise<void> {
+  for (let start = 0; start < count; start += perTransaction) {
+    const inputs: AuditEventInput[] = [];
+    for (let n = start; n < Math.min(count, start + perTransaction); n++) {
+      inputs.push(sampleEvent(accountId, first + n));
+    }
+    await db.transaction().execute((trx) => recordAuditEvents(trx, inputs));
+  }
+}
