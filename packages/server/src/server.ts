@@ -51,7 +51,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const url = `${scheme}://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
     app.log.info(
       { url, storage: describeTarget(config) },
-      `emisar control plane listening on ${url} (storage: ${describeTarget(config)})`,
+      `emisar control plane ready at ${config.baseUrl} (listening on ${url}, storage: ${describeTarget(config)})`,
     );
     let closing: Promise<void> | undefined;
     return {
