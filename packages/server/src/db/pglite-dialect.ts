@@ -1,6 +1,6 @@
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import {
-  type CompiledQuery,
+  CompiledQuery,
   type DatabaseConnection,
   type DatabaseIntrospector,
   type Dialect,
@@ -75,28 +75,16 @@ class PGliteDriver implements Driver {
     await this.#connection.end('rollback');
   }
 
-  async savepoint(
-    connection: DatabaseConnection,
-    name: string,
-    compile: QueryCompiler['compileQuery'],
-  ): Promise<void> {
-    await savepointCommand(connection, `savepoint ${quoteIdent(name)}`, compile);
+  async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await runRaw(connection, `savepoint ${quoteIdent(name)}`);
   }
 
-  async rollbackToSavepoint(
-    connection: DatabaseConnection,
-    name: string,
-    compile: QueryCompiler['compileQuery'],
-  ): Promise<void> {
-    await savepointCommand(connection, `rollback to savepoint ${quoteIdent(name)}`, compile);
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await runRaw(connection, `rollback to savepoint ${quoteIdent(name)}`);
   }
 
-  async releaseSavepoint(
-    connection: DatabaseConnection,
-    name: string,
-    compile: QueryCompiler['compileQuery'],
-  ): Promise<void> {
-    await savepointCommand(connection, `release savepoint ${quoteIdent(name)}`, compile);
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await runRaw(connection, `release savepoint ${quoteIdent(name)}`);
   }
 
   async destroy(): Promise<void> {
@@ -104,12 +92,8 @@ class PGliteDriver implements Driver {
   }
 }
 
-async function savepointCommand(
-  connection: DatabaseConnection,
-  text: string,
-  _compile: QueryCompiler['compileQuery'],
-): Promise<void> {
-  await connection.executeQuery({ sql: text, parameters: [] } as unknown as CompiledQuery);
+async function runRaw(connection: DatabaseConnection, text: string): Promise<void> {
+  await connection.executeQuery(CompiledQuery.raw(text));
 }
 
 function quoteIdent(name: string): string {
