@@ -2,6 +2,7 @@ import { type FileHandle, mkdir, open, rename, rm, truncate } from 'node:fs/prom
 import { dirname } from 'node:path';
 import { newEventId } from '@emisar/protocol';
 import { errorCode } from '../fs-util.js';
+import { acquireLock } from '../state/lock.js';
 import { headPathOf, type JournalHead, readHead, scanChain, sha256Hex } from './chain.js';
 
 export const JOURNAL_EVENT_TYPES = [
@@ -47,6 +48,7 @@ export class Journal {
 
   private constructor(
     private readonly options: JournalOptions,
+    private readonly releaseLock: () => Promise<void>,
     handle: FileHandle,
     state: { size: number; lines: number; lastHash: string | null },
   ) {
@@ -58,11 +60,18 @@ export class Journal {
 
   static async open(options: JournalOptions): Promise<Journal> {
     await mkdir(dirname(options.path), { recursive: true, mode: 0o750 });
-    const state = await recoverFile(options.path);
-    const handle = await open(options.path, 'a', 0o640);
-    const journal = new Journal(options, handle, state);
-    await journal.writeHead();
-    return journal;
+    // One writer per journal: a second one would fork the chain.
+    const releaseLock = await acquireLock(`${options.path}.lock`);
+    try {
+      const state = await recoverFile(options.path);
+      const handle = await open(options.path, 'a', 0o640);
+      const journal = new Journal(options, releaseLock, handle, state);
+      await journal.writeHead();
+      return journal;
+    } catch (error) {
+      await releaseLock();
+      throw error;
+    }
   }
 
   get failed(): boolean {
@@ -83,6 +92,7 @@ export class Journal {
   async close(): Promise<void> {
     await this.queue;
     await this.handle.close().catch(() => {});
+    await this.releaseLock();
   }
 
   private async write(event: JournalEvent): Promise<{ eventId: string }> {

@@ -41,7 +41,7 @@ export class DispatchLog {
     path: string,
     maxEntries = DISPATCH_LOG_MAX_ENTRIES,
   ): Promise<{ log: DispatchLog; outcomeUnknown: DispatchEntry[] }> {
-    const entries = await readEntries(path);
+    const entries = await readDispatchLog(path);
     const log = new DispatchLog(path, entries, maxEntries);
     const outcomeUnknown: DispatchEntry[] = [];
     for (const entry of entries.values()) {
@@ -165,7 +165,7 @@ export function emptyOutputCounts() {
   };
 }
 
-async function readEntries(path: string): Promise<Map<string, DispatchEntry>> {
+export async function readDispatchLog(path: string): Promise<Map<string, DispatchEntry>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
