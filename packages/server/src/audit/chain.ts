@@ -14,28 +14,31 @@ export type AuditEventBody = Omit<
 
 export type ExportedAuditEvent = AuditEventBody & { hash: string };
 
-/** The order of fields in an exported line (the hash does not depend on it). */
-export const EXPORTED_FIELDS = [
-  'seq',
-  'id',
-  'occurred_at',
-  'account_id',
-  'event_type',
-  'actor_kind',
-  'actor_id',
-  'actor_label',
-  'target_kind',
-  'target_id',
-  'target_label',
-  'ip_address',
-  'user_agent',
-  'request_id',
-  'auth_method',
-  'mfa',
-  'payload',
-  'prev_hash',
-  'hash',
-] as const satisfies readonly (keyof ExportedAuditEvent)[];
+/** Each exported field and what it holds, in the order of an exported line (the hash does not depend on it). */
+export const EXPORTED_FIELD_KINDS = {
+  seq: 'seq',
+  id: 'text',
+  occurred_at: 'text',
+  account_id: 'text',
+  event_type: 'text',
+  actor_kind: 'text',
+  actor_id: 'text?',
+  actor_label: 'text?',
+  target_kind: 'text?',
+  target_id: 'text?',
+  target_label: 'text?',
+  ip_address: 'text?',
+  user_agent: 'text?',
+  request_id: 'text?',
+  auth_method: 'text?',
+  mfa: 'boolean?',
+  payload: 'object',
+  prev_hash: 'hash?',
+  hash: 'hash',
+} as const satisfies Record<keyof ExportedAuditEvent, string>;
+
+export type ExportedField = keyof typeof EXPORTED_FIELD_KINDS;
+export const EXPORTED_FIELDS = Object.keys(EXPORTED_FIELD_KINDS) as ExportedField[];
 
 /**
  * `hash = sha256(prev_hash ‖ JCS(event))`: the lowercase hex SHA-256 of the

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { canonicalJson, type JsonObject } from '@emisar/protocol';
-import { sql, type Transaction } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { entitlementsOf } from '../billing/plans.js';
 import type { Database } from '../db/schema.js';
 import { type AuditEventBody, chainHash } from './chain.js';
@@ -71,7 +71,7 @@ export const AUDIT_LOCK_NAMESPACE = 0x61756474;
  * READ COMMITTED (the default) so the head read after the lock is current.
  */
 export async function recordAuditEvent(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   input: AuditEventInput,
 ): Promise<RecordedAuditEvent> {
   const [recorded] = await recordAuditEvents(trx, [input]);
@@ -84,9 +84,10 @@ export async function recordAuditEvent(
  * accounts' locks in a fixed order, so two such transactions cannot deadlock.
  */
 export async function recordAuditEvents(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   inputs: readonly AuditEventInput[],
 ): Promise<RecordedAuditEvent[]> {
+  requireTransaction(trx);
   const byAccount = new Map<string, { index: number; input: AuditEventInput }[]>();
   inputs.forEach((input, index) => {
     checkInput(input);
@@ -115,9 +116,10 @@ export async function recordAuditEvents(
  * sits after the chain event that was the head when it was written.
  */
 export async function recordOffChainAuditEvent(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   input: AuditEventInput,
 ): Promise<RecordedAuditEvent> {
+  requireTransaction(trx);
   checkInput(input);
   const state = await lockChain(trx, input.accountId);
   const last = await trx
@@ -142,12 +144,21 @@ interface ChainState {
   now: string;
 }
 
-/** Takes the account's chain lock (held until commit) and reads the head under it. */
-async function lockChain(trx: Transaction<Database>, accountId: string): Promise<ChainState> {
-  // A separate statement, so the head read below sees everything committed before the lock.
+/**
+ * Takes the account's chain lock, held until the transaction ends. Re-entrant:
+ * taking it again in the same transaction is free.
+ */
+export async function lockAuditChain(trx: Kysely<Database>, accountId: string): Promise<void> {
+  requireTransaction(trx);
   await sql`select pg_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, hashtext(${accountId}))`.execute(
     trx,
   );
+}
+
+/** Takes the account's chain lock and reads the head under it. */
+async function lockChain(trx: Kysely<Database>, accountId: string): Promise<ChainState> {
+  // A separate statement, so the head read below sees everything committed before the lock.
+  await lockAuditChain(trx, accountId);
   const row = await trx
     .selectFrom('accounts as a')
     .leftJoin('audit_chain_heads as h', 'h.account_id', 'a.id')
@@ -164,7 +175,7 @@ async function lockChain(trx: Transaction<Database>, accountId: string): Promise
 }
 
 async function appendToChain(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   accountId: string,
   inputs: readonly AuditEventInput[],
 ): Promise<RecordedAuditEvent[]> {
@@ -212,7 +223,7 @@ function eventBody(
     target_kind: input.target?.kind ?? null,
     target_id: input.target?.id ?? null,
     target_label: input.target?.label ?? null,
-    ip_address: context.ip ?? null,
+    ip_address: context.ip || null,
     user_agent: truncate(context.userAgent ?? null),
     request_id: context.requestId ?? null,
     auth_method: context.authMethod ?? null,
@@ -258,6 +269,11 @@ function truncate(text: string | null): string | null {
   return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
 
+/** Outside a transaction the lock would end with the statement and the event with no change. */
+function requireTransaction(trx: Kysely<Database>): void {
+  if (!trx.isTransaction) throw new TypeError('audit events are recorded inside a transaction');
+}
+
 /** Programming errors, not user input: the caller's transaction fails with them. */
 function checkInput(input: AuditEventInput): void {
   if (input.eventType.length > MAX_EVENT_TYPE || !EVENT_TYPE.test(input.eventType)) {
@@ -267,7 +283,7 @@ function checkInput(input: AuditEventInput): void {
     throw new TypeError('audit occurredAt is not an RFC 3339 timestamp');
   }
   const ip = input.context?.ip;
-  if (ip != null && isIP(ip) === 0) throw new TypeError('audit context ip is not an IP address');
+  if (ip && isIP(ip) === 0) throw new TypeError('audit context ip is not an IP address');
   const texts = [
     input.actor.id,
     input.actor.label,

@@ -1,0 +1,85 @@
+import { createPublicKey, type KeyObject, sign } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { checkpointMessage } from './checkpoint-message.js';
+import { AUDIT_LOCK_NAMESPACE } from './record.js';
+import { normalizeTimestamp } from './timestamps.js';
+import type { CheckpointsDocument } from './verify.js';
+
+/** Second key of the advisory lock that lets one node at a time sign checkpoints. */
+const CHECKPOINT_SWEEP_LOCK = 1;
+
+/**
+ * Signs the chain head of every account whose head moved since its last
+ * checkpoint (Ed25519 over `checkpointMessage`). Idempotent; one node at a
+ * time (a transaction-scoped try-lock: a node that finds it taken skips the
+ * tick). Returns how many checkpoints it wrote.
+ */
+export async function signAuditCheckpoints(deps: {
+  db: Kysely<Database>;
+  signingKey: KeyObject;
+  clock: Clock;
+}): Promise<number> {
+  const { db, signingKey, clock } = deps;
+  return db.transaction().execute(async (trx) => {
+    const { rows } = await sql<{ locked: boolean }>`
+      select pg_try_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, ${CHECKPOINT_SWEEP_LOCK}) as locked
+    `.execute(trx);
+    if (!rows[0]?.locked) return 0;
+    const heads = await trx
+      .selectFrom('audit_chain_heads as h')
+      .select(['h.account_id', 'h.seq', 'h.hash'])
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('audit_checkpoints as c')
+              .select('c.seq')
+              .whereRef('c.account_id', '=', 'h.account_id')
+              .whereRef('c.seq', '>=', 'h.seq'),
+          ),
+        ),
+      )
+      .execute();
+    if (heads.length === 0) return 0;
+    const signedAt = normalizeTimestamp(clock.now().toISOString())!;
+    const checkpoints = heads.map((head) => {
+      const unsigned = { ...head, signed_at: signedAt };
+      return {
+        ...unsigned,
+        signature: sign(null, checkpointMessage(unsigned), signingKey).toString('base64'),
+      };
+    });
+    for (let start = 0; start < checkpoints.length; start += 1000) {
+      await trx
+        .insertInto('audit_checkpoints')
+        .values(checkpoints.slice(start, start + 1000))
+        .onConflict((oc) => oc.columns(['account_id', 'seq']).doNothing())
+        .execute();
+    }
+    return checkpoints.length;
+  });
+}
+
+/** An account's checkpoints, oldest first, with the key that verifies them. */
+export async function listAuditCheckpoints(deps: {
+  db: Kysely<Database>;
+  signingKey: KeyObject;
+  accountId: string;
+}): Promise<CheckpointsDocument> {
+  const rows = await deps.db
+    .selectFrom('audit_checkpoints')
+    .select(['account_id', 'seq', 'hash', 'signed_at', 'signature'])
+    .where('account_id', '=', deps.accountId)
+    .orderBy('seq')
+    .execute();
+  return {
+    algorithm: 'Ed25519',
+    public_key: publicKeyPem(deps.signingKey),
+    checkpoints: rows,
+  };
+}
+
+export function publicKeyPem(signingKey: KeyObject): string {
+  return createPublicKey(signingKey).export({ format: 'pem', type: 'spki' }).toString();
+}

@@ -1,0 +1,259 @@
+import { parseStrictJson } from '@emisar/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../clock.js';
+import { onPostgres, openTestStorage } from '../test-support/database.js';
+import { EXPORTED_FIELDS } from './chain.js';
+import { type AuditExportService, createAuditExportService } from './export.js';
+import { type AuditCursor, type AuditFilter, decodeCursor, encodeCursor, START } from './query.js';
+import { recordAuditEvent } from './record.js';
+import { insertAccount, sampleEvent, writeEvents } from './test-support/fixtures.js';
+import { verifyAuditExport } from './verify.js';
+
+let storage: Awaited<ReturnType<typeof openTestStorage>>;
+let service: AuditExportService;
+const clock = new ManualClock('2026-05-01T12:00:00Z');
+const everything: AuditFilter = { since: null, eventTypes: null };
+
+beforeAll(async () => {
+  storage = await openTestStorage();
+  service = createAuditExportService({ db: storage.db, clock });
+});
+afterAll(() => storage.close());
+
+async function streamAll(accountId: string, after: AuditCursor = START, filter = everything) {
+  const stream = await service.stream(accountId, after, filter);
+  let text = '';
+  for await (const chunk of stream.chunks) text += chunk;
+  return { stream, lines: text.split('\n').filter(Boolean) };
+}
+
+const seqsOf = (lines: string[]) => lines.map((line) => JSON.parse(line).seq);
+
+describe('audit export service', () => {
+  it('pages by cursor through every event once, then reaches an empty page', async () => {
+    const accountId = await insertAccount(storage.db);
+    await writeEvents(storage.db, accountId, 25);
+    const seen: number[] = [];
+    let after = START;
+    const fullness: boolean[] = [];
+    for (;;) {
+      const page = await service.page(accountId, { after, filter: everything, limit: 10 });
+      if (page.lines.length === 0) {
+        expect(page.next).toBeNull();
+        break;
+      }
+      fullness.push(page.full);
+      seen.push(...seqsOf(page.lines));
+      after = page.next!;
+      expect(decodeCursor(encodeCursor(after))).toEqual(after);
+    }
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    expect(fullness).toEqual([true, true, false]);
+  });
+
+  it('writes each line as compact JSON in the documented field order, verifiable offline', async () => {
+    const accountId = await insertAccount(storage.db);
+    await writeEvents(storage.db, accountId, 5);
+    const { lines } = await streamAll(accountId);
+    const first = parseStrictJson(lines[0]!) as Record<string, unknown>;
+    expect(Object.keys(first)).toEqual([...EXPORTED_FIELDS]);
+    expect(first).toMatchObject({
+      seq: 1,
+      account_id: accountId,
+      event_type: 'user.signed_in',
+      actor_kind: 'user',
+      actor_id: 'user-1',
+      target_label: 'host-1',
+      ip_address: '192.0.2.7',
+      user_agent: 'vitest',
+      request_id: 'req_1',
+      auth_method: 'magic_link',
+      mfa: false,
+      payload: { n: 1, note: 'event 1 — ünïcödé 🚀', nested: { list: [1, 2.5, true, null] } },
+      prev_hash: null,
+    });
+    expect(first.occurred_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
+    expect(lines[0]).not.toMatch(/": /);
+    const report = await verifyAuditExport(lines, { filtered: false });
+    expect(report).toMatchObject({ ok: true, events: 5, firstSeq: 1, lastSeq: 5, pieces: 1 });
+  });
+
+  it('streams everything after a cursor up to the head at the start', async () => {
+    const accountId = await insertAccount(storage.db);
+    await writeEvents(storage.db, accountId, 4500, 1500);
+    const stream = await service.stream(accountId, { seq: 10, sub: 0 }, everything);
+    expect(stream.next).toEqual({ seq: 4500, sub: 0 });
+    // Written after the stream started: the next poll's business.
+    await writeEvents(storage.db, accountId, 1, 1, 9999);
+    let text = '';
+    for await (const chunk of stream.chunks) text += chunk;
+    const lines = text.split('\n').filter(Boolean);
+    expect(seqsOf(lines)).toEqual(Array.from({ length: 4490 }, (_, i) => i + 11));
+    expect(stream.sent()).toBe(4490);
+    expect((await verifyAuditExport(lines, { filtered: true })).ok).toBe(true);
+  });
+
+  it('streams nothing, with no cursor, for an empty range', async () => {
+    const accountId = await insertAccount(storage.db);
+    const { stream, lines } = await streamAll(accountId);
+    expect(stream.next).toBeNull();
+    expect(lines).toEqual([]);
+  });
+
+  it('filters by event type and by since (inclusive); the pieces verify with filtered', async () => {
+    const accountId = await insertAccount(storage.db);
+    const at = (n: number, time: string) =>
+      storage.db
+        .transaction()
+        .execute((trx) =>
+          recordAuditEvent(trx, { ...sampleEvent(accountId, n), occurredAt: time }),
+        );
+    await at(1, '2026-04-01T00:00:00Z');
+    await at(2, '2026-04-02T00:00:00Z');
+    await at(3, '2026-04-03T00:00:00Z');
+    await at(4, '2026-04-04T00:00:00Z');
+    await at(5, '2026-04-01T12:00:00Z');
+    const runners = await streamAll(accountId, START, {
+      since: null,
+      eventTypes: ['runner.registered'],
+    });
+    expect(seqsOf(runners.lines)).toEqual([3]);
+    const both = await streamAll(accountId, START, {
+      since: null,
+      eventTypes: ['runner.registered', 'user.signed_in'],
+    });
+    expect(seqsOf(both.lines)).toEqual([1, 2, 3, 4, 5]);
+    const recent = await streamAll(accountId, START, {
+      since: '2026-04-02T00:00:00.000000Z',
+      eventTypes: null,
+    });
+    expect(seqsOf(recent.lines)).toEqual([2, 3, 4]);
+    expect((await verifyAuditExport(recent.lines, { filtered: true })).ok).toBe(true);
+    const strict = await verifyAuditExport(recent.lines, { filtered: false });
+    expect(strict.ok).toBe(false);
+  });
+
+  it('writes audit.exported at most once per key per hour, outside the chain, hidden unless asked', async () => {
+    const accountId = await insertAccount(storage.db);
+    await writeEvents(storage.db, accountId, 3);
+    const note = (keyId: string, events: number) =>
+      service.noteExport({
+        accountId,
+        keyId,
+        events,
+        request: { after: START, filter: everything, limit: 100 },
+        context: {
+          ip: '198.51.100.4',
+          userAgent: 'siem',
+          requestId: 'req_x',
+          authMethod: 'api_key',
+        },
+      });
+    expect(await note('11111111-1111-4111-8111-111111111111', 3)).toBe(true);
+    clock.advance(59 * 60_000);
+    expect(await note('11111111-1111-4111-8111-111111111111', 3)).toBe(false);
+    expect(await note('22222222-2222-4222-8222-222222222222', 0)).toBe(true);
+    await writeEvents(storage.db, accountId, 1, 1, 4);
+    clock.advance(2 * 60_000);
+    expect(await note('11111111-1111-4111-8111-111111111111', 1)).toBe(true);
+
+    const plain = await streamAll(accountId);
+    expect(seqsOf(plain.lines)).toEqual([1, 2, 3, 4]);
+    const exported = await streamAll(accountId, START, {
+      since: null,
+      eventTypes: ['audit.exported'],
+    });
+    const events = exported.lines.map((line) => JSON.parse(line));
+    expect(events.map((e) => [e.seq, e.actor_id, e.payload.events])).toEqual([
+      [null, '11111111-1111-4111-8111-111111111111', 3],
+      [null, '22222222-2222-4222-8222-222222222222', 0],
+      [null, '11111111-1111-4111-8111-111111111111', 1],
+    ]);
+    expect(exported.stream.next).toEqual({ seq: 4, sub: 1 });
+    expect((await verifyAuditExport(exported.lines, { filtered: true })).ok).toBe(true);
+
+    // Paging through a mix resumes correctly between events outside the chain.
+    const mixed = {
+      since: null,
+      eventTypes: ['audit.exported', 'user.signed_in', 'runner.registered'],
+    };
+    const seen: (number | null)[] = [];
+    let after = START;
+    for (;;) {
+      const page = await service.page(accountId, { after, filter: mixed, limit: 2 });
+      if (!page.next) break;
+      seen.push(...seqsOf(page.lines));
+      after = page.next;
+    }
+    expect(seen).toEqual([1, 2, 3, null, null, 4, null]);
+  });
+});
+
+describe.runIf(onPostgres)('a cursor poller with concurrent writers (PostgreSQL)', () => {
+  it('sees an event whose transaction began first but committed last', async () => {
+    const accountId = await insertAccount(storage.db);
+    let releaseEarly!: () => void;
+    const earlyMayRecord = new Promise<void>((resolve) => {
+      releaseEarly = resolve;
+    });
+    let earlyBegun!: () => void;
+    const begun = new Promise<void>((resolve) => {
+      earlyBegun = resolve;
+    });
+    // Begins first, so its occurred_at (the transaction's now()) is the earliest.
+    const early = storage.db.transaction().execute(async (trx) => {
+      await trx.selectFrom('accounts').select('id').where('id', '=', accountId).execute();
+      earlyBegun();
+      await earlyMayRecord;
+      return recordAuditEvent(trx, sampleEvent(accountId, 1));
+    });
+    await begun;
+    await writeEvents(storage.db, accountId, 2, 1, 2);
+    const first = await service.page(accountId, { after: START, filter: everything, limit: 100 });
+    expect(seqsOf(first.lines)).toEqual([1, 2]);
+    releaseEarly();
+    const late = await early;
+    expect(late.seq).toBe(3);
+    const second = await service.page(accountId, {
+      after: first.next!,
+      filter: everything,
+      limit: 100,
+    });
+    const lines = second.lines.map((line) => JSON.parse(line));
+    expect(lines.map((e) => e.seq)).toEqual([3]);
+    expect(lines[0].occurred_at < JSON.parse(first.lines[0]!).occurred_at).toBe(true);
+    const empty = await service.page(accountId, {
+      after: second.next!,
+      filter: everything,
+      limit: 100,
+    });
+    expect(empty.lines).toEqual([]);
+  });
+
+  it('sees every event exactly once while many writers commit in random order', async () => {
+    const accountId = await insertAccount(storage.db);
+    const writers = Array.from({ length: 60 }, (_, i) =>
+      storage.db.transaction().execute(async (trx) => {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 30));
+        await recordAuditEvent(trx, sampleEvent(accountId, i));
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10));
+      }),
+    );
+    let done = false;
+    const allWritten = Promise.all(writers).then(() => {
+      done = true;
+    });
+    const seen: number[] = [];
+    let after = START;
+    for (;;) {
+      const finished = done;
+      const page = await service.page(accountId, { after, filter: everything, limit: 7 });
+      seen.push(...seqsOf(page.lines));
+      if (page.next) after = page.next;
+      if (finished && page.lines.length === 0) break;
+      if (page.lines.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await allWritten;
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+  });
+});
