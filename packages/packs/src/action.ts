@@ -196,6 +196,8 @@ function readDurationField(r: FieldReader, key: string, required: boolean): bigi
   const ns = parseDuration(text, true);
   if (ns === undefined) r.fail(key, 'is not a duration (e.g. 30s, 5m, 1h30m)');
   if (ns === 0n) r.fail(key, 'must be greater than zero');
+  // Limits travel as integer nanoseconds in JSON; keep them exact.
+  if (ns > BigInt(Number.MAX_SAFE_INTEGER)) r.fail(key, 'must be at most 104 days');
   return ns;
 }
 

@@ -1,3 +1,4 @@
+export { type ActionDescriptor, descriptorDigest } from '@emisar/protocol';
 export { type ParsedAction, readAction } from './action.js';
 export {
   type ArgError,
@@ -7,6 +8,7 @@ export {
   type ValidationMode,
   validateArgs,
 } from './args.js';
+export { actionDescriptor, type ExecutableAvailability, modelSideEffects } from './descriptor.js';
 export {
   type DegradedPack,
   type DiscoveredPacks,
@@ -16,6 +18,9 @@ export {
 export { formatDuration, parseDuration } from './duration.js';
 export { PackLoadError } from './errors.js';
 export { hashPackFiles } from './hash.js';
+export { argsJsonSchema } from './json-schema.js';
 export { loadPack, PACK_MANIFEST } from './load.js';
+export { type ClampedOpts, clampOpts, type RunOpts } from './opts.js';
 export { cleanPath, isUnder } from './paths.js';
+export { type Invocation, RenderError, renderInvocation } from './render.js';
 export type * from './types.js';
