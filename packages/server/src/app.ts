@@ -1,5 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { registerIdentity } from './accounts/register-identity.js';
+import { registerAuditRoutes } from './audit/routes.js';
 import { type Clock, systemClock } from './clock.js';
 import type { ServerConfig } from './config.js';
 import type { Storage } from './db/database.js';
@@ -40,6 +42,13 @@ export async function createApp({
   // Off by default; routes opt in with `config: { rateLimit: {...} }`.
   await app.register(rateLimit, { global: false });
   registerHealthRoutes(app, storage.db);
+  await registerIdentity(app, { config, storage, clock });
+  registerAuditRoutes(app, {
+    db: storage.db,
+    clock,
+    baseUrl: config.baseUrl,
+    signingKey: config.signingKey,
+  });
   void clock; // handed to the domain services as they arrive
   return app;
 }

@@ -162,10 +162,8 @@ export function createAuditExportService(deps: {
     async noteExport(note) {
       const now = clock.now();
       const windowStart = new Date(now.getTime() - EXPORT_NOTE_INTERVAL_MS).toISOString();
-      return db.transaction().execute(async (trx) => {
-        // Under the chain lock, so two nodes serving the same key cannot both write one.
-        await lockAuditChain(trx, note.accountId);
-        const recent = await trx
+      const noted = (executor: Kysely<Database>) =>
+        executor
           .selectFrom('audit_events')
           .select('id')
           .where('account_id', '=', note.accountId)
@@ -175,7 +173,11 @@ export function createAuditExportService(deps: {
           .where('occurred_at', '>', windowStart)
           .limit(1)
           .executeTakeFirst();
-        if (recent) return false;
+      if (await noted(db)) return false;
+      return db.transaction().execute(async (trx) => {
+        // Again under the chain lock, so two nodes serving one key cannot both write it.
+        await lockAuditChain(trx, note.accountId);
+        if (await noted(trx)) return false;
         const { request } = note;
         await recordOffChainAuditEvent(trx, {
           accountId: note.accountId,
@@ -184,10 +186,7 @@ export function createAuditExportService(deps: {
           payload: {
             events: note.events,
             limit: request.limit,
-            cursor:
-              request.after.seq === 0 && request.after.sub === 0
-                ? null
-                : encodeCursor(request.after),
+            cursor: isStart(request.after) ? null : encodeCursor(request.after),
             since: request.filter.since,
             event_types: request.filter.eventTypes,
           },
@@ -199,6 +198,8 @@ export function createAuditExportService(deps: {
     },
   };
 }
+
+const isStart = (cursor: AuditCursor) => cursor.seq === 0 && cursor.sub === 0;
 
 function cursorOf(row: { cursor_seq: number; cursor_sub: number }): AuditCursor {
   return { seq: row.cursor_seq, sub: row.cursor_sub };

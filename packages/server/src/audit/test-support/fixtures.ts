@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { type Clock, systemClock } from '../../clock.js';
+import { type ApiKeyKind, createApiKey } from '../../credentials/api-keys.js';
 import type { Database } from '../../db/schema.js';
 import { type AuditEventInput, recordAuditEvents } from '../record.js';
 
@@ -47,4 +50,40 @@ export async function writeEvents(
     }
     await db.transaction().execute((trx) => recordAuditEvents(trx, inputs));
   }
+}
+
+/** An API key of the given kind; an mcp key gets a member of its own to act as. */
+export async function insertApiKey(
+  db: Kysely<Database>,
+  accountId: string,
+  kind: ApiKeyKind,
+  clock: Clock = systemClock,
+): Promise<string> {
+  return db.transaction().execute(async (trx) => {
+    let membershipId: string | null = null;
+    if (kind === 'mcp') {
+      const user = await trx
+        .insertInto('users')
+        .values({ email: `member-${randomUUID()}@example.test` })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const membership = await trx
+        .insertInto('memberships')
+        .values({
+          account_id: accountId,
+          user_id: user.id,
+          role: 'operator',
+          accepted_at: clock.now().toISOString(),
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      membershipId = membership.id;
+    }
+    const key = await createApiKey(
+      trx,
+      { accountId, kind, membershipId, name: `${kind} key`, createdBy: null },
+      clock,
+    );
+    return key.secret;
+  });
 }

@@ -1,0 +1,131 @@
+import type { KeyObject } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.js';
+import { type ApiKeyPrincipal, authenticateApiKey } from '../credentials/api-keys.js';
+import type { Database } from '../db/schema.js';
+import { ForbiddenError, UnauthorizedError } from '../http/errors.js';
+import { requestContext } from '../http/request-context.js';
+import { listAuditCheckpoints } from './checkpoints.js';
+import { createAuditExportService } from './export.js';
+import {
+  type AuditCursor,
+  type AuditExportRequest,
+  encodeCursor,
+  parseAuditQuery,
+  type RawAuditQuery,
+} from './query.js';
+
+export interface AuditRouteDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  baseUrl: string;
+  signingKey: KeyObject;
+}
+
+const NDJSON = 'application/x-ndjson; charset=utf-8';
+const REQUESTS_PER_MINUTE = 60;
+
+/**
+ * The SIEM export (`GET /api/audit`) and its signed checkpoints, for
+ * `audit_export` API keys only, 60 requests a minute per key.
+ */
+export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps): void {
+  const service = createAuditExportService(deps);
+  const keys = new WeakMap<FastifyRequest, ApiKeyPrincipal>();
+
+  const authenticate = async (request: FastifyRequest) => {
+    const key = await presentedKey(request, deps);
+    if (!key) {
+      throw new UnauthorizedError('The API key is invalid, expired or revoked.', {
+        'www-authenticate': 'Bearer',
+      });
+    }
+    if (key.kind !== 'audit_export') {
+      throw new ForbiddenError(
+        'The audit export needs an audit_export (audit:read) key.',
+        'wrong_key_kind',
+      );
+    }
+    keys.set(request, key);
+  };
+  const keyOf = (request: FastifyRequest) => keys.get(request)!;
+  const routeOptions = {
+    // Authenticate first, so the limit counts per key rather than per address.
+    preHandler: authenticate,
+    config: {
+      rateLimit: {
+        max: REQUESTS_PER_MINUTE,
+        timeWindow: 60_000,
+        hook: 'preHandler' as const,
+        keyGenerator: (request: FastifyRequest) => keyOf(request).keyId,
+      },
+    },
+  };
+
+  app.get('/api/audit', routeOptions, async (request, reply) => {
+    const key = keyOf(request);
+    const query = parseAuditQuery(request.query as RawAuditQuery);
+    const note = (events: number) =>
+      service
+        .noteExport({
+          accountId: key.accountId,
+          keyId: key.keyId,
+          request: query,
+          events,
+          context: requestContext(request, { authMethod: 'api_key:audit_export', mfa: false }),
+        })
+        .catch((error: unknown) => request.log.error({ err: error }, 'audit.exported not written'));
+    reply.header('content-type', NDJSON).header('cache-control', 'no-store');
+
+    if (query.limit === 'all') {
+      const stream = await service.stream(key.accountId, query.after, query.filter);
+      if (stream.next) reply.header('x-next-cursor', encodeCursor(stream.next));
+      async function* body() {
+        try {
+          yield* stream.chunks;
+        } finally {
+          await note(stream.sent());
+        }
+      }
+      return reply.send(Readable.from(body(), { objectMode: false }));
+    }
+
+    const page = await service.page(key.accountId, { ...query, limit: query.limit });
+    await note(page.lines.length);
+    if (page.next) {
+      reply.header('x-next-cursor', encodeCursor(page.next));
+      if (page.full)
+        reply.header('link', `<${nextUrl(deps.baseUrl, query, page.next)}>; rel="next"`);
+    }
+    return reply.send(page.lines.map((line) => `${line}\n`).join(''));
+  });
+
+  app.get('/api/audit/checkpoints', routeOptions, async (request, reply) => {
+    const document = await listAuditCheckpoints({
+      db: deps.db,
+      signingKey: deps.signingKey,
+      accountId: keyOf(request).accountId,
+    });
+    return reply.header('cache-control', 'no-store').send(document);
+  });
+}
+
+/** The key another hook already resolved for this request, or the one its bearer names. */
+async function presentedKey(
+  request: FastifyRequest,
+  deps: AuditRouteDeps,
+): Promise<ApiKeyPrincipal | null> {
+  const resolved = (request as { principal?: { kind: string; key?: ApiKeyPrincipal } | null })
+    .principal;
+  if (resolved?.kind === 'api_key' && resolved.key) return resolved.key;
+  const match = /^Bearer ([!-~]{1,512})$/.exec(request.headers.authorization ?? '');
+  return match ? authenticateApiKey(deps.db, match[1]!, deps.clock) : null;
+}
+
+function nextUrl(baseUrl: string, query: AuditExportRequest, next: AuditCursor): string {
+  const params = new URLSearchParams({ cursor: encodeCursor(next), limit: String(query.limit) });
+  if (query.filter.eventTypes) params.set('event_type', query.filter.eventTypes.join(','));
+  return `${baseUrl}/api/audit?${params}`;
+}
