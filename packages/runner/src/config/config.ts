@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { compileRedactionRules, type RedactionRuleSpec } from '@emisar/packs';
 import { parseAllDocuments } from 'yaml';
 import { errorCode } from '../fs-util.js';
 import { compileAdmission, RISKS, type Risk } from './admission.js';
@@ -33,7 +34,7 @@ export interface RunnerConfig {
     maxSizeBytes: number;
     maxBackups: number;
   };
-  redaction: { rules: unknown[] };
+  redaction: { rules: RedactionRuleSpec[] };
 }
 
 export const DEFAULT_CONFIG_PATHS = (env: NodeJS.ProcessEnv): string[] => [
@@ -244,8 +245,7 @@ export function parseRunnerConfig(
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) r.fail('execution.inherit_env', 'holds a bad name');
   }
 
-  const rules = redaction.rules ?? [];
-  if (!Array.isArray(rules)) r.fail('redaction.rules', 'must be a list');
+  const rules = readRedactionRules(redaction.rules, r);
 
   const dataDir = pathOf(r.string(paths, 'data_dir', 'paths.data_dir'));
   const reconnectMinMs = r.duration(cloud, 'reconnect_min', 'cloud.reconnect_min') ?? 1000;
@@ -297,8 +297,44 @@ export function parseRunnerConfig(
         100 * 1024 * 1024,
       maxBackups: r.int(events, 'max_backups', 'events.max_backups', 0, 1000) ?? 5,
     },
-    redaction: { rules: rules as unknown[] },
+    redaction: { rules },
   };
+}
+
+/** Global redaction rules: the pack rule shape, compiled once here so a bad pattern stops start-up. */
+function readRedactionRules(value: unknown, r: Reader): RedactionRuleSpec[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) r.fail('redaction.rules', 'must be a list');
+  const rules = value.map((item, index): RedactionRuleSpec => {
+    const name = `redaction.rules[${index}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      r.fail(name, 'must be a mapping');
+    const rule = item as Json;
+    for (const key of Object.keys(rule)) {
+      if (!['name', 'type', 'pattern', 'literal', 'replacement'].includes(key)) {
+        r.fail(`${name}.${key}`, 'is not a known key');
+      }
+    }
+    const ruleName = r.string(rule, 'name', `${name}.name`);
+    const type = r.string(rule, 'type', `${name}.type`);
+    if (!ruleName) r.fail(`${name}.name`, 'is required');
+    if (type !== 'regex' && type !== 'literal') r.fail(`${name}.type`, 'must be regex or literal');
+    const field = type === 'regex' ? 'pattern' : 'literal';
+    const text = r.string(rule, field, `${name}.${field}`);
+    if (!text) r.fail(`${name}.${field}`, 'is required');
+    return {
+      name: ruleName,
+      type,
+      [field]: text,
+      replacement: r.string(rule, 'replacement', `${name}.replacement`) ?? '[REDACTED]',
+    };
+  });
+  try {
+    compileRedactionRules(rules);
+  } catch (error) {
+    r.fail('redaction.rules', `has a bad pattern: ${(error as Error).message.split('\n')[0]}`);
+  }
+  return rules;
 }
 
 function checkCloudUrl(url: string, allowInsecure: boolean, r: Reader): void {
