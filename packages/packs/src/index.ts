@@ -22,5 +22,27 @@ export { argsJsonSchema } from './json-schema.js';
 export { loadPack, PACK_MANIFEST } from './load.js';
 export { type ClampedOpts, clampOpts, type RunOpts } from './opts.js';
 export { cleanPath, isUnder } from './paths.js';
+export {
+  BUILTIN_REDACTION_RULES,
+  type BuiltinRedactionRule,
+  type PassResult,
+} from './redaction/builtin.js';
+export {
+  type CompiledRedactionRules,
+  type CompiledRule,
+  compileRedactionRules,
+  DEFAULT_REPLACEMENT,
+  type RedactionRuleInput,
+  sensitiveValueRules,
+} from './redaction/rules.js';
+export { isSecretKey } from './redaction/secret-keys.js';
+export {
+  createStreamRedactor,
+  LINE_BOUND,
+  MAX_RULE_BOUND,
+  type RedactionHit,
+  redactText,
+  type StreamRedactor,
+} from './redaction/stream.js';
 export { type Invocation, RenderError, renderInvocation } from './render.js';
 export type * from './types.js';
