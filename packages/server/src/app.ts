@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { registerIdentity } from './accounts/register-identity.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { type Clock, systemClock } from './clock.js';
 import type { ServerConfig } from './config.js';
@@ -41,6 +42,7 @@ export async function createApp({
   // Off by default; routes opt in with `config: { rateLimit: {...} }`.
   await app.register(rateLimit, { global: false });
   registerHealthRoutes(app, storage.db);
+  await registerIdentity(app, { config, storage, clock });
   registerAuditRoutes(app, {
     db: storage.db,
     clock,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import type { StorageTarget } from './db/database.js';
+import { type MailConfig, parseMailConfig } from './mail/config.js';
 
 /** A configuration problem the operator must fix; the CLI prints it on one line and exits 2. */
 export class ConfigError extends Error {
@@ -23,6 +24,7 @@ export interface ServerConfig {
   signingKey: KeyObject;
   tls: { cert: Buffer; key: Buffer } | undefined;
   logLevel: LogLevel;
+  mail: MailConfig;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -44,6 +46,10 @@ const environmentSchema = z.object({
   TLS_CERT_FILE: optionalText,
   TLS_KEY_FILE: optionalText,
   LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(LOG_LEVELS).default('info')),
+  SMTP_URL: optionalText,
+  POSTMARK_TOKEN: optionalText,
+  MAIL_FROM: optionalText,
+  EMISAR_DEV_MAILBOX: optionalText,
 });
 
 function fieldProblem(error: z.ZodError): string {
@@ -83,6 +89,7 @@ export async function loadConfig(
     signingKey,
     tls: await loadTls(e.TLS_CERT_FILE, e.TLS_KEY_FILE),
     logLevel: e.LOG_LEVEL,
+    mail: parseMailConfig(e, e.HOST),
   };
 }
 

@@ -1,41 +1,32 @@
-import type { Kysely } from 'kysely';
+import type { Transaction } from 'kysely';
+import { type AuditActor, type AuditEventInput, recordAuditEvents } from '../audit/record.js';
 import type { Database } from '../db/schema.js';
-import type { RequestContext } from '../http/request-context.js';
 
-export interface AuditParty {
-  kind: string;
-  id: string | null;
-  label: string | null;
-}
+export type { AuditActor, AuditEventInput } from '../audit/record.js';
 
-export interface IdentityAuditEvent {
-  accountId: string;
-  eventType: string;
-  actor: AuditParty;
-  target?: AuditParty;
-  payload?: Record<string, unknown>;
-  context?: RequestContext;
-}
-
-/** Writes one audit event inside the caller's transaction (the audit domain's recorder). */
-export type AuditWriter = (trx: Kysely<Database>, event: IdentityAuditEvent) => Promise<void>;
-
-export const systemActor = (label: string): AuditParty => ({ kind: 'system', id: null, label });
-export const userParty = (user: { id: string; email: string }): AuditParty => ({
+export const systemActor = (label: string): AuditActor => ({ kind: 'system', id: null, label });
+export const userActor = (user: { id: string; email: string }): AuditActor => ({
   kind: 'user',
   id: user.id,
   label: user.email,
 });
+
+/** Records events in the caller's transaction (call it last: it holds the chain lock to commit). */
+export async function audit(
+  trx: Transaction<Database>,
+  ...events: AuditEventInput[]
+): Promise<void> {
+  if (events.length) await recordAuditEvents(trx, events);
+}
 
 /**
  * Events a person causes outside any account (sign-in, MFA, password) go to
  * every account they belong to.
  */
 export async function auditForUser(
-  trx: Kysely<Database>,
-  audit: AuditWriter,
+  trx: Transaction<Database>,
   userId: string,
-  event: Omit<IdentityAuditEvent, 'accountId'>,
+  event: Omit<AuditEventInput, 'accountId'>,
 ): Promise<void> {
   const accounts = await trx
     .selectFrom('memberships')
@@ -44,5 +35,5 @@ export async function auditForUser(
     .where('deleted_at', 'is', null)
     .where('accepted_at', 'is not', null)
     .execute();
-  for (const { account_id } of accounts) await audit(trx, { ...event, accountId: account_id });
+  await audit(trx, ...accounts.map(({ account_id }) => ({ ...event, accountId: account_id })));
 }

@@ -1,11 +1,11 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { isPlan, type Plan } from '../billing/plans.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { ConflictError, InvalidParamsError, NotFoundError } from '../http/errors.js';
 import type { RequestContext } from '../http/request-context.js';
 import { FULL_PACK_ACCESS, FULL_RUNNER_ACCESS } from '../members/roles.js';
-import { type AuditParty, type AuditWriter, systemActor } from './audit-trail.js';
+import { audit, systemActor, userActor } from './audit-trail.js';
 import { DEFAULT_POLICY_RULES } from './default-policy.js';
 import { type AccountRow, findLiveAccountBySlug } from './queries.js';
 import { slugFromName, slugProblem } from './slug.js';
@@ -37,9 +37,9 @@ const SLUG_ATTEMPTS = 5;
  * default policy, all in the caller's transaction.
  */
 export async function createAccount(
-  trx: Kysely<Database>,
+  trx: Transaction<Database>,
   input: NewAccount,
-  deps: { audit: AuditWriter; clock: Clock; context?: RequestContext },
+  deps: { clock: Clock; context?: RequestContext },
 ): Promise<CreatedAccount> {
   if (input.slug !== undefined) {
     const problem = slugProblem(input.slug);
@@ -83,24 +83,26 @@ export async function createAccount(
     })
     .execute();
 
-  const actor: AuditParty = { kind: 'user', id: input.owner.id, label: input.owner.email };
-  const accountParty = { kind: 'account', id: account.id, label: account.slug };
-  await deps.audit(trx, {
-    accountId: account.id,
-    eventType: 'account.created',
-    actor,
-    target: accountParty,
-    payload: { name: account.name, slug: account.slug, plan: account.plan },
-    context: deps.context,
-  });
-  await deps.audit(trx, {
-    accountId: account.id,
-    eventType: 'membership.created',
-    actor,
-    target: { kind: 'membership', id: membership.id, label: input.owner.email },
-    payload: { role: 'owner' },
-    context: deps.context,
-  });
+  const actor = userActor(input.owner);
+  await audit(
+    trx,
+    {
+      accountId: account.id,
+      eventType: 'account.created',
+      actor,
+      target: { kind: 'account', id: account.id, label: account.slug },
+      payload: { name: account.name, slug: account.slug, plan: account.plan },
+      context: deps.context,
+    },
+    {
+      accountId: account.id,
+      eventType: 'membership.created',
+      actor,
+      target: { kind: 'membership', id: membership.id, label: input.owner.email },
+      payload: { role: 'owner' },
+      context: deps.context,
+    },
+  );
   return { account, ownerMembershipId: membership.id };
 }
 
@@ -109,7 +111,7 @@ export async function setPlan(
   db: Kysely<Database>,
   slug: string,
   plan: string,
-  deps: { audit: AuditWriter; context?: RequestContext },
+  deps: { context?: RequestContext } = {},
 ): Promise<{ from: string; to: Plan }> {
   if (!isPlan(plan)) throw new InvalidParamsError(`Unknown plan "${plan}".`, 'invalid_plan');
   return db.transaction().execute(async (trx) => {
@@ -122,7 +124,7 @@ export async function setPlan(
       .executeTakeFirst();
     if (!account) throw new NotFoundError('No such account.');
     await trx.updateTable('accounts').set({ plan }).where('id', '=', account.id).execute();
-    await deps.audit(trx, {
+    await audit(trx, {
       accountId: account.id,
       eventType: 'account.plan_changed',
       actor: systemActor('cli'),

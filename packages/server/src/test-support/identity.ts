@@ -1,15 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { AuditWriter, IdentityAuditEvent } from '../accounts/audit-trail.js';
 import { type CreatedAccount, createAccount } from '../accounts/service.js';
 import { findOrCreateUser, type UserRow } from '../auth/users.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { Database } from '../db/schema.js';
-
-/** Collects audit events for assertions where the audit domain is not under test. */
-export function collectingAuditWriter(): { audit: AuditWriter; events: IdentityAuditEvent[] } {
-  const events: IdentityAuditEvent[] = [];
-  return { events, audit: async (_trx, event) => void events.push(event) };
-}
 
 export interface SeededWorkspace extends CreatedAccount {
   owner: UserRow;
@@ -18,10 +11,9 @@ export interface SeededWorkspace extends CreatedAccount {
 /** A confirmed owner and their workspace, written straight through the services. */
 export async function seedWorkspace(
   db: Kysely<Database>,
-  options: { email?: string; name?: string; audit?: AuditWriter; clock?: Clock } = {},
+  options: { email?: string; name?: string; clock?: Clock } = {},
 ): Promise<SeededWorkspace> {
   const clock = options.clock ?? systemClock;
-  const audit = options.audit ?? collectingAuditWriter().audit;
   const email = options.email ?? `owner-${Math.random().toString(36).slice(2, 10)}@example.test`;
   return db.transaction().execute(async (trx) => {
     const { user } = await findOrCreateUser(trx, email, null);
@@ -33,7 +25,7 @@ export async function seedWorkspace(
     const created = await createAccount(
       trx,
       { name: options.name ?? 'Seeded Workspace', owner: user },
-      { audit, clock },
+      { clock },
     );
     return { ...created, owner: user };
   });

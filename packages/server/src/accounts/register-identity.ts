@@ -1,0 +1,71 @@
+import type { FastifyInstance } from 'fastify';
+import { registerMeRoutes } from '../auth/me-routes.js';
+import { createTotpBox } from '../auth/mfa.js';
+import { createPasskeyService } from '../auth/passkeys.js';
+import { createPasswordService } from '../auth/password.js';
+import { registerAuthRoutes } from '../auth/routes.js';
+import { createSignInService } from '../auth/sign-in.js';
+import type { Clock } from '../clock.js';
+import type { ServerConfig } from '../config.js';
+import { registerCredentialRoutes } from '../credentials/routes.js';
+import { createCredentialService } from '../credentials/service.js';
+import type { Storage } from '../db/database.js';
+import { installAuth } from '../http/auth.js';
+import { registerDevMailboxRoutes } from '../mail/dev-mailbox-routes.js';
+import { createMailOutbox, type MailOutbox } from '../mail/outbox.js';
+import { createMailTransport } from '../mail/transports.js';
+import { registerMemberRoutes } from '../members/routes.js';
+import { createMemberService } from '../members/service.js';
+import { registerAccountRoutes } from './routes.js';
+
+export interface IdentityOptions {
+  config: Pick<ServerConfig, 'baseUrl' | 'secretKey' | 'secureCookies' | 'mail'>;
+  storage: Pick<Storage, 'db'>;
+  clock: Clock;
+  /** How often the outbox sweep looks for due mail (it is also nudged after each send). */
+  mailSweepIntervalMs?: number;
+}
+
+export interface Identity {
+  outbox: MailOutbox;
+}
+
+/**
+ * People, sessions, MFA, members and credentials: the auth hook (session
+ * cookie or Bearer API key, CSRF), the email outbox and its sweep, the dev
+ * mailbox, and every /api/v1 route of the identity domains.
+ */
+export async function registerIdentity(
+  app: FastifyInstance,
+  { config, storage, clock, mailSweepIntervalMs = 2_000 }: IdentityOptions,
+): Promise<Identity> {
+  const { db } = storage;
+  const { baseUrl, secureCookies } = config;
+  await installAuth(app, { db, clock, secretKey: config.secretKey, baseUrl, secureCookies });
+
+  const outbox = createMailOutbox({
+    db,
+    clock,
+    secretKey: config.secretKey,
+    transport: createMailTransport(config.mail.transport),
+    from: config.mail.from,
+    log: app.log,
+  });
+  outbox.start(mailSweepIntervalMs);
+  app.addHook('onClose', () => outbox.stop());
+  registerDevMailboxRoutes(app, { outbox, enabled: config.mail.devMailbox });
+
+  const totpBox = createTotpBox(config.secretKey);
+  const signIn = createSignInService({ db, clock, outbox, baseUrl, totpBox });
+  const passwords = createPasswordService({ db, clock, outbox, baseUrl });
+  const passkeys = createPasskeyService({ db, clock, baseUrl, signIn });
+  const members = createMemberService({ db, clock, outbox, baseUrl });
+  const credentials = createCredentialService({ db, clock });
+
+  registerAuthRoutes(app, { db, clock, secureCookies, signIn, passwords, passkeys });
+  registerMeRoutes(app, { db, clock, totpBox, passwords, passkeys });
+  registerAccountRoutes(app, { db, clock });
+  registerMemberRoutes(app, { db, clock, secureCookies, members, signIn });
+  registerCredentialRoutes(app, { db, clock, credentials });
+  return { outbox };
+}

@@ -1,0 +1,180 @@
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import {
+  clearSessionCookie,
+  clearSignInNonceCookie,
+  contextOf,
+  readSignInNonceCookie,
+  requireSession,
+  setSessionCookie,
+  setSignInNonceCookie,
+} from '../http/auth.js';
+import { NotFoundError } from '../http/errors.js';
+import { isLoopbackAddress } from '../http/loopback.js';
+import { parseInput } from '../http/validation.js';
+import { parseSecondFactorProof } from './mfa.js';
+import type { PasskeyService } from './passkeys.js';
+import { type PasswordService, passwordSchema } from './password.js';
+import { SIGN_IN_PER_IP } from './rate-limits.js';
+import { revokeSessions } from './sessions.js';
+import type { SignInResult, SignInService } from './sign-in.js';
+import { emailSchema, fullNameSchema } from './users.js';
+
+export interface AuthRouteDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  secureCookies: boolean;
+  signIn: SignInService;
+  passwords: PasswordService;
+  passkeys: PasskeyService;
+}
+
+const perIp = {
+  config: {
+    rateLimit: { ...SIGN_IN_PER_IP, keyGenerator: (request: FastifyRequest) => request.ip },
+  },
+};
+
+const secretText = z.string().min(1).max(200);
+
+/** Sign-up, every sign-in method, sign-out, and the emailed-link completions (all POST). */
+export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
+  const { secureCookies } = deps;
+
+  /** The browser ends any sign-in with exactly one cookie: the session. */
+  async function finishSignIn(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    result: Pick<SignInResult, 'status' | 'sessionToken'>,
+  ) {
+    const previous = request.principal;
+    if (previous?.kind === 'session') {
+      await revokeSessions(deps.db, previous.userId, deps.clock, { only: previous.sessionId });
+    }
+    setSessionCookie(reply, result.sessionToken, secureCookies);
+    clearSignInNonceCookie(reply, secureCookies);
+    return { status: result.status };
+  }
+
+  app.post('/api/v1/sign_up', perIp, async (request, reply) => {
+    const body = parseInput(
+      z.object({
+        email: emailSchema,
+        full_name: fullNameSchema.nullish(),
+        workspace_name: z.string().trim().min(1).max(80),
+      }),
+      request.body,
+    );
+    const cookie = await deps.signIn.signUp(
+      { email: body.email, fullName: body.full_name ?? null, workspaceName: body.workspace_name },
+      contextOf(request),
+    );
+    setSignInNonceCookie(reply, cookie, secureCookies);
+    return reply.status(202).send({ status: 'code_sent' });
+  });
+
+  app.post('/api/v1/sign_in/code/request', perIp, async (request, reply) => {
+    const body = parseInput(z.object({ email: emailSchema }), request.body);
+    const cookie = await deps.signIn.requestCode(body.email);
+    setSignInNonceCookie(reply, cookie, secureCookies);
+    return reply.status(202).send({ status: 'code_sent' });
+  });
+
+  app.post('/api/v1/sign_in/code', perIp, async (request, reply) => {
+    const body = parseInput(z.object({ code: z.string().max(32) }), request.body);
+    const result = await deps.signIn.verifyCode(
+      readSignInNonceCookie(request),
+      body.code,
+      contextOf(request),
+    );
+    return finishSignIn(request, reply, result);
+  });
+
+  app.post('/api/v1/sign_in/password', perIp, async (request, reply) => {
+    const body = parseInput(
+      z.object({ email: emailSchema, password: z.string().min(1).max(256) }),
+      request.body,
+    );
+    const result = await deps.signIn.signInWithPassword(
+      body.email,
+      body.password,
+      contextOf(request),
+    );
+    return finishSignIn(request, reply, result);
+  });
+
+  app.post('/api/v1/sign_in/bootstrap', perIp, async (request, reply) => {
+    if (!isLoopbackAddress(request.ip)) throw new NotFoundError();
+    const body = parseInput(z.object({ token: secretText }), request.body);
+    const result = await deps.signIn.signInWithBootstrapToken(body.token, contextOf(request));
+    return finishSignIn(request, reply, result);
+  });
+
+  app.post('/api/v1/sign_in/mfa', perIp, async (request) => {
+    const session = requireSession(request, { allowPendingMfa: true });
+    const proof = parseSecondFactorProof((request.body ?? {}) as Record<string, unknown>);
+    await deps.signIn.completeMfa(session, proof, contextOf(request));
+    return { status: 'signed_in' };
+  });
+
+  app.post('/api/v1/sign_in/passkey/options', perIp, async () => deps.passkeys.signInOptions());
+
+  app.post('/api/v1/sign_in/passkey', perIp, async (request, reply) => {
+    const body = parseInput(
+      z.object({
+        challenge_id: z.string().max(64),
+        response: z.looseObject({ id: z.string().max(1024) }),
+      }),
+      request.body,
+    );
+    const pending =
+      request.principal?.kind === 'session' && !request.principal.mfaSatisfied
+        ? request.principal
+        : null;
+    const result = await deps.passkeys.signIn(
+      {
+        challengeId: body.challenge_id,
+        response: body.response as unknown as AuthenticationResponseJSON,
+      },
+      pending,
+      contextOf(request),
+    );
+    if (result.sessionToken === null) return { status: result.status };
+    return finishSignIn(request, reply, result);
+  });
+
+  app.post('/api/v1/sign_out', async (request, reply) => {
+    const principal = request.principal;
+    if (principal?.kind === 'session') {
+      await revokeSessions(deps.db, principal.userId, deps.clock, { only: principal.sessionId });
+    }
+    clearSessionCookie(reply, secureCookies);
+    clearSignInNonceCookie(reply, secureCookies);
+    return { status: 'signed_out' };
+  });
+
+  app.post('/api/v1/password/forgot', perIp, async (request, reply) => {
+    const body = parseInput(z.object({ email: emailSchema }), request.body);
+    await deps.passwords.requestReset(body.email);
+    return reply.status(202).send({ status: 'email_sent_if_registered' });
+  });
+
+  app.post('/api/v1/password/reset', perIp, async (request) => {
+    const body = parseInput(
+      z.object({ token: secretText, password: passwordSchema }),
+      request.body,
+    );
+    await deps.passwords.resetPassword(body.token, body.password, contextOf(request));
+    return { status: 'password_reset' };
+  });
+
+  app.post('/api/v1/email/confirm', perIp, async (request) => {
+    const body = parseInput(z.object({ token: secretText }), request.body);
+    await deps.passwords.confirmEmail(body.token, contextOf(request));
+    return { status: 'confirmed' };
+  });
+}

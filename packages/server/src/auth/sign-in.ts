@@ -1,0 +1,316 @@
+import { randomBytes } from 'node:crypto';
+import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import type { Kysely, Transaction } from 'kysely';
+import { auditForUser, userActor } from '../accounts/audit-trail.js';
+import { createAccount } from '../accounts/service.js';
+import type { Clock } from '../clock.js';
+import type { SecretBox } from '../credentials/secret-box.js';
+import { digestsEqual, sha256 } from '../credentials/secrets.js';
+import type { Database } from '../db/schema.js';
+import { UnauthorizedError } from '../http/errors.js';
+import type { RequestContext, SessionPrincipal } from '../http/request-context.js';
+import type { MailOutbox } from '../mail/outbox.js';
+import { newSignInCode, normalizeSignInCode } from './codes.js';
+import { type SecondFactorProof, verifySecondFactor } from './mfa.js';
+import { hitDurableLimit, MAGIC_LINK_LIMIT, MFA_LIMIT } from './rate-limits.js';
+import { createSession, markSessionMfaVerified } from './sessions.js';
+import type { AuthMethod } from './tables.js';
+import { consumeUserToken } from './user-tokens.js';
+import { findOrCreateUser, findUserByEmail, findUserById, type UserRow } from './users.js';
+
+export const SIGN_IN_CODE_TTL_MS = 15 * 60_000;
+export const SIGN_IN_CODE_MAX_FAILURES = 5;
+
+export interface SignInDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  outbox: Pick<MailOutbox, 'enqueue' | 'kick'>;
+  baseUrl: string;
+  totpBox: SecretBox;
+}
+
+/** The result of a primary factor: a session, complete or waiting for the second factor. */
+export interface SignInResult {
+  status: 'signed_in' | 'mfa_required';
+  sessionToken: string;
+  userId: string;
+}
+
+/** What the browser keeps between asking for a code and using it: `<row id>.<nonce>`. */
+export type NonceCookieValue = string;
+
+const invalidCode = () =>
+  new UnauthorizedError('That code is wrong, expired or already used. Ask for a new one.');
+const invalidCredentials = () => new UnauthorizedError('The email or password is wrong.');
+
+// Verified against when the email is unknown, so both paths cost one argon2 verification.
+const DUMMY_PASSWORD_HASH = argon2Hash(randomBytes(16).toString('hex'));
+
+export function hashPassword(password: string): Promise<string> {
+  return argon2Hash(password); // argon2id with the library's defaults (19 MiB, t=2)
+}
+
+export function createSignInService(deps: SignInDeps) {
+  const { db, clock } = deps;
+
+  /** Mints a code (replacing any outstanding one) and queues its email. */
+  async function issueCode(trx: Kysely<Database>, user: UserRow): Promise<NonceCookieValue> {
+    const nonce = randomBytes(32).toString('base64url');
+    const code = newSignInCode();
+    const now = clock.now();
+    const row = await trx
+      .insertInto('sign_in_codes')
+      .values({
+        user_id: user.id,
+        digest: sha256(nonce + code),
+        expires_at: new Date(now.getTime() + SIGN_IN_CODE_TTL_MS).toISOString(),
+        created_at: now.toISOString(),
+      })
+      .onConflict((oc) =>
+        oc.column('user_id').doUpdateSet((eb) => ({
+          id: eb.fn('gen_random_uuid'),
+          digest: eb.ref('excluded.digest'),
+          failed_attempts: 0,
+          expires_at: eb.ref('excluded.expires_at'),
+          created_at: eb.ref('excluded.created_at'),
+          consumed_at: null,
+        })),
+      )
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await deps.outbox.enqueue(trx, {
+      accountId: null,
+      to: user.email,
+      message: { template: 'sign_in_code', code, link: `${deps.baseUrl}/sign_in/code#${code}` },
+    });
+    return `${row.id}.${nonce}`;
+  }
+
+  /** A nonce for an address we will not mail (unknown): looks the same to the caller. */
+  const decoyCookie = (): NonceCookieValue =>
+    `00000000-0000-4000-8000-000000000000.${randomBytes(32).toString('base64url')}`;
+
+  /** Creates the session after a primary factor; the second factor may still be due. */
+  async function startSession(
+    trx: Transaction<Database>,
+    user: UserRow,
+    method: AuthMethod,
+    context: RequestContext,
+    secondFactorProved = false,
+  ): Promise<SignInResult> {
+    const needsMfa = user.mfa_enabled_at !== null && !secondFactorProved;
+    const session = await createSession(
+      trx,
+      { userId: user.id, method, mfaVerified: secondFactorProved, context },
+      clock,
+    );
+    if (!needsMfa) {
+      await auditForUser(trx, user.id, {
+        eventType: 'user.signed_in',
+        actor: userActor(user),
+        payload: { method, session_id: session.id },
+        context: { ...context, authMethod: `session:${method}`, mfa: secondFactorProved },
+      });
+    }
+    return {
+      status: needsMfa ? 'mfa_required' : 'signed_in',
+      sessionToken: session.token,
+      userId: user.id,
+    };
+  }
+
+  async function auditFailure(
+    trx: Transaction<Database>,
+    user: UserRow,
+    method: string,
+    reason: string,
+    context: RequestContext,
+  ): Promise<void> {
+    await auditForUser(trx, user.id, {
+      eventType: 'user.sign_in_failed',
+      actor: userActor(user),
+      payload: { method, reason },
+      context,
+    });
+  }
+
+  async function confirmEmail(trx: Transaction<Database>, user: UserRow, context: RequestContext) {
+    if (user.confirmed_at) return;
+    await trx
+      .updateTable('users')
+      .set({ confirmed_at: clock.now().toISOString() })
+      .where('id', '=', user.id)
+      .execute();
+    await auditForUser(trx, user.id, {
+      eventType: 'user.email_confirmed',
+      actor: userActor(user),
+      context,
+    });
+  }
+
+  return {
+    /**
+     * Sign-up: user + workspace (owner, Free plan, default policy) and a
+     * sign-in code sent at once. An address that already has an account just
+     * gets a code, so sign-up never reveals who is registered.
+     */
+    async signUp(
+      input: { email: string; fullName: string | null; workspaceName: string },
+      context: RequestContext,
+    ): Promise<NonceCookieValue> {
+      await hitDurableLimit(db, MAGIC_LINK_LIMIT, input.email, clock);
+      const cookie = await db.transaction().execute(async (trx) => {
+        const { user, created } = await findOrCreateUser(trx, input.email, input.fullName);
+        const cookie = await issueCode(trx, user);
+        if (created) {
+          const { account } = await createAccount(
+            trx,
+            { name: input.workspaceName, owner: user },
+            { clock, context },
+          );
+          await auditForUser(trx, user.id, {
+            eventType: 'user.signed_up',
+            actor: userActor(user),
+            payload: { account_slug: account.slug },
+            context,
+          });
+        }
+        return cookie;
+      });
+      deps.outbox.kick();
+      return cookie;
+    },
+
+    async requestCode(email: string): Promise<NonceCookieValue> {
+      await hitDurableLimit(db, MAGIC_LINK_LIMIT, email, clock);
+      const user = await findUserByEmail(db, email);
+      if (!user) return decoyCookie();
+      const cookie = await db.transaction().execute((trx) => issueCode(trx, user));
+      deps.outbox.kick();
+      return cookie;
+    },
+
+    /**
+     * The split secret: the code (from the email) only works with the nonce the
+     * requesting browser holds. Five wrong tries lock it; success uses it up.
+     */
+    async verifyCode(
+      nonceCookie: string | null,
+      rawCode: string,
+      context: RequestContext,
+    ): Promise<SignInResult> {
+      const [rowId, nonce] = (nonceCookie ?? '').split('.');
+      const code = normalizeSignInCode(rawCode);
+      if (!rowId || !nonce || !/^[0-9a-f-]{36}$/.test(rowId)) throw invalidCode();
+      const outcome = await db.transaction().execute(async (trx) => {
+        const row = await trx
+          .selectFrom('sign_in_codes')
+          .selectAll()
+          .where('id', '=', rowId)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!row) return null;
+        const user = (await findUserById(trx, row.user_id))!;
+        const usable =
+          !row.consumed_at &&
+          row.failed_attempts < SIGN_IN_CODE_MAX_FAILURES &&
+          new Date(row.expires_at) > clock.now();
+        const matches = code !== null && digestsEqual(sha256(nonce + code), row.digest);
+        if (!usable || !matches) {
+          if (usable) {
+            await trx
+              .updateTable('sign_in_codes')
+              .set({ failed_attempts: row.failed_attempts + 1 })
+              .where('id', '=', row.id)
+              .execute();
+          }
+          const reason = !usable ? 'code_unusable' : 'wrong_code';
+          await auditFailure(trx, user, 'code', reason, context);
+          return null;
+        }
+        await trx
+          .updateTable('sign_in_codes')
+          .set({ consumed_at: clock.now().toISOString() })
+          .where('id', '=', row.id)
+          .execute();
+        await confirmEmail(trx, user, context);
+        return startSession(trx, user, 'code', context);
+      });
+      if (!outcome) throw invalidCode();
+      return outcome;
+    },
+
+    async signInWithPassword(
+      email: string,
+      password: string,
+      context: RequestContext,
+    ): Promise<SignInResult> {
+      const user = await findUserByEmail(db, email);
+      const storedHash = user?.password_hash ?? (await DUMMY_PASSWORD_HASH);
+      const valid = await argon2Verify(storedHash, password).catch(() => false);
+      const outcome = await db.transaction().execute(async (trx) => {
+        if (!user) return null;
+        if (!valid || !user.password_hash) {
+          await auditFailure(trx, user, 'password', 'wrong_password', context);
+          return null;
+        }
+        return startSession(trx, user, 'password', context);
+      });
+      if (!outcome) throw invalidCredentials();
+      return outcome;
+    },
+
+    /** `emisar-server bootstrap`'s printed link; the route accepts it from loopback only. */
+    async signInWithBootstrapToken(token: string, context: RequestContext): Promise<SignInResult> {
+      const outcome = await db.transaction().execute(async (trx) => {
+        const userId = await consumeUserToken(trx, token, 'bootstrap', clock);
+        if (!userId) return null;
+        const user = (await findUserById(trx, userId))!;
+        await confirmEmail(trx, user, context);
+        return startSession(trx, user, 'bootstrap', context);
+      });
+      if (!outcome) throw new UnauthorizedError('That sign-in link is invalid, expired or used.');
+      return outcome;
+    },
+
+    /** The second step for a session whose user has MFA: a TOTP or recovery code. */
+    async completeMfa(
+      session: SessionPrincipal,
+      proof: SecondFactorProof,
+      context: RequestContext,
+    ): Promise<void> {
+      await hitDurableLimit(db, MFA_LIMIT, session.userId, clock);
+      const ok = await db.transaction().execute(async (trx) => {
+        const user = (await findUserById(trx, session.userId))!;
+        const method = await verifySecondFactor(trx, user.id, proof, deps.totpBox, clock);
+        if (!method) {
+          await auditFailure(trx, user, 'mfa', 'wrong_second_factor', context);
+          return false;
+        }
+        await markSessionMfaVerified(trx, session.sessionId, clock);
+        await auditForUser(trx, user.id, {
+          eventType: method === 'recovery_code' ? 'user.mfa_recovery_code_used' : 'user.signed_in',
+          actor: userActor(user),
+          payload: { method: session.authMethod, second_factor: method },
+          context: { ...context, authMethod: `session:${session.authMethod}`, mfa: true },
+        });
+        if (method === 'recovery_code') {
+          await auditForUser(trx, user.id, {
+            eventType: 'user.signed_in',
+            actor: userActor(user),
+            payload: { method: session.authMethod, second_factor: method },
+            context: { ...context, authMethod: `session:${session.authMethod}`, mfa: true },
+          });
+        }
+        return true;
+      });
+      if (!ok) throw new UnauthorizedError('That code is not valid.');
+    },
+
+    startSession,
+    confirmEmail,
+    issueCode,
+  };
+}
+
+export type SignInService = ReturnType<typeof createSignInService>;

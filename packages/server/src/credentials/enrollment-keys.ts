@@ -1,0 +1,106 @@
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from './secrets.js';
+
+export const SINGLE_USE_DEFAULT_TTL_MS = 24 * 3_600_000;
+export const REUSABLE_DEFAULT_TTL_MS = 30 * 86_400_000;
+
+export interface CreateEnrollmentKeyInput {
+  accountId: string;
+  name: string;
+  reusable: boolean;
+  /** Reusable keys only; null = unlimited until expiry. */
+  maxUses: number | null;
+  /** Default: 24 h single-use, 30 days reusable. */
+  expiresAt?: Date;
+  pinnedGroup: string | null;
+  createdBy: string | null;
+}
+
+export interface CreatedEnrollmentKey {
+  id: string;
+  secret: string;
+  expiresAt: string | null;
+}
+
+export async function createEnrollmentKey(
+  trx: Kysely<Database>,
+  input: CreateEnrollmentKeyInput,
+  clock: Clock,
+): Promise<CreatedEnrollmentKey> {
+  const now = clock.now();
+  const ttl = input.reusable ? REUSABLE_DEFAULT_TTL_MS : SINGLE_USE_DEFAULT_TTL_MS;
+  const expiresAt = input.expiresAt ?? new Date(now.getTime() + ttl);
+  const minted = mintSecret(SECRET_PREFIX.enrollmentKey);
+  const row = await trx
+    .insertInto('enrollment_keys')
+    .values({
+      account_id: input.accountId,
+      name: input.name,
+      lookup: minted.lookup,
+      digest: minted.digest,
+      reusable: input.reusable,
+      max_uses: input.reusable ? input.maxUses : 1,
+      pinned_group: input.pinnedGroup,
+      created_by: input.createdBy,
+      expires_at: expiresAt.toISOString(),
+      created_at: now.toISOString(),
+    })
+    .returning(['id', 'expires_at'])
+    .executeTakeFirstOrThrow();
+  return { id: row.id, secret: minted.secret, expiresAt: row.expires_at };
+}
+
+export interface EnrollmentGrant {
+  keyId: string;
+  accountId: string;
+  /** The group the runner is fixed to, when the key pins one. */
+  pinnedGroup: string | null;
+}
+
+/**
+ * Spends one use of an enrollment key inside the caller's (runner enrollment)
+ * transaction. Null when the secret is malformed, unknown, revoked, expired or
+ * used up, or its account is gone; callers answer every null with the same 401.
+ */
+export async function consumeEnrollmentKey(
+  trx: Kysely<Database>,
+  secret: string,
+  clock: Clock,
+): Promise<EnrollmentGrant | null> {
+  const lookup = lookupOf(secret, SECRET_PREFIX.enrollmentKey);
+  if (!lookup) return null;
+  const row = await trx
+    .selectFrom('enrollment_keys as k')
+    .innerJoin('accounts as a', 'a.id', 'k.account_id')
+    .select([
+      'k.id',
+      'k.account_id',
+      'k.digest',
+      'k.max_uses',
+      'k.uses',
+      'k.pinned_group',
+      'k.expires_at',
+      'k.revoked_at',
+      'a.deleted_at',
+      'a.disabled_at',
+      'a.deletion_requested_at',
+    ])
+    .where('k.lookup', '=', lookup)
+    .forUpdate('k')
+    .executeTakeFirst();
+  const matches = secretMatches(secret, row?.digest ?? Buffer.alloc(32));
+  if (!row || !matches) return null;
+  const now = clock.now();
+  if (row.revoked_at || (row.expires_at && new Date(row.expires_at) <= now)) return null;
+  if (row.deleted_at || row.disabled_at || row.deletion_requested_at) return null;
+  if (row.max_uses !== null && row.uses >= row.max_uses) return null;
+  await trx
+    .updateTable('enrollment_keys')
+    .set({ uses: row.uses + 1, last_used_at: now.toISOString() })
+    .where('id', '=', row.id)
+    .where('account_id', '=', row.account_id)
+    .execute();
+  return { keyId: row.id, accountId: row.account_id, pinnedGroup: row.pinned_group };
+}

@@ -1,0 +1,285 @@
+import type { Kysely } from 'kysely';
+import { audit } from '../accounts/audit-trail.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { ForbiddenError, NotFoundError } from '../http/errors.js';
+import type { RequestContext } from '../http/request-context.js';
+import type { AccountAccess } from '../members/access.js';
+import { type ApiKeyKind, type CreatedApiKey, createApiKey } from './api-keys.js';
+import { createEnrollmentKey } from './enrollment-keys.js';
+
+export interface CredentialDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+}
+
+const DAY_MS = 86_400_000;
+
+/** What the caller sees once: the secret is never retrievable again. */
+const mintedKeyView = (key: CreatedApiKey, meta: { kind: ApiKeyKind; name: string }) => ({
+  id: key.id,
+  kind: meta.kind,
+  name: meta.name,
+  secret: key.secret,
+  expires_at: key.expiresAt,
+  lineage_id: key.lineageId,
+});
+
+const apiKeyColumns = [
+  'id',
+  'kind',
+  'name',
+  'membership_id',
+  'lineage_id',
+  'rotated_from_id',
+  'created_by',
+  'created_at',
+  'expires_at',
+  'revoked_at',
+  'last_used_at',
+] as const;
+
+const enrollmentKeyColumns = [
+  'id',
+  'name',
+  'reusable',
+  'max_uses',
+  'uses',
+  'pinned_group',
+  'created_by',
+  'created_at',
+  'expires_at',
+  'revoked_at',
+  'last_used_at',
+] as const;
+
+/** API keys and enrollment keys as the console and CLI manage them. Secrets are returned once. */
+export function createCredentialService(deps: CredentialDeps) {
+  const { db, clock } = deps;
+
+  const mayManageAll = (access: AccountAccess) => access.permissions.has('account.manage');
+
+  function checkKindAllowed(access: AccountAccess, kind: ApiKeyKind) {
+    if (kind === 'audit_export' && !mayManageAll(access)) {
+      throw new ForbiddenError('Only owners and admins mint audit export keys.');
+    }
+  }
+
+  async function findKey(executor: Kysely<Database>, access: AccountAccess, keyId: string) {
+    const key = await executor
+      .selectFrom('api_keys')
+      .select([...apiKeyColumns])
+      .where('id', '=', keyId)
+      .where('account_id', '=', access.account.id)
+      .executeTakeFirst();
+    // A member who may not manage others' keys does not see them: 404, not 403.
+    if (!key || (!mayManageAll(access) && key.membership_id !== access.membership.id)) {
+      throw new NotFoundError();
+    }
+    return key;
+  }
+
+  return {
+    /** Owners/admins see every key; others their own. */
+    async listApiKeys(access: AccountAccess) {
+      let query = db
+        .selectFrom('api_keys')
+        .select([...apiKeyColumns])
+        .where('account_id', '=', access.account.id);
+      if (!mayManageAll(access)) query = query.where('membership_id', '=', access.membership.id);
+      return query.orderBy('created_at', 'desc').execute();
+    },
+
+    async mintApiKey(
+      access: AccountAccess,
+      input: { kind: ApiKeyKind; name: string; expiresInDays: number | null | undefined },
+      context: RequestContext,
+    ) {
+      checkKindAllowed(access, input.kind);
+      return db.transaction().execute(async (trx) => {
+        const key = await createApiKey(
+          trx,
+          {
+            accountId: access.account.id,
+            kind: input.kind,
+            membershipId: input.kind === 'mcp' ? access.membership.id : null,
+            name: input.name,
+            createdBy: access.membership.user_id,
+            ...(input.expiresInDays !== undefined
+              ? {
+                  expiresAt:
+                    input.expiresInDays === null
+                      ? null
+                      : new Date(clock.now().getTime() + input.expiresInDays * DAY_MS),
+                }
+              : {}),
+          },
+          clock,
+        );
+        await audit(trx, {
+          accountId: access.account.id,
+          eventType: 'api_key.created',
+          actor: access.actor,
+          target: { kind: 'api_key', id: key.id, label: input.name },
+          payload: { kind: input.kind, lineage_id: key.lineageId, expires_at: key.expiresAt },
+          context,
+        });
+        return mintedKeyView(key, input);
+      });
+    },
+
+    /** A new secret in the same lineage; the old key stops working at once. */
+    async rotateApiKey(access: AccountAccess, keyId: string, context: RequestContext) {
+      return db.transaction().execute(async (trx) => {
+        const old = await findKey(trx, access, keyId);
+        if (old.revoked_at) throw new NotFoundError();
+        const now = clock.now();
+        const lifetime =
+          old.expires_at === null
+            ? null
+            : new Date(old.expires_at).getTime() - new Date(old.created_at).getTime();
+        await trx
+          .updateTable('api_keys')
+          .set({ revoked_at: now.toISOString() })
+          .where('id', '=', old.id)
+          .where('account_id', '=', access.account.id)
+          .execute();
+        const key = await createApiKey(
+          trx,
+          {
+            accountId: access.account.id,
+            kind: old.kind,
+            membershipId: old.membership_id,
+            name: old.name,
+            createdBy: access.membership.user_id,
+            expiresAt: lifetime === null ? null : new Date(now.getTime() + lifetime),
+            rotatedFrom: { id: old.id, lineageId: old.lineage_id },
+          },
+          clock,
+        );
+        await audit(trx, {
+          accountId: access.account.id,
+          eventType: 'api_key.rotated',
+          actor: access.actor,
+          target: { kind: 'api_key', id: key.id, label: old.name },
+          payload: { previous_key_id: old.id, lineage_id: old.lineage_id },
+          context,
+        });
+        return mintedKeyView(key, old);
+      });
+    },
+
+    async revokeApiKey(access: AccountAccess, keyId: string, context: RequestContext) {
+      await db.transaction().execute(async (trx) => {
+        const key = await findKey(trx, access, keyId);
+        if (key.revoked_at) return;
+        await trx
+          .updateTable('api_keys')
+          .set({ revoked_at: clock.now().toISOString() })
+          .where('id', '=', key.id)
+          .where('account_id', '=', access.account.id)
+          .execute();
+        await audit(trx, {
+          accountId: access.account.id,
+          eventType: 'api_key.revoked',
+          actor: access.actor,
+          target: { kind: 'api_key', id: key.id, label: key.name },
+          payload: { kind: key.kind },
+          context,
+        });
+      });
+    },
+
+    async listEnrollmentKeys(access: AccountAccess) {
+      return db
+        .selectFrom('enrollment_keys')
+        .select([...enrollmentKeyColumns])
+        .where('account_id', '=', access.account.id)
+        .orderBy('created_at', 'desc')
+        .execute();
+    },
+
+    async mintEnrollmentKey(
+      access: AccountAccess,
+      input: {
+        name: string;
+        reusable: boolean;
+        maxUses: number | null;
+        expiresInHours: number | undefined;
+        group: string | null;
+      },
+      context: RequestContext,
+    ) {
+      return db.transaction().execute(async (trx) => {
+        const key = await createEnrollmentKey(
+          trx,
+          {
+            accountId: access.account.id,
+            name: input.name,
+            reusable: input.reusable,
+            maxUses: input.maxUses,
+            pinnedGroup: input.group,
+            createdBy: access.membership.user_id,
+            ...(input.expiresInHours !== undefined
+              ? { expiresAt: new Date(clock.now().getTime() + input.expiresInHours * 3_600_000) }
+              : {}),
+          },
+          clock,
+        );
+        await audit(trx, {
+          accountId: access.account.id,
+          eventType: 'enrollment_key.created',
+          actor: access.actor,
+          target: { kind: 'enrollment_key', id: key.id, label: input.name },
+          payload: {
+            reusable: input.reusable,
+            max_uses: input.reusable ? input.maxUses : 1,
+            pinned_group: input.group,
+            expires_at: key.expiresAt,
+          },
+          context,
+        });
+        return {
+          id: key.id,
+          name: input.name,
+          secret: key.secret,
+          reusable: input.reusable,
+          expires_at: key.expiresAt,
+          pinned_group: input.group,
+        };
+      });
+    },
+
+    async revokeEnrollmentKey(access: AccountAccess, keyId: string, context: RequestContext) {
+      await db.transaction().execute(async (trx) => {
+        const key = await trx
+          .updateTable('enrollment_keys')
+          .set({ revoked_at: clock.now().toISOString() })
+          .where('id', '=', keyId)
+          .where('account_id', '=', access.account.id)
+          .where('revoked_at', 'is', null)
+          .returning(['id', 'name'])
+          .executeTakeFirst();
+        if (!key) {
+          const exists = await trx
+            .selectFrom('enrollment_keys')
+            .select('id')
+            .where('id', '=', keyId)
+            .where('account_id', '=', access.account.id)
+            .executeTakeFirst();
+          if (!exists) throw new NotFoundError();
+          return;
+        }
+        await audit(trx, {
+          accountId: access.account.id,
+          eventType: 'enrollment_key.revoked',
+          actor: access.actor,
+          target: { kind: 'enrollment_key', id: key.id, label: key.name },
+          context,
+        });
+      });
+    },
+  };
+}
+
+export type CredentialService = ReturnType<typeof createCredentialService>;

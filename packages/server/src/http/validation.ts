@@ -1,0 +1,13 @@
+import type { z } from 'zod';
+import { InvalidParamsError } from './errors.js';
+
+/** Parses a request part with zod; the first problem becomes a 400 that never echoes values. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+  throw new InvalidParamsError(`${field}${issue?.message ?? 'invalid value'}`);
+}
+
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,0 +1,209 @@
+import { type Kysely, sql } from 'kysely';
+import type { Clock } from '../clock.js';
+import { createSecretBox } from '../credentials/secret-box.js';
+import type { Database } from '../db/schema.js';
+import { type MailMessage, renderMail } from './templates.js';
+import type { MailTransport } from './transports.js';
+
+export interface MailLog {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+}
+
+export interface QueuedMail {
+  accountId: string | null;
+  to: string;
+  message: MailMessage;
+}
+
+export interface HeldMail {
+  id: string;
+  to: string;
+  subject: string;
+  text: string;
+  createdAt: string;
+}
+
+export interface MailOutbox {
+  /** Writes the message in the caller's transaction; the sweep delivers it after commit. */
+  enqueue(trx: Kysely<Database>, mail: QueuedMail): Promise<void>;
+  /** Delivers what is due now; returns how many rows it handled. */
+  deliverDue(): Promise<number>;
+  /** Asks for a delivery pass soon (after a commit that queued mail). */
+  kick(): void;
+  /** Messages kept for the dev mailbox (no transport configured), newest first. */
+  held(limit: number): Promise<HeldMail[]>;
+  start(intervalMs: number): void;
+  stop(): Promise<void>;
+}
+
+const MAX_ATTEMPTS = 10;
+const BATCH = 20;
+/** A claimed row is invisible to other sweepers for this long (a node dying mid-send). */
+const CLAIM_MS = 5 * 60_000;
+
+export function backoffMs(attempts: number): number {
+  return Math.min(5_000 * 2 ** Math.max(0, attempts - 1), 3_600_000);
+}
+
+interface Sealed {
+  text: string;
+}
+
+export function createMailOutbox(deps: {
+  db: Kysely<Database>;
+  secretKey: Buffer;
+  clock: Clock;
+  transport: MailTransport | null;
+  from: string;
+  log: MailLog;
+}): MailOutbox {
+  const box = createSecretBox(deps.secretKey, 'mail-outbox');
+  const seal = (id: string, body: Sealed) => box.seal(JSON.stringify(body), id);
+  const open = (id: string, sealed: Uint8Array): Sealed =>
+    JSON.parse(box.open(sealed, id).toString('utf8')) as Sealed;
+
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<number> | undefined;
+  let again = false;
+
+  async function deliverDue(): Promise<number> {
+    const now = deps.clock.now();
+    const claimed = await sql<{
+      id: string;
+      to_address: string;
+      subject: string;
+      body_ciphertext: Uint8Array | null;
+      attempts: number;
+    }>`
+      UPDATE mail_outbox SET next_attempt_at = ${new Date(now.getTime() + CLAIM_MS).toISOString()}
+      WHERE id IN (
+        SELECT id FROM mail_outbox
+        WHERE status = 'pending' AND next_attempt_at <= ${now.toISOString()}
+        ORDER BY next_attempt_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+      RETURNING id, to_address, subject, body_ciphertext, attempts`.execute(deps.db);
+
+    for (const row of claimed.rows) {
+      if (!deps.transport) {
+        await deps.db
+          .updateTable('mail_outbox')
+          .set({ status: 'held' })
+          .where('id', '=', row.id)
+          .execute();
+        deps.log.info({ mail_id: row.id }, `mail to ${row.to_address} — open /dev/mailbox`);
+        continue;
+      }
+      try {
+        const { text } = open(row.id, row.body_ciphertext ?? new Uint8Array());
+        await deps.transport.send({
+          from: deps.from,
+          to: row.to_address,
+          subject: row.subject,
+          text,
+        });
+        await deps.db
+          .updateTable('mail_outbox')
+          .set({ status: 'sent', sent_at: deps.clock.now().toISOString(), body_ciphertext: null })
+          .where('id', '=', row.id)
+          .execute();
+      } catch (error) {
+        const attempts = row.attempts + 1;
+        const reason =
+          error instanceof Error ? error.message.split('\n')[0]!.slice(0, 200) : 'error';
+        const failed = attempts >= MAX_ATTEMPTS;
+        await deps.db
+          .updateTable('mail_outbox')
+          .set({
+            attempts,
+            last_error: reason,
+            status: failed ? 'failed' : 'pending',
+            body_ciphertext: failed ? null : row.body_ciphertext,
+            next_attempt_at: new Date(
+              deps.clock.now().getTime() + backoffMs(attempts),
+            ).toISOString(),
+          })
+          .where('id', '=', row.id)
+          .execute();
+        deps.log.warn(
+          { mail_id: row.id, attempts, transport: deps.transport.name, reason },
+          failed ? 'mail delivery gave up' : 'mail delivery failed; will retry',
+        );
+      }
+    }
+    return claimed.rows.length;
+  }
+
+  function pass(): Promise<number> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = deliverDue()
+      .catch((error: unknown) => {
+        deps.log.warn({ err: error }, 'mail sweep failed');
+        return 0;
+      })
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          void pass();
+        }
+      });
+    return running;
+  }
+
+  return {
+    async enqueue(trx, mail) {
+      const rendered = renderMail(mail.message);
+      const row = await trx
+        .insertInto('mail_outbox')
+        .values({
+          account_id: mail.accountId,
+          to_address: mail.to,
+          template: mail.message.template,
+          subject: rendered.subject,
+          next_attempt_at: deps.clock.now().toISOString(),
+          status: 'pending',
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await trx
+        .updateTable('mail_outbox')
+        .set({ body_ciphertext: seal(row.id, { text: rendered.text }) })
+        .where('id', '=', row.id)
+        .execute();
+    },
+    deliverDue: pass,
+    kick() {
+      if (timer) void pass();
+    },
+    async held(limit) {
+      const rows = await deps.db
+        .selectFrom('mail_outbox')
+        .select(['id', 'to_address', 'subject', 'body_ciphertext', 'created_at'])
+        .where('status', 'in', ['held', 'pending'])
+        .where('body_ciphertext', 'is not', null)
+        .orderBy('created_at', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        to: row.to_address,
+        subject: row.subject,
+        text: open(row.id, row.body_ciphertext!).text,
+        createdAt: row.created_at,
+      }));
+    },
+    start(intervalMs) {
+      timer ??= setInterval(() => void pass(), intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      timer = undefined;
+      await running;
+      deps.transport?.close();
+    },
+  };
+}

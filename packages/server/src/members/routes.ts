@@ -1,0 +1,146 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kysely, Transaction } from 'kysely';
+import { z } from 'zod';
+import type { SignInService } from '../auth/sign-in.js';
+import type { UserRow } from '../auth/users.js';
+import { emailSchema } from '../auth/users.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { registerAccountRoute } from '../http/account-routes.js';
+import { clearSignInNonceCookie, contextOf, setSessionCookie } from '../http/auth.js';
+import { parseInput, UUID_PATTERN } from '../http/validation.js';
+import { ROLES } from './roles.js';
+import type { MemberService } from './service.js';
+
+export interface MemberRouteDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  secureCookies: boolean;
+  members: MemberService;
+  signIn: Pick<SignInService, 'startSession'>;
+}
+
+const idParam = z.object({ slug: z.string(), id: z.string().regex(UUID_PATTERN, 'not an id') });
+const role = z.enum(ROLES);
+const runnerAccess = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('none') }),
+  z.strictObject({ mode: z.literal('all') }),
+  z.strictObject({
+    mode: z.literal('restricted'),
+    groups: z.array(z.string().min(1).max(64)).max(100).default([]),
+    runner_ids: z.array(z.string().regex(UUID_PATTERN)).max(1000).default([]),
+  }),
+]);
+const packAccess = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('all') }),
+  z.strictObject({
+    mode: z.literal('restricted'),
+    pack_ids: z.array(z.string().min(1).max(128)).max(1000),
+  }),
+]);
+
+export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps): void {
+  const route = (spec: Parameters<typeof registerAccountRoute>[2]) =>
+    registerAccountRoute(app, deps, spec);
+  const { members } = deps;
+
+  route({
+    method: 'GET',
+    path: '/members',
+    permission: 'account.view',
+    handler: async (_request, access) => ({ members: await members.list(access) }),
+  });
+  route({
+    method: 'PATCH',
+    path: '/members/:id',
+    permission: 'account.manage',
+    sessionOnly: true,
+    handler: async (request, access, context) => {
+      const { id } = parseInput(idParam, request.params);
+      const change = parseInput(
+        z
+          .strictObject({
+            role: role.optional(),
+            runner_access: runnerAccess.optional(),
+            pack_access: packAccess.optional(),
+          })
+          .refine((c) => c.role || c.runner_access || c.pack_access, 'nothing to change'),
+        request.body,
+      );
+      return { member: await members.update(access, id, change, context) };
+    },
+  });
+  for (const [verb, suspended] of [
+    ['suspend', true],
+    ['unsuspend', false],
+  ] as const) {
+    route({
+      method: 'POST',
+      path: `/members/:id/${verb}`,
+      permission: 'account.manage',
+      sessionOnly: true,
+      handler: async (request, access, context) => {
+        const { id } = parseInput(idParam, request.params);
+        await members.setSuspended(access, id, suspended, context);
+      },
+    });
+  }
+  route({
+    method: 'DELETE',
+    path: '/members/:id',
+    permission: 'account.manage',
+    sessionOnly: true,
+    handler: async (request, access, context) => {
+      const { id } = parseInput(idParam, request.params);
+      await members.remove(access, id, context);
+    },
+  });
+  route({
+    method: 'GET',
+    path: '/invitations',
+    permission: 'account.manage',
+    sessionOnly: true,
+    handler: async (_request, access) => ({ invitations: await members.listInvitations(access) }),
+  });
+  route({
+    method: 'POST',
+    path: '/invitations',
+    permission: 'account.manage',
+    sessionOnly: true,
+    status: 201,
+    handler: async (request, access, context) => {
+      const body = parseInput(z.strictObject({ email: emailSchema, role }), request.body);
+      return { invitation: await members.invite(access, body, context) };
+    },
+  });
+  route({
+    method: 'DELETE',
+    path: '/invitations/:id',
+    permission: 'account.manage',
+    sessionOnly: true,
+    handler: async (request, access, context) => {
+      const { id } = parseInput(idParam, request.params);
+      await members.revokeInvitation(access, id, context);
+    },
+  });
+
+  /** The emailed link's token, POSTed by the accept page (new or existing user). */
+  app.post('/api/v1/invitations/accept', async (request, reply) => {
+    const body = parseInput(z.object({ token: z.string().min(1).max(200) }), request.body);
+    const principal = request.principal;
+    const session = principal?.kind === 'session' && principal.mfaSatisfied ? principal : null;
+    const context = contextOf(request);
+    const result = await members.accept(
+      body.token,
+      session,
+      context,
+      (trx: Transaction<Database>, user: UserRow) =>
+        deps.signIn.startSession(trx, user, 'invitation', context),
+    );
+    if (result.session) {
+      setSessionCookie(reply, result.session.sessionToken, deps.secureCookies);
+      clearSignInNonceCookie(reply, deps.secureCookies);
+    }
+    return { account: result.accountSlug, status: result.session?.status ?? 'signed_in' };
+  });
+}
