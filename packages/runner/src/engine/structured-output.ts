@@ -1,5 +1,12 @@
 import type { ActionDefinition } from '@emisar/packs';
-import { isJsonObject, type JsonObject, type JsonValue, parseStrictJson } from '@emisar/protocol';
+import {
+  ExactNumber,
+  isJsonObject,
+  type JsonObject,
+  type JsonValue,
+  parseStrictJson,
+} from '@emisar/protocol';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 
 const MAX_BYTES = 8 * 1024;
 const MAX_DEPTH = 16;
@@ -26,11 +33,40 @@ export function parseStructuredOutput(
   }
   if (!isJsonObject(value)) return { error: 'output_invalid_json' };
   if (depthAndNodes(value) === undefined) return { error: 'output_too_complex' };
-  if (action.output.schema !== undefined) {
-    // JSON Schema checking is not implemented in the runner yet: say so rather than pass it.
-    return { value, error: 'output_schema_unavailable' };
+  const schema = action.output.schema;
+  if (schema !== undefined) {
+    const validate = compiledSchema(schema);
+    if (!validate) return { value, error: 'output_schema_unavailable' };
+    if (!validate(plainNumbers(value))) return { value, error: 'output_schema_mismatch' };
   }
   return { value };
+}
+
+const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: false });
+const compiled = new WeakMap<JsonObject, ValidateFunction | null>();
+
+/** The packs loader already bounded and vetted the schema; compiled once per loaded action. */
+function compiledSchema(schema: JsonObject): ValidateFunction | undefined {
+  let validate = compiled.get(schema);
+  if (validate === undefined) {
+    try {
+      validate = ajv.compile(plainNumbers(schema) as object);
+    } catch {
+      validate = null;
+    }
+    compiled.set(schema, validate);
+  }
+  return validate ?? undefined;
+}
+
+/** Numbers a float64 cannot hold exactly are compared as the nearest double by the validator. */
+function plainNumbers(value: JsonValue): unknown {
+  if (value instanceof ExactNumber) return Number(value.literal);
+  if (Array.isArray(value)) return value.map(plainNumbers);
+  if (isJsonObject(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainNumbers(v)]));
+  }
+  return value;
 }
 
 function depthAndNodes(root: JsonValue): { depth: number; nodes: number } | undefined {

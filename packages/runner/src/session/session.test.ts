@@ -18,9 +18,10 @@ let logs: string[];
 async function startRunner(env: NodeJS.ProcessEnv = { EMISAR_ENROLLMENT_KEY: KEY }) {
   const config = await loadRunnerConfig({ explicitPath: home.configPath, env: {} });
   logs = [];
+  const states = cp.framesOf('runner_state').length;
   daemon = runDaemon({ config, env: { PATH: process.env.PATH, ...env }, log: (m) => logs.push(m) });
   daemon.catch(() => {});
-  return cp.waitFrame('runner_state');
+  return cp.waitFrame('runner_state', undefined, states + 1);
 }
 
 beforeEach(async () => {
@@ -31,6 +32,10 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  // A daemon still starting has no controls yet: wait for them (or for it to end).
+  let ended = false;
+  daemon?.finally(() => (ended = true)).catch(() => {});
+  if (daemon) await eventually(() => ended || daemonControls !== undefined);
   await daemonControls?.stop();
   await daemon?.catch(() => undefined);
   daemon = undefined;
@@ -112,6 +117,8 @@ describe('runner session', () => {
       await cp.until(() => cp.connections > connections && cp.socket);
       await writeFile(join(dir, `go-${i}`), '');
     }
+    // Each new socket while the run executed got action_started again.
+    expect(cp.framesOf('action_started', 'req_steps').length).toBeGreaterThanOrEqual(steps);
     const first = await resultOf('req_steps');
     expect(first).toMatchObject({ status: 'success', dropped_progress_chunks: 0 });
     const seqs = new Set(cp.framesOf('action_progress', 'req_steps').map((f) => f.seq as number));
@@ -300,6 +307,62 @@ describe('runner session', () => {
     await expect(runDaemon({ config, env: {}, log: () => {} })).rejects.toThrow(
       /terminal_shutdown|for good/,
     );
+  });
+
+  it('refreshes a due token, keeps the old one when refresh fails, and re-registers on a new key', async () => {
+    await mkdir(home.dataDir, { recursive: true });
+    const tokenPath = join(home.dataDir, 'token.json');
+    const { keyFingerprint } = await import('../cloud/token.js');
+    const due = {
+      token: cp.issuedToken,
+      key_fp: keyFingerprint(KEY),
+      refresh_after: '2000-01-01T00:00:00Z',
+    };
+    await writeFile(tokenPath, JSON.stringify(due), { mode: 0o600 });
+    cp.refreshStatus = 503;
+    await startRunner();
+    expect(cp.refreshes).toBe(1);
+    expect(JSON.parse(await readFile(tokenPath, 'utf8')).token).toBe(due.token);
+    await daemonControls!.stop();
+    await daemon;
+
+    cp.refreshStatus = undefined;
+    await startRunner();
+    expect(cp.refreshes).toBe(2);
+    expect(JSON.parse(await readFile(tokenPath, 'utf8')).token).toBe(cp.issuedToken);
+    expect(cp.issuedToken).not.toBe(due.token);
+    await daemonControls!.stop();
+    await daemon;
+
+    expect(cp.registrations).toBe(0);
+    await startRunner({ EMISAR_ENROLLMENT_KEY: `emkey-enroll-${'n'.repeat(43)}` });
+    expect(cp.registrations).toBe(1);
+  });
+
+  it('reloads packs atomically: runs in flight keep their snapshot, runner_state is re-sent, a broken pack keeps the old registry', async () => {
+    await startRunner();
+    const dir = join(home.home, 'steps');
+    await mkdir(dir);
+    await cp.send(dispatchFrame('req_inflight', 'testkit.stepped', { dir, steps: 1 }));
+    await cp.waitFrame('action_started', 'req_inflight');
+    // Remove the action the run uses, then reload.
+    const manifest = join(pack.dir, 'pack.yaml');
+    const original = await readFile(manifest, 'utf8');
+    await writeFile(manifest, original.replace('  - actions/stepped.yaml\n', ''));
+    const states = cp.framesOf('runner_state').length;
+    await daemonControls!.reload();
+    const state = await cp.waitFrame('runner_state', undefined, states + 1);
+    expect((state.actions as { id: string }[]).map((a) => a.id)).not.toContain('testkit.stepped');
+    await writeFile(join(dir, 'go-1'), '');
+    expect(await resultOf('req_inflight')).toMatchObject({ status: 'success' });
+
+    // A second, broken pack: the reload fails as a whole and the loaded registry stays.
+    await mkdir(join(pack.root, 'broken'));
+    await writeFile(join(pack.root, 'broken/pack.yaml'), 'schema_version: 1\nid: [broken\n');
+    await expect(daemonControls!.reload()).rejects.toThrow(/reload refused/);
+    expect(cp.framesOf('runner_state')).toHaveLength(states + 1);
+    await cp.send(dispatchFrame('req_after', 'testkit.echo', { text: 'still here' }));
+    expect(await resultOf('req_after')).toMatchObject({ status: 'success' });
   });
 
   it('refuses a token file that is group-readable, a symlink or malformed', async () => {

@@ -13,6 +13,9 @@ export class FakeControlPlane {
   readonly frames: Frame[] = [];
   readonly closes: { code: number; reason: string }[] = [];
   registrations = 0;
+  refreshes = 0;
+  /** Status to answer /runner/token/refresh with instead of a new token. */
+  refreshStatus: number | undefined;
   socketStatus: number | undefined;
   issuedToken = `rnrtok-${'t'.repeat(43)}`;
   private server!: Server;
@@ -32,6 +35,23 @@ export class FakeControlPlane {
         if (request.method === 'POST' && request.url === '/runner/register') {
           this.registrations += 1;
           response.writeHead(201, { 'content-type': 'application/json' });
+          response.end(
+            JSON.stringify({ token: this.issuedToken, refresh_after: '2999-01-01T00:00:00Z' }),
+          );
+          return;
+        }
+        if (request.method === 'POST' && request.url === '/runner/token/refresh') {
+          this.refreshes += 1;
+          if (
+            this.refreshStatus ||
+            request.headers.authorization !== `Bearer ${this.issuedToken}`
+          ) {
+            response.writeHead(this.refreshStatus ?? 401, { 'content-type': 'application/json' });
+            response.end('{"error":"token_invalid"}');
+            return;
+          }
+          this.issuedToken = `rnrtok-${'r'.repeat(40)}${this.refreshes.toString().padStart(3, '0')}`;
+          response.writeHead(200, { 'content-type': 'application/json' });
           response.end(
             JSON.stringify({ token: this.issuedToken, refresh_after: '2999-01-01T00:00:00Z' }),
           );
