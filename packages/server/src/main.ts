@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerIdentityCommands } from './accounts/cli.js';
 import { ConfigError, loadConfig } from './config.js';
 import { migrateToLatest } from './db/migrate.js';
 import { openCheckedStorage, startServer } from './server.js';
@@ -58,5 +59,7 @@ program
       await storage.close();
     }
   });
+
+registerIdentityCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

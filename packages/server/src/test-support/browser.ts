@@ -18,7 +18,8 @@ export class Browser {
 
   constructor(
     readonly url: string,
-    readonly origin: string,
+    /** null: send no Origin header (a non-browser client). */
+    public origin: string | null,
   ) {}
 
   cookieNames(): string[] {
@@ -38,7 +39,7 @@ export class Browser {
     const response = await fetch(this.url + path, {
       method,
       headers: {
-        ...(method === 'GET' ? {} : { origin: this.origin }),
+        ...(method === 'GET' || this.origin === null ? {} : { origin: this.origin }),
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         ...(cookie ? { cookie } : {}),
         ...headers,

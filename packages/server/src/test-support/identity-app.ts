@@ -69,3 +69,31 @@ export function fragmentSecretFrom(text: string, page: string): string {
   if (!match) throw new Error(`no ${page} link in the email`);
   return match[1]!;
 }
+
+/** A new user + workspace, signed in through the emailed code; returns their browser. */
+export async function signUp(
+  h: IdentityHarness,
+  email: string,
+  workspace: string,
+): Promise<Browser> {
+  const browser = h.browser();
+  const response = await browser.request('POST', '/api/v1/sign_up', {
+    email,
+    workspace_name: workspace,
+  });
+  if (response.status !== 202) throw new Error(`sign-up failed: ${JSON.stringify(response.body)}`);
+  const code = signInCodeFrom((await h.smtp.next(email)).text ?? '', h.config.baseUrl);
+  const signedIn = await browser.request('POST', '/api/v1/sign_in/code', { code });
+  if (signedIn.status !== 200) throw new Error(`sign-in failed: ${JSON.stringify(signedIn.body)}`);
+  return browser;
+}
+
+/** Signs an existing user in with an emailed code in a fresh browser. */
+export async function signInWithCode(h: IdentityHarness, email: string): Promise<Browser> {
+  const browser = h.browser();
+  await browser.request('POST', '/api/v1/sign_in/code/request', { email });
+  const code = signInCodeFrom((await h.smtp.next(email)).text ?? '', h.config.baseUrl);
+  const signedIn = await browser.request('POST', '/api/v1/sign_in/code', { code });
+  if (signedIn.status !== 200) throw new Error(`sign-in failed: ${JSON.stringify(signedIn.body)}`);
+  return browser;
+}

@@ -1,0 +1,167 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../clock.js';
+import { authenticateApiKey } from '../credentials/api-keys.js';
+import { openStorage } from '../db/database.js';
+import { createTestDatabase, type TestDatabase } from '../test-support/database.js';
+import { runServerCommand } from '../test-support/server-process.js';
+
+/** The built `emisar-server` binary against a fresh database (run `npm run build` first). */
+describe('emisar-server identity commands', () => {
+  let database: TestDatabase;
+  let env: NodeJS.ProcessEnv;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    dataDir = await mkdtemp(path.join(tmpdir(), 'emisar-cli-'));
+    env = {
+      EMISAR_BASE_URL: 'http://localhost:8080',
+      ...(database.url
+        ? {
+            DATABASE_URL: database.url,
+            EMISAR_SECRET_KEY: randomBytes(32).toString('base64'),
+            EMISAR_SIGNING_KEY: generateKeyPairSync('ed25519')
+              .privateKey.export({ format: 'pem', type: 'pkcs8' })
+              .toString(),
+          }
+        : { EMISAR_DATA_DIR: dataDir }),
+    };
+  });
+  afterAll(() => database.drop());
+
+  const run = async (args: string[]) => {
+    const result = await runServerCommand(args, env);
+    return {
+      ...result,
+      json: result.code === 0 && args.includes('--json') ? JSON.parse(result.stdout) : null,
+    };
+  };
+  const withDb = async <T>(
+    fn: (db: Awaited<ReturnType<typeof openStorage>>['db']) => Promise<T>,
+  ) => {
+    const storage = await openStorage(
+      database.target.kind === 'pglite' ? { kind: 'pglite', dataDir } : database.target,
+    );
+    try {
+      return await fn(storage.db);
+    } finally {
+      await storage.close();
+    }
+  };
+
+  it('bootstrap before any workspace exists fails with a hint', async () => {
+    const result = await run(['bootstrap']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/account create/);
+  });
+
+  it('creates a workspace, keys, sets the plan and prints a bootstrap link, each once and as JSON', async () => {
+    const account = await run([
+      'account',
+      'create',
+      '--email',
+      'Root@Example.test',
+      '--workspace',
+      'Ops Team',
+      '--json',
+    ]);
+    expect(account.json).toMatchObject({
+      slug: 'ops-team',
+      owner: 'root@example.test',
+      plan: 'free',
+    });
+
+    const mcp = await run([
+      'api-key',
+      'create',
+      '--account',
+      'ops-team',
+      '--kind',
+      'mcp',
+      '--json',
+    ]);
+    expect(mcp.json).toMatchObject({ kind: 'mcp', member: 'root@example.test' });
+    expect(mcp.json.secret).toMatch(/^emk-[A-Za-z0-9_-]{43}$/);
+    const exportKey = await run([
+      'api-key',
+      'create',
+      '--account',
+      'ops-team',
+      '--kind',
+      'audit_export',
+      '--json',
+    ]);
+    expect(exportKey.json).toMatchObject({ kind: 'audit_export', member: null, expires_at: null });
+
+    const enroll = await run([
+      'enrollment-key',
+      'create',
+      '--account',
+      'ops-team',
+      '--group',
+      'web',
+      '--reusable',
+      '--max-uses',
+      '3',
+      '--json',
+    ]);
+    expect(enroll.json).toMatchObject({ reusable: true, group: 'web' });
+    expect(enroll.json.secret).toMatch(/^emkey-enroll-/);
+
+    const plan = await run(['plan', 'set', 'ops-team', 'team', '--json']);
+    expect(plan.json).toEqual({ account: 'ops-team', from: 'free', to: 'team' });
+
+    const boot = await run(['bootstrap', '--json']);
+    expect(boot.json.email).toBe('root@example.test');
+    expect(boot.json.link).toMatch(
+      /^http:\/\/localhost:8080\/sign_in\/bootstrap#embs-[A-Za-z0-9_-]{43}$/,
+    );
+
+    await withDb(async (db) => {
+      const principal = await authenticateApiKey(db, mcp.json.secret, systemClock);
+      expect(principal).toMatchObject({ kind: 'mcp', lineageId: expect.any(String) });
+      const row = await db
+        .selectFrom('accounts')
+        .select(['plan'])
+        .where('slug', '=', 'ops-team')
+        .executeTakeFirstOrThrow();
+      expect(row.plan).toBe('team');
+      const events = await db.selectFrom('audit_events').select('event_type').execute();
+      expect(events.map((e) => e.event_type)).toEqual(
+        expect.arrayContaining([
+          'account.created',
+          'api_key.created',
+          'enrollment_key.created',
+          'account.plan_changed',
+        ]),
+      );
+    });
+  });
+
+  it('refuses bad input with exit 2 and an unknown account with exit 1', async () => {
+    const badPlan = await run(['plan', 'set', 'ops-team', 'platinum']);
+    expect(badPlan.code).toBe(2);
+    expect(badPlan.stderr).toMatch(/Unknown plan/);
+    const badKind = await run(['api-key', 'create', '--account', 'ops-team', '--kind', 'root']);
+    expect(badKind.code).toBe(2);
+    const reserved = await run([
+      'account',
+      'create',
+      '--email',
+      'x@example.test',
+      '--workspace',
+      'API',
+      '--slug',
+      'api',
+    ]);
+    expect(reserved.code).toBe(2);
+    expect(reserved.stderr).toMatch(/reserved/);
+    const missing = await run(['enrollment-key', 'create', '--account', 'nope-nope']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no account "nope-nope"/);
+  });
+});
