@@ -12,6 +12,7 @@ import { ACTION_ID, ID_MAX_BYTES, readSchemaVersion } from './manifest.js';
 import { checkOutputSchema } from './output-schema.js';
 import { cleanPath } from './paths.js';
 import { FieldReader, isPlainMapping } from './reader.js';
+import { BUILTIN_REDACTION_RULES } from './redaction/builtin.js';
 import { canMatchNewline } from './regex-safety.js';
 import { checkShellProgram } from './shell-rule.js';
 import { parseTemplate, soleExpression } from './template.js';
@@ -53,6 +54,7 @@ const USER = /^(?:[0-9]+|[a-z_][a-z0-9_-]*\$?)$/;
 export const DEFAULT_MAX_LENGTH = 32 * 1024;
 export const DEFAULT_MAX_ITEMS = 256;
 const DEFAULT_REPLACEMENT = '[REDACTED]';
+const BUILTIN_NAMES = new Set(BUILTIN_REDACTION_RULES.map((r) => r.name));
 
 /** A parsed action, plus the reason it is refused when it parsed but must never run. */
 export interface ParsedAction {
@@ -325,6 +327,7 @@ function readRedaction(r: FieldReader, refusals: string[]): RedactionRuleSpec[] 
     rule.only(['name', 'type', 'pattern', 'literal', 'replacement']);
     const name = rule.string('name', { required: true });
     if (names.has(name)) rule.fail('name', `duplicates rule ${name}`);
+    if (BUILTIN_NAMES.has(name)) rule.fail('name', `${name} is the name of a built-in rule`);
     names.add(name);
     const type = rule.string('type', { required: true });
     const replacement = rule.string('replacement') ?? DEFAULT_REPLACEMENT;

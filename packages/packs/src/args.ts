@@ -317,7 +317,8 @@ export function validateArgs(
       });
     }
   }
-  const values: ArgValues = {};
+  // No prototype: an arg may legally be called `constructor` or `__proto__`.
+  const values: ArgValues = Object.create(null);
   for (const spec of action.args) {
     const given = Object.hasOwn(args, spec.name) ? args[spec.name] : undefined;
     if (given === undefined || given === null) {

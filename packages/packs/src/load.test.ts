@@ -524,9 +524,29 @@ describe('loadPack: action rules', () => {
       output({ redact: [{ name: 'r', type: 'regex', pattern: '(' }] }),
       'not valid RE2',
     ],
+    [
+      'a rule borrowing a built-in name',
+      output({ redact: [{ name: 'jwt', type: 'literal', literal: 'x' }] }),
+      'jwt is the name of a built-in rule',
+    ],
   ])('refuses output with %s', async (_, out, message) => {
     const err = await actionError({ output: out });
     expect(err.message).toContain(message);
+  });
+
+  it('accepts schema numbers a float64 holds exactly and refuses those it cannot', async () => {
+    const schema = (maximum: string) =>
+      `{type: object, properties: {ratio: {type: number, minimum: 0.5, maximum: ${maximum}}}}`;
+    const withSchema = (maximum: string) =>
+      stringify(
+        actionDoc({ output: output({ parser: 'json', parser_required: true, schema: 'SCHEMA' }) }),
+      ).replace('SCHEMA', schema(maximum));
+    const ok = await load({ actions: { 'actions/a.yaml': withSchema('1.25') } });
+    expect(ok.actions[0]!.output.schema).toBeDefined();
+    const err = await loadError({
+      actions: { 'actions/a.yaml': withSchema('0.1000000000000000000001') },
+    });
+    expect(err.message).toContain('a float64 cannot hold exactly');
   });
 
   it('refuses a schema nested too deep', async () => {

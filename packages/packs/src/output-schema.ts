@@ -1,4 +1,5 @@
 import { canonicalJson, ExactNumber, type JsonObject, type JsonValue } from '@emisar/protocol';
+import { compareLiterals } from './decimal.js';
 import { utf8Bytes } from './text.js';
 
 const MAX_BYTES = 8 * 1024;
@@ -33,6 +34,11 @@ const SCHEMA_VALUES = new Set([
 const SCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
 const LOCAL_REF = /^#\/\$defs\/[^/~]+$/;
 
+function survivesFloat64(literal: string): boolean {
+  const n = Number(literal);
+  return Number.isFinite(n) && compareLiterals(String(n), literal) === 0;
+}
+
 /** Returns why an output schema is refused, or undefined when it is acceptable. */
 export function checkOutputSchema(schema: JsonObject): string | undefined {
   if (schema.type !== 'object') return 'the root must declare type: object';
@@ -40,7 +46,9 @@ export function checkOutputSchema(schema: JsonObject): string | undefined {
   const countData = (value: JsonValue, depth: number): string | undefined => {
     nodes++;
     if (depth > MAX_DEPTH) return `nests deeper than ${MAX_DEPTH}`;
-    if (value instanceof ExactNumber) return 'has a number a float64 cannot hold exactly';
+    if (value instanceof ExactNumber && !survivesFloat64(value.literal)) {
+      return 'has a number a float64 cannot hold exactly';
+    }
     if (Array.isArray(value)) {
       for (const item of value) {
         const bad = countData(item, depth + 1);

@@ -134,6 +134,25 @@ describe('renderInvocation', () => {
     expect(() => render(strict, {})).toThrow(RenderError);
   });
 
+  it('handles args named like Object members', async () => {
+    const action = await fixture({
+      args: [
+        { name: 'constructor', type: 'string' },
+        { name: '__proto__', type: 'string' },
+      ],
+      execution: {
+        command: { binary: 'echo', argv: ['{{ args.constructor? }}', '{{ args.__proto__? }}'] },
+        timeout: '5s',
+      },
+      examples: [],
+    });
+    expect(render(action, {}).argv).toEqual([]);
+    expect(render(action, JSON.parse('{"constructor": "c", "__proto__": "p"}')).argv).toEqual([
+      'c',
+      'p',
+    ]);
+  });
+
   it('runs a script through its interpreter with the absolute script path first', () => {
     const action = find('showcase.script_action');
     const invocation = render(action, { message: 'hi', repeat: 2 });

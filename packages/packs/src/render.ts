@@ -50,11 +50,15 @@ function isEmpty(value: ArgValue | undefined): boolean {
   return value.value === '';
 }
 
+function lookup(values: ArgValues, name: string): ArgValue | undefined {
+  return Object.hasOwn(values, name) ? values[name] : undefined;
+}
+
 /** Renders one template to zero or more argv elements. */
 function renderElement(parts: TemplatePart[], values: ArgValues): string[] {
   const sole = soleExpression(parts);
   if (sole !== undefined) {
-    const value = values[sole.name];
+    const value = lookup(values, sole.name);
     if (sole.optional && isEmpty(value)) return [];
     if (value === undefined) throw new RenderError(sole.name);
     if (value.type === 'string_array' || value.type === 'integer_array')
@@ -67,7 +71,7 @@ function renderElement(parts: TemplatePart[], values: ArgValues): string[] {
       out += part.text;
       continue;
     }
-    const value = values[part.name];
+    const value = lookup(values, part.name);
     if (part.optional && isEmpty(value)) return [];
     if (value === undefined) throw new RenderError(part.name);
     out += scalarText(value);

@@ -180,12 +180,7 @@ export const BUILTIN_REDACTION_RULES: readonly BuiltinRedactionRule[] = Object.f
   regexRule('basic-auth', /\bbasic[ \t]{1,16}([A-Za-z0-9+/]{8,4096}={0,2})/gi, (_, [value]) =>
     looksEncoded(value!) ? 'Basic [REDACTED]' : undefined,
   ),
-  regexRule(
-    'jwt',
-    /\beyJ[A-Za-z0-9_-]{2,5400}\.[A-Za-z0-9_-]{2,5400}\.[A-Za-z0-9_-]{0,5400}/g,
-    '[REDACTED_JWT]',
-    JWT_BOUND,
-  ),
+  jwtRule(),
   regexRule(
     'emisar-token',
     new RegExp(`(?<![A-Za-z0-9_-])(?:${prefixes})[A-Za-z0-9_-]{30,4096}`, 'g'),
@@ -242,6 +237,62 @@ export const BUILTIN_REDACTION_RULES: readonly BuiltinRedactionRule[] = Object.f
   assignmentRule('json-secret-field', true),
   { ...assignmentRule('secret-assignment', false), coveredBy: 'json-secret-field' },
 ]);
+
+function isBase64Url(c: number): boolean {
+  return (
+    (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45
+  );
+}
+
+function isWordChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+/**
+ * `eyJ…` header, payload and signature in base64url, each part at most 5400
+ * characters. A scanner, not a regex: a regex backtracks over every `eyJ` in a
+ * long run, which crafted output could make quadratic.
+ */
+function jwtRule(): BuiltinRedactionRule {
+  const PART_MAX = 5400;
+  const runEnd = (text: string, from: number) => {
+    let i = from;
+    while (i < text.length && isBase64Url(text.charCodeAt(i))) i++;
+    return i;
+  };
+  return {
+    name: 'jwt',
+    type: 'builtin',
+    maxLength: JWT_BOUND,
+    apply(text) {
+      let at = text.indexOf('eyJ');
+      if (at === -1) return { text, count: 0 };
+      let out = '';
+      let copied = 0;
+      let count = 0;
+      while (at !== -1) {
+        const headerEnd = runEnd(text, at + 3);
+        let next = headerEnd;
+        if (at === 0 || !isWordChar(text.charCodeAt(at - 1))) {
+          const header = headerEnd - at - 3;
+          if (header >= 2 && header <= PART_MAX && text[headerEnd] === '.') {
+            const payloadEnd = runEnd(text, headerEnd + 1);
+            const payload = payloadEnd - headerEnd - 1;
+            if (payload >= 2 && payload <= PART_MAX && text[payloadEnd] === '.') {
+              const end = Math.min(runEnd(text, payloadEnd + 1), payloadEnd + 1 + PART_MAX);
+              out += `${text.slice(copied, at)}[REDACTED_JWT]`;
+              copied = end;
+              next = end;
+              count++;
+            }
+          }
+        }
+        at = text.indexOf('eyJ', next);
+      }
+      return count === 0 ? { text, count } : { text: out + text.slice(copied), count };
+    },
+  };
+}
 
 /** `scheme://user:password@` → `scheme://[REDACTED]@`, found from the literal `://`. */
 function urlCredentialsRule(): BuiltinRedactionRule {

@@ -126,6 +126,12 @@ describe('rule order and pack rules', () => {
     ];
     const result = redactText('abcdef abc #deadbeef db7.internal never-applied', rules);
     expect(result.text).toBe('[REDACTED] [REDACTED] [ACL] [HOST] never-applied');
+    // A rule borrowing a built-in's name cannot switch the built-in off.
+    const borrowed = compileRedactionRules([
+      { name: 'jwt', type: 'literal', literal: 'zzz', replacement: 'x' },
+      ...BUILTIN_REDACTION_RULES,
+    ]);
+    expect(redactText(`a ${JWT}`, borrowed).text).toBe('a [REDACTED_JWT]');
     expect(result.hits).toEqual([
       { name: 'sensitive-arg', type: 'literal', count: 2 },
       { name: 'acl-hash', type: 'regex', count: 1 },

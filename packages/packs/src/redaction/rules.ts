@@ -88,7 +88,8 @@ function regexRule(name: string, pattern: string, replacement: string): Compiled
  * Compiles rules in the order given (sensitive values, the action's rules,
  * built-ins, global rules). Adjacent literal rules with one name form one
  * literal set, longest first. A later rule whose name an earlier, separate
- * rule already holds is dropped.
+ * rule already holds is dropped (a global rule clashing with an action rule
+ * or a built-in); built-ins are never dropped.
  */
 export function compileRedactionRules(
   rules: readonly RedactionRuleInput[],
@@ -98,7 +99,8 @@ export function compileRedactionRules(
   const names = new Set(rules.map((r) => r.name));
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;
-    if (taken.has(rule.name)) continue;
+    // Built-ins always run: no other rule can take their place by borrowing a name.
+    if (rule.type !== 'builtin' && taken.has(rule.name)) continue;
     taken.add(rule.name);
     if (rule.type === 'builtin') {
       if (rule.coveredBy === undefined || !names.has(rule.coveredBy)) compiled.push(rule);
