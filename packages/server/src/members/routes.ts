@@ -48,6 +48,7 @@ export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps
     method: 'GET',
     path: '/members',
     permission: 'account.view',
+    sessionOnly: true,
     handler: async (_request, access) => ({ members: await members.list(access) }),
   });
   route({

@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authenticateApiKey, createApiKey } from '../credentials/api-keys.js';
+import type { Browser } from '../test-support/browser.js';
+import { onPostgres } from '../test-support/database.js';
+import {
+  fragmentSecretFrom,
+  type IdentityHarness,
+  signInWithCode,
+  signUp,
+  startIdentityHarness,
+} from '../test-support/identity-app.js';
+import { insertMember } from '../test-support/members.js';
+
+type ErrorBody = { error: { id: string } };
+
+describe(`team management (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
+  let h: IdentityHarness;
+  let owner: Browser;
+  let accountId: string;
+  let ownerMembershipId: string;
+  const base = '/api/v1/accounts/team-co';
+
+  beforeAll(async () => {
+    h = await startIdentityHarness();
+    owner = await signUp(h, 'owner@team.test', 'Team Co');
+    const row = await h.storage.db
+      .selectFrom('memberships as m')
+      .innerJoin('accounts as a', 'a.id', 'm.account_id')
+      .select(['a.id as account_id', 'm.id'])
+      .where('a.slug', '=', 'team-co')
+      .executeTakeFirstOrThrow();
+    accountId = row.account_id;
+    ownerMembershipId = row.id;
+  });
+  afterAll(() => h.close());
+
+  async function memberBrowser(role: 'admin' | 'operator' | 'viewer', access?: object) {
+    const member = await insertMember(h.storage.db, accountId, role);
+    if (access) {
+      await h.storage.db
+        .updateTable('memberships')
+        .set({ runner_access: JSON.stringify(access) })
+        .where('id', '=', member.membershipId)
+        .execute();
+    }
+    return { ...member, browser: await signInWithCode(h, member.email) };
+  }
+
+  it('an admin cannot change, remove or create owners; only owners change owners', async () => {
+    const admin = await memberBrowser('admin');
+    const demote = await admin.browser.request<ErrorBody>(
+      'PATCH',
+      `${base}/members/${ownerMembershipId}`,
+      { role: 'viewer' },
+    );
+    expect(demote.status).toBe(403);
+    expect(demote.body.error.id).toBe('owners_only');
+    expect(
+      (await admin.browser.request('DELETE', `${base}/members/${ownerMembershipId}`)).status,
+    ).toBe(403);
+    expect(
+      (await admin.browser.request('POST', `${base}/members/${ownerMembershipId}/suspend`, {}))
+        .status,
+    ).toBe(403);
+    const invite = await admin.browser.request('POST', `${base}/invitations`, {
+      email: 'x@team.test',
+      role: 'owner',
+    });
+    expect(invite.status).toBe(403);
+    const viewer = await insertMember(h.storage.db, accountId, 'viewer');
+    const promote = await admin.browser.request('PATCH', `${base}/members/${viewer.membershipId}`, {
+      role: 'owner',
+    });
+    expect(promote.status).toBe(403);
+    const granted = await admin.browser.request('PATCH', `${base}/members/${viewer.membershipId}`, {
+      role: 'billing',
+    });
+    expect(granted.status).toBe(200);
+  });
+
+  it('nobody edits their own role or access', async () => {
+    const admin = await memberBrowser('admin');
+    const self = await admin.browser.request<ErrorBody>(
+      'PATCH',
+      `${base}/members/${admin.membershipId}`,
+      {
+        runner_access: { mode: 'all' },
+      },
+    );
+    expect(self.status).toBe(403);
+    expect(self.body.error.id).toBe('cannot_edit_self');
+  });
+
+  it('a grantor hands out only the runner access they hold', async () => {
+    const admin = await memberBrowser('admin', {
+      mode: 'restricted',
+      groups: ['web'],
+      runner_ids: [],
+    });
+    const target = await insertMember(h.storage.db, accountId, 'operator');
+    const wider = await admin.browser.request('PATCH', `${base}/members/${target.membershipId}`, {
+      runner_access: { mode: 'all' },
+    });
+    expect(wider.status).toBe(403);
+    const other = await admin.browser.request('PATCH', `${base}/members/${target.membershipId}`, {
+      runner_access: { mode: 'restricted', groups: ['db'] },
+    });
+    expect(other.status).toBe(403);
+    const same = await admin.browser.request<{ member: { runner_access: object } }>(
+      'PATCH',
+      `${base}/members/${target.membershipId}`,
+      { runner_access: { mode: 'restricted', groups: ['web'] } },
+    );
+    expect(same.status).toBe(200);
+    expect(same.body.member.runner_access).toEqual({
+      mode: 'restricted',
+      groups: ['web'],
+      runner_ids: [],
+    });
+  });
+
+  it('the last owner cannot be removed; with a second owner, one can leave', async () => {
+    const last = await owner.request<ErrorBody>('DELETE', `${base}/members/${ownerMembershipId}`);
+    expect(last.status).toBe(409);
+    expect(last.body.error.id).toBe('last_owner');
+    const second = await insertMember(h.storage.db, accountId, 'owner');
+    const secondBrowser = await signInWithCode(h, second.email);
+    const suspended = await owner.request(
+      'POST',
+      `${base}/members/${second.membershipId}/suspend`,
+      {},
+    );
+    expect(suspended.status).toBe(200);
+    // A suspended owner does not count: the first is still the last active one.
+    expect((await owner.request('DELETE', `${base}/members/${ownerMembershipId}`)).status).toBe(
+      409,
+    );
+    expect((await secondBrowser.request<ErrorBody>('GET', base)).body.error.id).toBe('suspended');
+    await owner.request('POST', `${base}/members/${second.membershipId}/unsuspend`, {});
+    expect((await secondBrowser.request('GET', base)).status).toBe(200);
+    const demoted = await secondBrowser.request('PATCH', `${base}/members/${ownerMembershipId}`, {
+      role: 'admin',
+    });
+    expect(demoted.status).toBe(200);
+    const lastAgain = await secondBrowser.request(
+      'DELETE',
+      `${base}/members/${second.membershipId}`,
+    );
+    expect(lastAgain.status).toBe(409);
+    await secondBrowser.request('PATCH', `${base}/members/${ownerMembershipId}`, { role: 'owner' });
+  });
+
+  it('removing a member revokes their keys; suspending stops them until lifted', async () => {
+    const operator = await memberBrowser('operator');
+    const minted = await operator.browser.request<{ api_key: { id: string; secret: string } }>(
+      'POST',
+      `${base}/api-keys`,
+      { name: 'agent' },
+    );
+    expect(minted.status).toBe(201);
+    const secret = minted.body.api_key.secret;
+    expect(await authenticateApiKey(h.storage.db, secret, h.clock)).not.toBeNull();
+    await owner.request('POST', `${base}/members/${operator.membershipId}/suspend`, {});
+    const unauthorized = await fetch(`${h.url}${base}`, {
+      headers: { authorization: `Bearer ${secret}` },
+    });
+    expect(unauthorized.status).toBe(401);
+    await owner.request('POST', `${base}/members/${operator.membershipId}/unsuspend`, {});
+    expect(
+      (await fetch(`${h.url}${base}`, { headers: { authorization: `Bearer ${secret}` } })).status,
+    ).toBe(200);
+    expect((await owner.request('DELETE', `${base}/members/${operator.membershipId}`)).status).toBe(
+      200,
+    );
+    const revoked = await h.storage.db
+      .selectFrom('api_keys')
+      .select('revoked_at')
+      .where('id', '=', minted.body.api_key.id)
+      .executeTakeFirstOrThrow();
+    expect(revoked.revoked_at).not.toBeNull();
+    expect((await operator.browser.request('GET', base)).status).toBe(404);
+    const events = await h.storage.db
+      .selectFrom('audit_events')
+      .select('event_type')
+      .where('account_id', '=', accountId)
+      .execute();
+    expect(events.map((e) => e.event_type)).toEqual(
+      expect.arrayContaining(['membership.suspended', 'membership.removed', 'api_key.revoked']),
+    );
+  });
+
+  it('identical 401s for bad, expired and revoked API keys', async () => {
+    const key = await createApiKey(
+      h.storage.db,
+      {
+        accountId,
+        kind: 'mcp',
+        membershipId: ownerMembershipId,
+        name: 'short',
+        createdBy: null,
+        expiresAt: new Date(h.clock.now().getTime() + 1000),
+      },
+      h.clock,
+    );
+    const revoked = await owner.request<{ api_key: { id: string; secret: string } }>(
+      'POST',
+      `${base}/api-keys`,
+      { name: 'r' },
+    );
+    await owner.request('DELETE', `${base}/api-keys/${revoked.body.api_key.id}`);
+    h.clock.advance(2000);
+    const bodies = [];
+    for (const bearer of [
+      key.secret,
+      revoked.body.api_key.secret,
+      'emk-nonsense',
+      `${key.secret.slice(0, -2)}xx`,
+    ]) {
+      const response = await fetch(`${h.url}${base}/members`, {
+        headers: { authorization: `Bearer ${bearer}` },
+      });
+      expect(response.status).toBe(401);
+      const body = (await response.json()) as { request_id: string };
+      bodies.push({ ...body, request_id: null, www: response.headers.get('www-authenticate') });
+    }
+    expect(new Set(bodies.map((b) => JSON.stringify(b))).size).toBe(1);
+  });
+
+  it('invitations: an existing user accepts while signed in; others and stale links are refused', async () => {
+    const existing = await signUp(h, 'existing@team.test', 'Existing Co');
+    const invited = await owner.request('POST', `${base}/invitations`, {
+      email: 'existing@team.test',
+      role: 'viewer',
+    });
+    expect(invited.status).toBe(201);
+    const token = fragmentSecretFrom(
+      (await h.smtp.next('existing@team.test')).text ?? '',
+      '/accept_invitation',
+    );
+    const stranger = await signUp(h, 'stranger@team.test', 'Stranger Co');
+    const wrongUser = await stranger.request<ErrorBody>('POST', '/api/v1/invitations/accept', {
+      token,
+    });
+    expect(wrongUser.body.error.id).toBe('wrong_user');
+    const cookiesBefore = JSON.stringify([...existing.jar]);
+    const accepted = await existing.request('POST', '/api/v1/invitations/accept', { token });
+    expect(accepted.body).toEqual({ account: 'team-co', status: 'signed_in' });
+    expect(JSON.stringify([...existing.jar])).toBe(cookiesBefore);
+    expect((await existing.request('GET', base)).status).toBe(200);
+    expect(
+      (await h.browser().request('POST', '/api/v1/invitations/accept', { token })).status,
+    ).toBe(401);
+
+    await owner.request('POST', `${base}/invitations`, { email: 'late@team.test', role: 'viewer' });
+    const late = fragmentSecretFrom(
+      (await h.smtp.next('late@team.test')).text ?? '',
+      '/accept_invitation',
+    );
+    h.clock.advance(7 * 86_400_000 + 1);
+    expect(
+      (await h.browser().request('POST', '/api/v1/invitations/accept', { token: late })).status,
+    ).toBe(401);
+  });
+});
