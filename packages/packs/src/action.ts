@@ -181,13 +181,16 @@ function readArg(r: FieldReader): ArgSpec {
     declared: r.value as JsonObject,
   };
   const description = r.string('description');
-  if (description !== undefined) spec.description = description;
+  if (description !== undefined) {
+    r.checkText('description', description, 4096);
+    spec.description = description;
+  }
   if (r.has('default')) {
     if (spec.required) r.fail('default', 'a required arg cannot have a default');
     const fallback = r.raw('default')!;
-    const checked = validateArgs({ args: [spec] }, { [name]: fallback }, { mode: 'lexical' });
-    if (!checked.ok) r.fail('default', `${checked.errors[0]!.reason} (${checked.errors[0]!.code})`);
     spec.defaultJson = fallback;
+    const checked = validateArgs({ args: [spec] }, {}, { mode: 'lexical' });
+    if (!checked.ok) r.fail('default', `${checked.errors[0]!.reason} (${checked.errors[0]!.code})`);
   }
   return spec;
 }

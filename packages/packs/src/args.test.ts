@@ -191,6 +191,29 @@ describe('validateArgs: bad input', () => {
     expect(errorsOf({ window: 60 })[0]!.code).toBe('type');
   });
 
+  it('allows days and weeks in a pack-authored duration default, not in a caller value', async () => {
+    const pack = await writePack(path.join(tmp.path, 'dur'), {
+      actions: {
+        'actions/a.yaml': actionDoc({
+          args: [
+            { name: 'since', type: 'duration', default: '1d', validation: { max_duration: '2w' } },
+          ],
+          execution: { command: { binary: 'true', argv: [] }, timeout: '5s' },
+          examples: [],
+        }),
+      },
+    });
+    const since = (await loadPack(pack)).actions[0]!;
+    expect(validateArgs(since, {}, { mode: 'lexical' })).toEqual({
+      ok: true,
+      values: Object.assign(Object.create(null), {
+        since: { type: 'duration', value: 86_400_000_000_000n },
+      }),
+    });
+    expect(validateArgs(since, { since: '1d' }, { mode: 'lexical' }).ok).toBe(false);
+    expect(validateArgs(since, { since: '48h' }, { mode: 'lexical' }).ok).toBe(true);
+  });
+
   it('refuses a NUL character, which no argv can carry', () => {
     expect(errorsOf({ free: 'a\0b' })[0]!.code).toBe('type');
   });

@@ -73,7 +73,8 @@ export function isArrayType(type: ArgType): boolean {
 }
 
 /** Coerces one JSON value to an element of a scalar arg type; throws ArgRejected('type'). */
-export function coerceElement(type: ArgType, raw: JsonValue): Element {
+/** `authored`: the value comes from the pack's YAML (a default or enum member), where `d`/`w` are allowed. */
+export function coerceElement(type: ArgType, raw: JsonValue, authored = false): Element {
   switch (type) {
     case 'string':
     case 'path':
@@ -102,7 +103,7 @@ export function coerceElement(type: ArgType, raw: JsonValue): Element {
     case 'duration': {
       if (typeof raw !== 'string')
         throw new ArgRejected('type', 'must be a duration string like 5m or 1h30m');
-      const ns = parseDuration(raw);
+      const ns = parseDuration(raw, authored);
       if (ns === undefined)
         throw new ArgRejected('type', 'must be a duration string like 5m or 1h30m');
       return ns;
@@ -250,7 +251,12 @@ function checkPath(v: ArgValidation, raw: string, opts: ValidateArgsOptions): st
   return resolved;
 }
 
-function coerceArg(spec: ArgSpec, raw: JsonValue, opts: ValidateArgsOptions): ArgValue {
+function coerceArg(
+  spec: ArgSpec,
+  raw: JsonValue,
+  opts: ValidateArgsOptions,
+  authored: boolean,
+): ArgValue {
   const v = spec.validation;
   const type = elementType(spec.type);
   const pathRules = spec.type === 'path' || hasPathRules(v);
@@ -260,7 +266,7 @@ function coerceArg(spec: ArgSpec, raw: JsonValue, opts: ValidateArgsOptions): Ar
   };
   if (isArrayType(spec.type)) {
     if (!Array.isArray(raw)) throw new ArgRejected('type', 'must be an array');
-    const elements = raw.map((item) => checkLength(v, coerceElement(type, item)));
+    const elements = raw.map((item) => checkLength(v, coerceElement(type, item, authored)));
     if (elements.length > v.maxItems)
       throw new ArgRejected('too_many_items', `allows at most ${v.maxItems} items`);
     const out = elements.map(finish);
@@ -268,7 +274,7 @@ function coerceArg(spec: ArgSpec, raw: JsonValue, opts: ValidateArgsOptions): Ar
       ? { type: 'string_array', value: out as string[] }
       : { type: 'integer_array', value: out as bigint[] };
   }
-  const el = finish(checkLength(v, coerceElement(type, raw)));
+  const el = finish(checkLength(v, coerceElement(type, raw, authored)));
   switch (spec.type) {
     case 'string':
     case 'path':
@@ -329,7 +335,13 @@ export function validateArgs(
       if (spec.defaultJson === undefined) continue;
     }
     try {
-      values[spec.name] = coerceArg(spec, given ?? spec.defaultJson!, opts);
+      const fromDefault = given === undefined || given === null;
+      values[spec.name] = coerceArg(
+        spec,
+        fromDefault ? spec.defaultJson! : given,
+        opts,
+        fromDefault,
+      );
     } catch (err) {
       if (!(err instanceof ArgRejected)) throw err;
       errors.push(masked(spec, err.code, err.reason));
@@ -344,7 +356,7 @@ export function tryCoerceElement(
   raw: JsonValue,
 ): { value: Element } | { error: string } {
   try {
-    return { value: coerceElement(type, raw) };
+    return { value: coerceElement(type, raw, true) };
   } catch (err) {
     if (err instanceof ArgRejected) return { error: err.reason };
     throw err;

@@ -324,6 +324,11 @@ describe('loadPack: action rules', () => {
       [{ name: 'x', type: 'boolean', default: 'true' }],
       'default',
     ],
+    [
+      'a bidi character in a description',
+      [{ name: 'x', type: 'string', description: 'a\u202eb' }],
+      'U+202E',
+    ],
   ])('refuses args with %s', async (_, args, message) => {
     const err = await actionError({
       args,
