@@ -16,7 +16,8 @@ export function renderMail(message: MailMessage): RenderedMail {
   switch (message.template) {
     case 'sign_in_code':
       return {
-        subject: `Your emisar sign-in code: ${message.code}`,
+        // The code stays out of the subject: subjects are stored in the clear in the outbox.
+        subject: 'Your emisar sign-in code',
         text:
           `Your sign-in code is ${message.code}\n\n` +
           `Enter it in the browser where you asked to sign in, or open:\n${message.link}\n\n` +
