@@ -45,4 +45,14 @@ export {
   type StreamRedactor,
 } from './redaction/stream.js';
 export { type Invocation, RenderError, renderInvocation } from './render.js';
+export {
+  type ArchiveEntry,
+  extractPackTarball,
+  PackArchiveError,
+  packTarball,
+  readPackTarball,
+  TARBALL_MAX_ENTRIES,
+  TARBALL_MAX_FILE_BYTES,
+  TARBALL_MAX_TOTAL_BYTES,
+} from './tarball.js';
 export type * from './types.js';
