@@ -1,4 +1,4 @@
-import type { JsonObject } from '@emisar/protocol';
+import { type JsonObject, stringifyJson } from '@emisar/protocol';
 import {
   compilePattern,
   elementType,
@@ -29,7 +29,7 @@ import {
   RISKS,
   type Risk,
 } from './types.js';
-import type { YamlSource } from './yaml-source.js';
+import { YamlSource } from './yaml-source.js';
 
 const ACTION_FIELDS = [
   'schema_version',
@@ -416,6 +416,18 @@ function readOutput(r: FieldReader, refusals: string[]): OutputSpec {
     output.schema = schema;
   }
   return output;
+}
+
+/**
+ * Rebuilds argument specs from args as declared (the `args` of a runner_state
+ * descriptor), so the control plane can run lexical validation and build tool
+ * schemas without the pack files. Throws PackLoadError (file `descriptor`).
+ */
+export function argSpecsFromDeclared(declared: readonly JsonObject[]): ArgSpec[] {
+  const src = new YamlSource('descriptor', stringifyJson({ args: [...declared] }));
+  const args = FieldReader.root(src).children('args').map(readArg);
+  if (new Set(args.map((a) => a.name)).size !== args.length) src.fail('args: duplicate names');
+  return args;
 }
 
 /** Validates one action file. Script files are checked by the loader, which can read them. */

@@ -1,5 +1,5 @@
 export { type ActionDescriptor, descriptorDigest } from '@emisar/protocol';
-export { type ParsedAction, readAction } from './action.js';
+export { argSpecsFromDeclared, type ParsedAction, readAction } from './action.js';
 export {
   type ArgError,
   type ArgErrorCode,

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ActionDefinition,
   actionDescriptor,
+  argSpecsFromDeclared,
   argsJsonSchema,
   clampOpts,
   descriptorDigest,
@@ -249,6 +250,23 @@ describe('actionDescriptor', () => {
     expect(descriptor.side_effects).toEqual([]);
     const riskier = actionDescriptor({ ...action, risk: 'high' }, { available: true });
     expect(descriptorDigest(riskier)).not.toBe(descriptorDigest(descriptor));
+  });
+});
+
+describe('argSpecsFromDeclared', () => {
+  it('lets the control plane validate every reference example from descriptors alone', () => {
+    for (const pack of reference) {
+      for (const action of pack.actions) {
+        const args = argSpecsFromDeclared(actionDescriptor(action, { available: true }).args);
+        for (const example of action.examples) {
+          const fromDescriptor = validateArgs({ args }, example.args, { mode: 'lexical' });
+          expect(fromDescriptor, action.id).toEqual(
+            validateArgs(action, example.args, { mode: 'lexical' }),
+          );
+        }
+        expect(validateArgs({ args }, { surely_unknown: 1 }, { mode: 'lexical' }).ok).toBe(false);
+      }
+    }
   });
 });
 
