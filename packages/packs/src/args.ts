@@ -165,7 +165,7 @@ function checkElement(v: ArgValidation, type: ArgType, el: Element): void {
   }
 }
 
-export function hasPathRules(v: ArgValidation): boolean {
+function hasPathRules(v: ArgValidation): boolean {
   return (
     v.allowedPaths !== undefined ||
     v.deniedPaths !== undefined ||
@@ -362,5 +362,3 @@ export function tryCoerceElement(
     throw err;
   }
 }
-
-export { ArgRejected };

@@ -56,3 +56,4 @@ export {
   TARBALL_MAX_TOTAL_BYTES,
 } from './tarball.js';
 export type * from './types.js';
+export { ARG_TYPES, RISKS } from './types.js';
