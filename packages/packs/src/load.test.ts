@@ -132,6 +132,13 @@ describe('loadPack: pack.yaml rules', () => {
     expect(twice.message).toContain('lists actions/echo.yaml twice');
   });
 
+  it('refuses an action file larger than 8 MiB', async () => {
+    const err = await loadError({
+      actions: { 'actions/echo.yaml': `# ${'x'.repeat(8 * 1024 * 1024)}\n` },
+    });
+    expect(err.message).toBe('actions/echo.yaml: is larger than 8 MiB');
+  });
+
   it('refuses a missing action file', async () => {
     const err = await loadError({ manifest: manifestDoc(['actions/missing.yaml']) });
     expect(err.file).toBe('actions/missing.yaml');

@@ -6,6 +6,7 @@ import { PackLoadError } from './errors.js';
 import { hashEntries, sortEntries } from './hash.js';
 import { readManifest } from './manifest.js';
 import { cleanPath, isUnder } from './paths.js';
+import { TARBALL_MAX_FILE_BYTES } from './tarball.js';
 import { utf8Bytes } from './text.js';
 import type { ActionDefinition, LoadedPack, PackFile } from './types.js';
 import { YamlSource } from './yaml-source.js';
@@ -47,7 +48,9 @@ async function readPackFile(
   }
   const resolved = await realpath(absolute).catch(() => fail('cannot be resolved'));
   if (!isUnder(resolved, pack.root)) fail('resolves outside the pack root');
-  if (!(await stat(resolved)).isFile()) fail('is not a regular file');
+  const info = await stat(resolved);
+  if (!info.isFile()) fail('is not a regular file');
+  if (info.size > TARBALL_MAX_FILE_BYTES) fail('is larger than 8 MiB');
   return { file: { entry, absolutePath: absolute }, bytes: await readFile(resolved) };
 }
 
