@@ -1,5 +1,12 @@
+export { mintBootstrapLink } from './accounts/bootstrap.js';
 export { createApp } from './app.js';
 export { ConfigError, loadConfig, type ServerConfig } from './config.js';
+export {
+  type ApiKeyPrincipal,
+  authenticateApiKey,
+  createApiKey,
+} from './credentials/api-keys.js';
+export { consumeEnrollmentKey } from './credentials/enrollment-keys.js';
 export { openStorage, type Storage, type StorageTarget } from './db/database.js';
 export { migrateToLatest } from './db/migrate.js';
 export { type RunningServer, startServer } from './server.js';

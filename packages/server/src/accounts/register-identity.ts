@@ -18,6 +18,13 @@ import { registerMemberRoutes } from '../members/routes.js';
 import { createMemberService } from '../members/service.js';
 import { registerAccountRoutes } from './routes.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Queue mail in your own transaction: `app.mailOutbox.enqueue(trx, …)`, then `kick()` after commit. */
+    mailOutbox: MailOutbox;
+  }
+}
+
 export interface IdentityOptions {
   config: Pick<ServerConfig, 'baseUrl' | 'secretKey' | 'secureCookies' | 'mail'>;
   storage: Pick<Storage, 'db'>;
@@ -52,6 +59,7 @@ export async function registerIdentity(
     log: app.log,
   });
   outbox.start(mailSweepIntervalMs);
+  app.decorate('mailOutbox', outbox);
   app.addHook('onClose', () => outbox.stop());
   registerDevMailboxRoutes(app, { outbox, enabled: config.mail.devMailbox });
 
