@@ -59,13 +59,15 @@ export function slugProblem(slug: string): string | null {
 export function slugFromName(name: string, attempt = 0): string {
   let base = name
     .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^[^a-z]+/, '')
     .replace(/-+$/, '')
     .slice(0, 48)
     .replace(/-+$/, '');
-  if (base.length < 3) base = `ws-${base}`.replace(/-+$/, '').padEnd(3, 'x');
+  if (!base) base = 'workspace';
+  else if (base.length < 3) base = `ws-${base}`;
   if (attempt > 0 || RESERVED_SLUGS.has(base)) base = `${base}-${randomBytes(3).toString('hex')}`;
   return base;
 }

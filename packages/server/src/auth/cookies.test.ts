@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../app.js';
+import type { Storage } from '../db/database.js';
+import { testConfig } from '../test-support/config.js';
+import { openTestStorage } from '../test-support/database.js';
+
+describe('cookies behind an https base URL, and the per-address sign-in limit', () => {
+  let storage: Storage;
+  let app: Awaited<ReturnType<typeof createApp>>;
+  const origin = 'https://emisar.example.com';
+
+  beforeAll(async () => {
+    storage = await openTestStorage();
+    app = await createApp({
+      config: testConfig({ baseUrl: origin, secureCookies: true }),
+      storage,
+    });
+  });
+  afterAll(async () => {
+    await app.close();
+    await storage.close();
+  });
+
+  const post = (url: string, payload: object, cookie?: string) =>
+    app.inject({
+      method: 'POST',
+      url,
+      payload,
+      headers: { origin, ...(cookie ? { cookie } : {}) },
+      remoteAddress: '198.51.100.4',
+    });
+
+  it('sets only HttpOnly, SameSite=Lax, Secure cookies; the nonce is scoped to sign-in', async () => {
+    const signUp = await post('/api/v1/sign_up', {
+      email: 'secure@example.test',
+      workspace_name: 'Secure',
+    });
+    expect(signUp.statusCode).toBe(202);
+    const nonce = signUp.headers['set-cookie'] as string;
+    expect(nonce).toMatch(/^emisar_sign_in=/);
+    expect(nonce).toMatch(/; Max-Age=900/);
+    expect(nonce).toMatch(/; Path=\/api\/v1\/sign_in/);
+    expect(nonce).toMatch(/; HttpOnly/);
+    expect(nonce).toMatch(/; Secure/);
+    expect(nonce).toMatch(/; SameSite=Lax/);
+
+    await app.mailOutbox.deliverDue();
+    const [mail] = await app.mailOutbox.held(1);
+    const code = /sign-in code is ([2-9A-Z]{6})/.exec(mail!.text)![1]!;
+    expect(mail!.text).toContain(`${origin}/sign_in/code#${code}`);
+    const signedIn = await post('/api/v1/sign_in/code', { code }, nonce.split(';')[0]);
+    expect(signedIn.statusCode).toBe(200);
+    const cookies = ([] as string[]).concat(signedIn.headers['set-cookie'] as string | string[]);
+    const session = cookies.find((c) => c.startsWith('emisar_session='))!;
+    expect(session).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Lax/);
+    expect(cookies.find((c) => c.startsWith('emisar_sign_in='))).toMatch(/emisar_sign_in=;/);
+  });
+
+  it('answers 429 past 30 sign-in attempts a minute from one address', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      const response = await post('/api/v1/sign_in/password', {
+        email: 'x@example.test',
+        password: 'nope',
+      });
+      statuses.push(response.statusCode);
+    }
+    expect(statuses.slice(0, 30).every((s) => s === 401)).toBe(true);
+    expect(statuses[30]).toBe(429);
+  });
+});
