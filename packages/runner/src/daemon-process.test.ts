@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawnDaemon } from './test-support/cli.js';
 import { FakeControlPlane, type Frame } from './test-support/control-plane.js';
 import { writeRunnerHome, writeTestPack } from './test-support/packs.js';
-import { isAlive } from './test-support/processes.js';
+import { eventually, isAlive } from './test-support/processes.js';
 
 const KEY = `emkey-enroll-${'k'.repeat(43)}`;
 const children: ReturnType<typeof spawnDaemon>[] = [];
@@ -115,7 +115,7 @@ describe('the daemon under signals (real process)', () => {
       .map((l) => JSON.parse(l))
       .find((e) => e.request_id === 'req_term');
     expect(entry).toMatchObject({ state: 'completed', result: { status: 'cancelled' } });
-    expect(isAlive(gcPid)).toBe(false);
+    await eventually(() => !isAlive(gcPid));
   });
 
   it('on SIGHUP reloads packs and re-sends runner_state', async () => {

@@ -99,6 +99,9 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonExit> {
     const pathEnv = env.PATH ?? '';
     let availability: Availability = await checkAvailability(registry, pathEnv);
 
+    if (config.cloud.allowInsecure && new URL(url).protocol === 'http:') {
+      log(`WARNING: cloud.allow_insecure is set: talking plain http to ${new URL(url).host}`);
+    }
     const credentials: CredentialOptions = {
       config,
       url,

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../fs-util.js';
@@ -92,6 +92,24 @@ export class RunCgroup {
       return spawn();
     } finally {
       writeSync(join(this.base, 'cgroup.procs'), String(process.pid));
+    }
+  }
+
+  /**
+   * Signals every process in the cgroup outside process group `skipGroup` (which
+   * the caller signals as a group): those are the ones that escaped with setsid.
+   */
+  signalEscaped(signal: NodeJS.Signals, skipGroup: number): void {
+    let procs = '';
+    try {
+      procs = readFileSync(join(this.path, 'cgroup.procs'), 'utf8');
+    } catch {}
+    for (const pid of procs.split('\n').filter(Boolean)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+        if (pgrp !== skipGroup) process.kill(Number(pid), signal);
+      } catch {}
     }
   }
 

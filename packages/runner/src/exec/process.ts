@@ -125,6 +125,7 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     else outcome.cancelled = true;
     outcome.killSteps.push('SIGTERM');
     signalGroup('SIGTERM');
+    cgroup?.signalEscaped('SIGTERM', child.pid!);
     graceTimer = setTimeout(() => {
       outcome.killSteps.push('SIGKILL');
       signalGroup('SIGKILL');

@@ -52,6 +52,7 @@ export function backoffDelay(
  */
 export class CloudSession {
   private socket: WebSocket | undefined;
+  private link: Link | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
   private end: SessionEnd | undefined;
@@ -91,8 +92,7 @@ export class CloudSession {
 
   /** Re-sends runner_state on the live socket (after a reload or drift). */
   advertise(): void {
-    if (this.socket?.readyState === WebSocket.OPEN)
-      this.socket.send(encodeFrame(this.options.state()));
+    this.link?.send(this.options.state());
   }
 
   /** Resolves when the socket closes; true when it had opened. */
@@ -110,7 +110,13 @@ export class CloudSession {
       let awaitingPong = 0;
       const link: Link = {
         send: (frame: RunnerFrame) => {
-          if (socket.readyState === WebSocket.OPEN) socket.send(encodeFrame(frame));
+          if (socket.readyState !== WebSocket.OPEN) return;
+          try {
+            socket.send(encodeFrame(frame));
+          } catch (error) {
+            // A frame our own schema refuses (e.g. runner_state over 2 MiB) is a bug to report, not a crash.
+            log(`not sending ${frame.type}: ${errorMessage(error)}`);
+          }
         },
         connected: () => socket.readyState === WebSocket.OPEN,
         busy: () => socket.bufferedAmount > SEND_BUFFER_BUSY_BYTES,
@@ -127,6 +133,7 @@ export class CloudSession {
       });
       socket.on('open', () => {
         opened = true;
+        this.link = link;
         log('connected');
         link.send(this.options.state());
         dispatcher.attach(link);
@@ -193,6 +200,7 @@ export class CloudSession {
         clearInterval(heartbeat);
         dispatcher.detach(link);
         if (this.socket === socket) this.socket = undefined;
+        if (this.link === link) this.link = undefined;
         if (opened) log('disconnected');
         resolve(opened);
       });
