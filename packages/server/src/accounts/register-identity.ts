@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { registerLinkPages } from '../auth/link-pages.js';
 import { registerMeRoutes } from '../auth/me-routes.js';
 import { createTotpBox } from '../auth/mfa.js';
 import { createPasskeyService } from '../auth/passkeys.js';
@@ -71,6 +72,7 @@ export async function registerIdentity(
   const credentials = createCredentialService({ db, clock });
 
   registerAuthRoutes(app, { db, clock, secureCookies, signIn, passwords, passkeys });
+  registerLinkPages(app);
   registerMeRoutes(app, { db, clock, totpBox, passwords, passkeys });
   registerAccountRoutes(app, { db, clock });
   registerMemberRoutes(app, { db, clock, secureCookies, members, signIn });
