@@ -2,6 +2,8 @@ import { discoverPacks, loadPack } from '@emisar/packs';
 import type { Command } from 'commander';
 import { findExecutable } from '../exec/executable.js';
 import { errorMessage } from '../fs-util.js';
+import { installPack, installRoot, uninstallPack } from '../packs-admin/install.js';
+import { readHostFacts, suggestPacks } from '../packs-admin/suggest.js';
 import { CliError, configFor, globals, print, printJson } from './common.js';
 
 export function registerPackCommands(program: Command): void {
@@ -102,5 +104,79 @@ export function registerPackCommands(program: Command): void {
       if (info.verify)
         print(`verify with: emisar action run ${info.verify} --reason "verify setup"`);
       for (const a of info.actions) print(`action ${a.id} [${a.risk}] ${a.title}`);
+    });
+
+  for (const mode of ['install', 'update'] as const) {
+    pack
+      .command(mode)
+      .description(
+        `${mode} a pack from a directory, a .tar.gz or an https URL (URLs need --hash); swaps it in atomically and reloads the daemon`,
+      )
+      .argument('<source>')
+      .option('--hash <sha256:hex>', 'refuse unless the pack hashes to exactly this')
+      .action(async (source: string, opts: { hash?: string }, command: Command) => {
+        const config = await configFor(command);
+        const outcome = await installPack({ config, source, expectedHash: opts.hash, mode }).catch(
+          (error) => {
+            throw new CliError(errorMessage(error));
+          },
+        );
+        const info = {
+          id: outcome.pack.id,
+          version: outcome.pack.version,
+          hash: outcome.pack.hash,
+          dir: outcome.dir,
+          replaced: outcome.replaced,
+          reloaded_pid: outcome.reloaded ?? null,
+        };
+        if (globals(command).json) return printJson(info);
+        print(
+          `${mode === 'install' ? 'installed' : 'updated'} ${info.id}@${info.version} in ${info.dir}`,
+        );
+        print(`hash: ${info.hash}`);
+        print(
+          info.reloaded_pid
+            ? `daemon (pid ${info.reloaded_pid}) told to reload`
+            : 'no daemon running',
+        );
+      });
+  }
+
+  pack
+    .command('uninstall')
+    .description('remove an installed pack and reload the daemon')
+    .argument('<id>')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const config = await configFor(command);
+      const outcome = await uninstallPack(config, id).catch((error) => {
+        throw new CliError(errorMessage(error));
+      });
+      if (globals(command).json)
+        return printJson({ id, dir: outcome.dir, reloaded_pid: outcome.reloaded ?? null });
+      print(`removed ${id} from ${outcome.dir}`);
+      print(
+        outcome.reloaded ? `daemon (pid ${outcome.reloaded}) told to reload` : 'no daemon running',
+      );
+    });
+
+  pack
+    .command('suggest')
+    .description("match this host's binaries, processes and ports against packs' detect rules")
+    .option('--from <dir>', 'packs to consider (default: the configured packs paths)')
+    .action(async (opts: { from?: string }, command: Command) => {
+      const config = await configFor(command);
+      const { packs } = await discoverPacks(opts.from ? [opts.from] : config.paths.packs);
+      const suggestions = await suggestPacks(packs, await readHostFacts(process.env.PATH ?? ''));
+      if (globals(command).json)
+        return printJson({ suggestions, install_dir: installRoot(config) });
+      if (suggestions.length === 0) print('no pack matches this host');
+      for (const s of suggestions) {
+        const why = [
+          ...s.matched.binaries.map((b) => `binary ${b}`),
+          ...s.matched.processes.map((p) => `process ${p}`),
+          ...s.matched.ports.map((p) => `port ${p}`),
+        ].join(', ');
+        print(`${s.pack}@${s.version}  score ${s.score}  (${why})  ${s.dir}`);
+      }
     });
 }
