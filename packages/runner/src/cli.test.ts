@@ -108,6 +108,41 @@ describe('emisar CLI with the test kit', () => {
     });
   });
 
+  it('reads the journal: events cat, grep, tail', async () => {
+    const lines = (await readFile(home.journalPath, 'utf8')).trim().split('\n');
+    expect((await cli('events', 'cat')).stdout.trim().split('\n')).toEqual(lines);
+    const tail = await cli('events', 'tail', '-n', '2');
+    expect(tail.stdout.trim().split('\n')).toEqual(lines.slice(-2));
+    const grep = await cli('events', 'grep', 'run 1');
+    expect(grep.code).toBe(0);
+    expect(
+      grep.stdout
+        .trim()
+        .split('\n')
+        .every((l) => l.includes('run 1')),
+    ).toBe(true);
+    expect((await cli('events', 'grep', 'no such text anywhere')).code).toBe(1);
+  });
+
+  it('lists and describes actions and packs', async () => {
+    const list = JSON.parse((await cli('--json', 'action', 'list')).stdout);
+    expect(list.actions.map((a: { id: string }) => a.id).sort()).toEqual([
+      'testkit.cat',
+      'testkit.echo',
+      'testkit.sleep',
+      'testkit.stepped',
+      'testkit.tree',
+    ]);
+    const described = JSON.parse((await cli('action', 'describe', 'testkit.echo')).stdout);
+    expect(described).toMatchObject({ id: 'testkit.echo', execution: { binary: 'printf' } });
+    expect(described.pack_ref).toMatch(/^testkit@1\.0\.0\/sha256:/);
+    expect((await cli('action', 'describe', 'testkit.nope')).code).toBe(1);
+    const packs = JSON.parse((await cli('--json', 'pack', 'list')).stdout);
+    expect(packs.packs.map((p: { id: string }) => p.id)).toEqual(['testkit']);
+    const info = await cli('pack', 'info', 'testkit');
+    expect(info.stdout).toMatch(/^testkit@1\.0\.0/);
+  });
+
   it('exits 2 on usage errors and on --json where a command has none', async () => {
     expect((await cli('action', 'run', 'testkit.echo')).code).toBe(2);
     expect((await cli('nonsense')).code).toBe(2);

@@ -18,7 +18,7 @@ import {
 } from './engine/state.js';
 import { errorCode, errorMessage, writeFileAtomic } from './fs-util.js';
 import { detectIsolation, engineDeps, openJournal } from './runtime.js';
-import { CloudSession } from './session/connection.js';
+import { backoffDelay, CloudSession } from './session/connection.js';
 import { Dispatcher } from './session/dispatcher.js';
 import { DispatchLog } from './state/dispatch-log.js';
 import { acquireLock } from './state/lock.js';
@@ -110,7 +110,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonExit> {
       version: RUNNER_VERSION,
       log,
     };
-    let token: TokenFile = await obtainToken(credentials);
+    let token: TokenFile = await obtainTokenPatiently(credentials, config);
 
     let session: CloudSession;
     const reload = async (): Promise<void> => {
@@ -203,6 +203,28 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonExit> {
     daemonControls = undefined;
     await journal.close();
     await releaseLock();
+  }
+}
+
+/**
+ * Registration when the control plane is unreachable is retried with the session's
+ * backoff; a refusal (4xx) or a bad token file ends start-up at once.
+ */
+async function obtainTokenPatiently(
+  credentials: CredentialOptions,
+  config: RunnerConfig,
+): Promise<TokenFile> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await obtainToken(credentials);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error; // fetch failed: network, DNS, TLS
+      const delay = backoffDelay(attempt, config.cloud.reconnectMinMs, config.cloud.reconnectMaxMs);
+      credentials.log(
+        `control plane unreachable (${errorMessage(error)}); retrying in ${delay} ms`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 }
 

@@ -309,6 +309,13 @@ describe('runner session', () => {
     );
   });
 
+  it('retries registration while the control plane is unreachable', async () => {
+    cp.dropRegistrations = 2;
+    await startRunner();
+    expect(cp.registrations).toBe(1);
+    expect(logs.filter((l) => l.includes('unreachable'))).toHaveLength(2);
+  });
+
   it('refreshes a due token, keeps the old one when refresh fails, and re-registers on a new key', async () => {
     await mkdir(home.dataDir, { recursive: true });
     const tokenPath = join(home.dataDir, 'token.json');

@@ -13,6 +13,8 @@ export class FakeControlPlane {
   readonly frames: Frame[] = [];
   readonly closes: { code: number; reason: string }[] = [];
   registrations = 0;
+  /** Drop this many registration requests on the floor (the runner sees a network error). */
+  dropRegistrations = 0;
   refreshes = 0;
   /** Status to answer /runner/token/refresh with instead of a new token. */
   refreshStatus: number | undefined;
@@ -33,6 +35,11 @@ export class FakeControlPlane {
       request.on('data', (chunk) => (body += chunk));
       request.on('end', () => {
         if (request.method === 'POST' && request.url === '/runner/register') {
+          if (this.dropRegistrations > 0) {
+            this.dropRegistrations -= 1;
+            request.socket.destroy();
+            return;
+          }
           this.registrations += 1;
           response.writeHead(201, { 'content-type': 'application/json' });
           response.end(
