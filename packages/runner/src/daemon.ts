@@ -151,6 +151,10 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonExit> {
         session.advertise();
       }
     }, options.availabilityPollMs ?? 30_000);
+    // A session can outlive the refresh point: check hourly, not only before connecting.
+    const refresh = setInterval(async () => {
+      token = await refreshIfDue(credentials, token);
+    }, 3_600_000);
 
     let stopping = false;
     const stop = async (signal: string) => {
@@ -176,6 +180,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonExit> {
 
     const end = await session.run();
     clearInterval(poll);
+    clearInterval(refresh);
     if (options.handleSignals) {
       process.off('SIGHUP', onHup);
       process.off('SIGINT', onTerm);

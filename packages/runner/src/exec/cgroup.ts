@@ -1,7 +1,7 @@
-import { constants, readFileSync } from 'node:fs';
-import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { constants, readFileSync, writeFileSync } from 'node:fs';
+import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage } from '../fs-util.js';
+import { errorMessage, processAlive } from '../fs-util.js';
 
 /** How runs are contained: a per-run cgroup v2 (killed with cgroup.kill) or a process group. */
 export type Containment =
@@ -22,6 +22,7 @@ export async function detectContainment(): Promise<Containment> {
   } catch (error) {
     return { mode: 'process-group', reason: errorMessage(error) };
   }
+  await removeStale(base);
   const probe = join(base, `emisar-probe-${process.pid}`);
   try {
     await mkdir(probe);
@@ -33,8 +34,9 @@ export async function detectContainment(): Promise<Containment> {
   }
   try {
     await access(join(probe, 'cgroup.kill'), constants.W_OK);
-    await writeFile(join(probe, 'cgroup.procs'), String(process.pid));
-    await writeFile(join(base, 'cgroup.procs'), String(process.pid));
+    // Synchronous, back to back: nothing else may spawn while this process sits in the probe.
+    writeFileSync(join(probe, 'cgroup.procs'), String(process.pid));
+    writeFileSync(join(base, 'cgroup.procs'), String(process.pid));
     return { mode: 'cgroup', base };
   } catch (error) {
     return {
@@ -42,7 +44,32 @@ export async function detectContainment(): Promise<Containment> {
       reason: `cgroup ${base} is not usable: ${errorMessage(error)}`,
     };
   } finally {
-    await rmdir(probe).catch(() => {});
+    await removeCgroup(probe);
+  }
+}
+
+/** Run cgroups left by a runner that was killed (its PID is gone): kill what is left, remove them. */
+async function removeStale(base: string): Promise<void> {
+  const entries = await readdir(base).catch(() => [] as string[]);
+  for (const name of entries) {
+    const owner = /^emisar-(?:run|probe)-(\d+)(?:-\d+)?$/.exec(name);
+    if (!owner || processAlive(Number(owner[1]))) continue;
+    await writeFile(join(base, name, 'cgroup.kill'), '1').catch(() => {});
+    await removeCgroup(join(base, name));
+  }
+}
+
+/** rmdir, retrying while the kernel finishes reaping what was inside. */
+async function removeCgroup(path: string): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      await rmdir(path);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await writeFile(join(path, 'cgroup.kill'), '1').catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 }
 
@@ -117,21 +144,9 @@ export class RunCgroup {
     await writeFile(join(this.path, 'cgroup.kill'), '1').catch(() => {});
   }
 
-  async populated(): Promise<boolean> {
-    const events = await readFile(join(this.path, 'cgroup.events'), 'utf8').catch(() => '');
-    return /^populated 1$/m.test(events);
-  }
-
   /** Kills what is left and removes the cgroup (retrying while the kernel reaps). */
   async remove(): Promise<void> {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      try {
-        await rmdir(this.path);
-        return;
-      } catch {
-        await this.kill();
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    }
+    await this.kill();
+    await removeCgroup(this.path);
   }
 }

@@ -1,4 +1,5 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -172,6 +173,18 @@ echo ready; while :; do sleep 0.02; done`;
     expect(outcome.exitCode).toBe(0);
     expect(await readFile(s.env.MARK!, 'utf8')).toContain('setsid-term');
     await eventually(() => !isAlive(pids[0]!));
+  });
+
+  it('removes run cgroups a killed runner left behind', async (context) => {
+    if (containment.mode !== 'cgroup') {
+      context.skip(`no writable cgroup v2 subtree here: ${containment.reason}`);
+      return;
+    }
+    const dead = spawnSync('/bin/true').pid!;
+    const stale = join(containment.base, `emisar-run-${dead}-7`);
+    await mkdir(stale);
+    await detectContainment();
+    await expect(stat(stale)).rejects.toThrow();
   });
 
   it('with setpriv, the child runs with no_new_privs', async (context) => {

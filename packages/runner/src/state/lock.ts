@@ -1,24 +1,15 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { errorCode } from '../fs-util.js';
+import { errorCode, processAlive } from '../fs-util.js';
 
 export class LockError extends Error {
   override readonly name = 'LockError';
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === 'EPERM';
-  }
-}
-
 /** The PID the lock names, if that process is alive. */
 export async function lockHolder(path: string): Promise<number | undefined> {
   const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-  return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+  return Number.isSafeInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
 }
 
 /**
