@@ -189,6 +189,62 @@ describe('runner session', () => {
     expect(journal).not.toContain('execution_started');
   });
 
+  it('passes `; rm -rf /` as one argv element, refuses protected paths, clamps the timeout, drops an in-flight copy', async () => {
+    await startRunner();
+    await cp.send(dispatchFrame('req_meta', 'testkit.echo', { text: '; rm -rf /' }));
+    expect(await resultOf('req_meta')).toMatchObject({ status: 'success' });
+    expect(
+      cp
+        .framesOf('action_progress', 'req_meta')
+        .map((f) => f.data)
+        .join(''),
+    ).toBe('[; rm -rf /]\n');
+
+    for (const [id, file] of [
+      ['req_p1', join(home.dataDir, 'token.json')],
+      ['req_p2', home.configPath],
+      ['req_p3', join(home.dataDir, 'dispatches.jsonl')],
+    ] as const) {
+      await cp.send(dispatchFrame(id, 'testkit.cat', { file }));
+      expect(await resultOf(id)).toMatchObject({ status: 'validation_failed', stdout_bytes: 0 });
+    }
+    const journal = await readFile(home.journalPath, 'utf8');
+    expect(journal).toContain('protected_path');
+    expect(journal).not.toContain(cp.issuedToken);
+
+    await cp.send(
+      dispatchFrame(
+        'req_clamp',
+        'testkit.sleep',
+        { seconds: 0 },
+        { opts: { timeout: 86_400_000_000_000 } },
+      ),
+    );
+    expect(await resultOf('req_clamp')).toMatchObject({ status: 'success' });
+    expect(
+      (await readFile(home.journalPath, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .find(
+          (e) =>
+            e.caller.control_plane_request_id === 'req_clamp' &&
+            e.event_type === 'execution_started',
+        ).execution.timeout,
+    ).toBe('3000ms');
+
+    const dir = join(home.home, 'steps');
+    await mkdir(dir);
+    const frame = dispatchFrame('req_twice', 'testkit.stepped', { dir, steps: 1 });
+    await cp.send(frame);
+    await cp.waitFrame('action_started', 'req_twice');
+    await cp.send(frame);
+    await writeFile(join(dir, 'go-1'), '');
+    expect(await resultOf('req_twice')).toMatchObject({ status: 'success' });
+    expect(cp.framesOf('action_started', 'req_twice')).toHaveLength(1);
+    expect((await readFile(join(dir, 'runs'), 'utf8')).trim().split('\n')).toHaveLength(1);
+  });
+
   it('refuses a duplicate dispatch with different facts and replays an identical one', async () => {
     await startRunner();
     await cp.send(dispatchFrame('req_same', 'testkit.echo', { text: 'one' }));
