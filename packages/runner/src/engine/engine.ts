@@ -234,7 +234,11 @@ export async function runAction(
   let error: string | undefined;
   if (outcome.startError) {
     status = 'error';
-    error = redaction.text(outcome.startError);
+    error = redaction.text(
+      /EACCES|EPERM/.test(outcome.startError)
+        ? `permission denied starting ${invocation.file}: the runner's user (uid ${process.getuid?.()}) may not execute it; grant it execute permission (group membership) or run the runner as a user that can`
+        : outcome.startError,
+    );
   } else if (outcome.timedOut) status = 'timed_out';
   else if (outcome.cancelled) status = 'cancelled';
   else if (
