@@ -261,4 +261,63 @@ describe(`team management (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       (await h.browser().request('POST', '/api/v1/invitations/accept', { token: late })).status,
     ).toBe(401);
   });
+
+  it('refuses malformed team and key requests with a bounded 400 and changes nothing', async () => {
+    const target = await insertMember(h.storage.db, accountId, 'viewer');
+    const cases: [string, string, unknown][] = [
+      ['PATCH', `/members/${target.membershipId}`, { role: 'god' }],
+      ['PATCH', `/members/${target.membershipId}`, {}],
+      ['PATCH', `/members/${target.membershipId}`, { role: 'viewer', extra: true }],
+      [
+        'PATCH',
+        `/members/${target.membershipId}`,
+        { runner_access: { mode: 'restricted', groups: 'web' } },
+      ],
+      ['PATCH', '/members/not-a-uuid', { role: 'viewer' }],
+      ['POST', '/invitations', { email: 'nope', role: 'viewer' }],
+      ['POST', '/invitations', { email: 'ok@team.test', role: 'root' }],
+      ['POST', '/api-keys', { name: '' }],
+      ['POST', '/api-keys', { name: 'k', expires_in_days: 366 }],
+      ['POST', '/api-keys', { name: 'k', kind: 'root' }],
+      ['POST', '/enrollment-keys', { reusable: 'yes' }],
+      ['PATCH', '/settings', { require_mfa: 'yes' }],
+      ['PATCH', '/settings', { max_grant_lifetime_seconds: -1 }],
+      ['PATCH', '/settings', {}],
+    ];
+    for (const [method, path, body] of cases) {
+      const response = await owner.request<ErrorBody>(method, `${base}${path}`, body);
+      expect(`${method} ${path} ${JSON.stringify(body)} → ${response.status}`).toBe(
+        `${method} ${path} ${JSON.stringify(body)} → 400`,
+      );
+      expect(response.body.error.id).toBe('invalid_params');
+    }
+    const unchanged = await h.storage.db
+      .selectFrom('memberships')
+      .select('role')
+      .where('id', '=', target.membershipId)
+      .executeTakeFirstOrThrow();
+    expect(unchanged.role).toBe('viewer');
+    const invited = await h.storage.db
+      .selectFrom('users')
+      .select('id')
+      .where('email', '=', 'ok@team.test')
+      .execute();
+    expect(invited).toEqual([]);
+  });
+
+  it('signing up again with a registered address only sends a code, no second workspace', async () => {
+    const browser = h.browser();
+    const again = await browser.request('POST', '/api/v1/sign_up', {
+      email: 'owner@team.test',
+      workspace_name: 'Another',
+    });
+    expect(again.status).toBe(202);
+    await h.smtp.next('owner@team.test');
+    const accounts = await h.storage.db
+      .selectFrom('accounts')
+      .select('slug')
+      .where('name', '=', 'Another')
+      .execute();
+    expect(accounts).toEqual([]);
+  });
 });
