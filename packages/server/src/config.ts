@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
+import { type AuditConfig, parseAuditConfig } from './audit/config.js';
 import type { StorageTarget } from './db/database.js';
 import { type MailConfig, parseMailConfig } from './mail/config.js';
 
@@ -24,6 +25,7 @@ export interface ServerConfig {
   signingKey: KeyObject;
   tls: { cert: Buffer; key: Buffer } | undefined;
   logLevel: LogLevel;
+  audit: AuditConfig;
   mail: MailConfig;
 }
 
@@ -46,6 +48,8 @@ const environmentSchema = z.object({
   TLS_CERT_FILE: optionalText,
   TLS_KEY_FILE: optionalText,
   LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(LOG_LEVELS).default('info')),
+  AUDIT_CHECKPOINT_INTERVAL: optionalText,
+  AUDIT_RETENTION_INTERVAL: optionalText,
   SMTP_URL: optionalText,
   POSTMARK_TOKEN: optionalText,
   MAIL_FROM: optionalText,
@@ -89,6 +93,7 @@ export async function loadConfig(
     signingKey,
     tls: await loadTls(e.TLS_CERT_FILE, e.TLS_KEY_FILE),
     logLevel: e.LOG_LEVEL,
+    audit: parseAuditConfig(e),
     mail: parseMailConfig(e, e.HOST),
   };
 }

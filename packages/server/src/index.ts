@@ -1,5 +1,11 @@
 export { mintBootstrapLink } from './accounts/bootstrap.js';
 export { createApp } from './app.js';
+export {
+  type AuditEventInput,
+  recordAuditEvent,
+  recordAuditEvents,
+} from './audit/record.js';
+export { verifyAuditExport } from './audit/verify.js';
 export { ConfigError, loadConfig, type ServerConfig } from './config.js';
 export {
   type ApiKeyPrincipal,

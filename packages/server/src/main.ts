@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerIdentityCommands } from './accounts/cli.js';
+import { registerAuditCommands } from './audit/cli.js';
 import { ConfigError, loadConfig } from './config.js';
 import { migrateToLatest } from './db/migrate.js';
 import { openCheckedStorage, startServer } from './server.js';
@@ -61,5 +62,7 @@ program
   });
 
 registerIdentityCommands(program);
+
+registerAuditCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

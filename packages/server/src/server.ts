@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { createApp } from './app.js';
+import { startAuditSweeps } from './audit/scheduler.js';
+import { systemClock } from './clock.js';
 import { ConfigError, type ServerConfig } from './config.js';
 import { openStorage, type Storage } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -45,6 +47,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await migrateToLatest(storage.db);
     const app = await createApp({ config, storage });
     await app.listen({ port: config.port, host: config.host });
+    const sweeps = startAuditSweeps({
+      db: storage.db,
+      signingKey: config.signingKey,
+      clock: systemClock,
+      config: config.audit,
+      log: app.log,
+    });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const scheme = config.tls ? 'https' : 'http';
@@ -60,6 +69,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       url,
       close: () => {
         closing ??= (async () => {
+          await sweeps.stop();
           await app.close();
           await storage.close();
         })();

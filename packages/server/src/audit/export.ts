@@ -13,6 +13,9 @@ import { type AuditContext, lockAuditChain, recordOffChainAuditEvent } from './r
 
 /** Rows per keyset query when streaming: memory stays at about two batches. */
 const STREAM_BATCH = 2000;
+const MAX_SPAN = 1 << 20;
+/** Larger than any `cursor_sub` (an int4). */
+const MAX_SUB = 2_147_483_647;
 const EXPORT_NOTE_INTERVAL_MS = 60 * 60 * 1000;
 
 /**
@@ -43,23 +46,30 @@ function lineExpression(): string {
   return `(${members.join(' || ')} || '}')`;
 }
 
-interface ExportRow {
-  cursor_seq: number;
-  cursor_sub: number;
-  line: string;
+/** Consecutive exported lines, aggregated by the database into one text. */
+interface Batch {
+  count: number;
+  /** The position of the last line; null when the batch is empty. */
+  last: AuditCursor | null;
+  /** Every line followed by a newline. */
+  text: string;
 }
 
+const EMPTY: Batch = { count: 0, last: null, text: '' };
+
 export interface AuditPage {
-  /** NDJSON lines without their newline. */
-  lines: string[];
-  /** Where the next request resumes; null when the page is empty. */
-  next: AuditCursor | null;
+  /** How many events `text` holds. */
+  count: number;
+  /** NDJSON: each line ends in a newline. */
+  text: string;
+  /** Where the next request resumes (the last event's position); null when the page is empty. */
+  last: AuditCursor | null;
   /** The page holds `limit` events, so more may follow at once. */
   full: boolean;
 }
 
 export interface AuditStream {
-  /** The last event the stream will send (fixed when it starts); null when there is none. */
+  /** Where the next poll resumes: the end of the order when the stream started; null when it sends nothing. */
   next: AuditCursor | null;
   /** NDJSON text in chunks of whole lines, each line ending in a newline. */
   chunks: AsyncGenerator<string, void>;
@@ -88,75 +98,127 @@ export function createAuditExportService(deps: {
 }): AuditExportService {
   const { db, clock } = deps;
 
-  const matching = (accountId: string, filter: AuditFilter) =>
-    db
-      .selectFrom('audit_events')
-      .where('account_id', '=', accountId)
-      .$call((qb) => applyFilter(qb, filter));
-
-  const fetchBatch = (
+  const fetchWindow = async (
     accountId: string,
     filter: AuditFilter,
     after: AuditCursor,
+    upTo: AuditCursor,
     limit: number,
-    upTo?: AuditCursor,
-  ): Promise<ExportRow[]> =>
-    matching(accountId, filter)
+  ): Promise<Batch> => {
+    const lines = db
+      .selectFrom('audit_events')
       .select(['cursor_seq', 'cursor_sub', LINE.as('line')])
+      .where('account_id', '=', accountId)
+      .$call((qb) => applyFilter(qb, filter))
       .where(({ eb, refTuple, tuple }) =>
-        eb(refTuple('cursor_seq', 'cursor_sub'), '>', tuple(after.seq, after.sub)),
-      )
-      .$if(upTo !== undefined, (qb) =>
-        qb.where(({ eb, refTuple, tuple }) =>
-          eb(refTuple('cursor_seq', 'cursor_sub'), '<=', tuple(upTo!.seq, upTo!.sub)),
-        ),
+        eb.and([
+          eb(refTuple('cursor_seq', 'cursor_sub'), '>', tuple(after.seq, after.sub)),
+          eb(refTuple('cursor_seq', 'cursor_sub'), '<=', tuple(upTo.seq, upTo.sub)),
+        ]),
       )
       .orderBy('cursor_seq')
       .orderBy('cursor_sub')
-      .limit(limit)
-      .execute();
+      .limit(limit);
+    // One string per batch rather than a row object and a string per event:
+    // the export allocates little, so the node's memory stays flat.
+    const row = await db
+      .selectFrom(lines.as('l'))
+      .select([
+        sql<number>`count(*)`.as('count'),
+        sql<number | null>`(max(array[l.cursor_seq, l.cursor_sub::bigint]))[1]`.as('last_seq'),
+        sql<number | null>`(max(array[l.cursor_seq, l.cursor_sub::bigint]))[2]`.as('last_sub'),
+        sql<string | null>`string_agg(l.line || E'\\n', '' order by l.cursor_seq, l.cursor_sub)`.as(
+          'text',
+        ),
+      ])
+      .executeTakeFirstOrThrow();
+    if (row.last_seq === null || row.last_sub === null) return EMPTY;
+    return {
+      count: row.count,
+      last: { seq: row.last_seq, sub: row.last_sub },
+      text: row.text ?? '',
+    };
+  };
+
+  /**
+   * Up to `limit` matching rows in (after, end], read through windows of the
+   * order that start at `limit` positions and double while they come back
+   * short. Every query is bounded by its window, so even a plan made from
+   * stale statistics (a bitmap scan and a sort) costs the window, never the
+   * rest of the account's history; a dense chain takes one query per batch.
+   */
+  const fetchRange = async (
+    accountId: string,
+    filter: AuditFilter,
+    after: AuditCursor,
+    end: AuditCursor,
+    limit: number,
+  ): Promise<Batch> => {
+    let batch = EMPTY;
+    let from = after;
+    let span = limit;
+    while (batch.count < limit && isBefore(from, end)) {
+      const windowSeq = Math.min(from.seq + span, end.seq);
+      const windowEnd = windowSeq === end.seq ? end : { seq: windowSeq, sub: MAX_SUB };
+      const needed = limit - batch.count;
+      const got = await fetchWindow(accountId, filter, from, windowEnd, needed);
+      if (got.count > 0) {
+        batch = { count: batch.count + got.count, last: got.last, text: batch.text + got.text };
+      }
+      if (got.count === needed) break;
+      from = windowEnd;
+      span = Math.min(span * 2, MAX_SPAN);
+    }
+    return batch;
+  };
+
+  /** The last position committed now: later commits take later positions. */
+  const exportEnd = async (accountId: string, filter: AuditFilter): Promise<AuditCursor | null> => {
+    const head = await db
+      .selectFrom('audit_chain_heads')
+      .select('seq')
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
+    const seq = head?.seq ?? 0;
+    if (!filter.eventTypes?.includes(EXPORTED_EVENT_TYPE)) return seq ? { seq, sub: 0 } : null;
+    const offChain = await db
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.max('cursor_sub').as('sub'))
+      .where('account_id', '=', accountId)
+      .where('cursor_seq', '=', seq)
+      .executeTakeFirst();
+    const sub = offChain?.sub ?? 0;
+    return seq || sub ? { seq, sub } : null;
+  };
 
   return {
     async page(accountId, request) {
-      const rows = await fetchBatch(accountId, request.filter, request.after, request.limit);
-      return {
-        lines: rows.map((row) => row.line),
-        next: rows.length ? cursorOf(rows[rows.length - 1]!) : null,
-        full: rows.length === request.limit,
-      };
+      const end = await exportEnd(accountId, request.filter);
+      const batch = end
+        ? await fetchRange(accountId, request.filter, request.after, end, request.limit)
+        : EMPTY;
+      return { ...batch, full: batch.count === request.limit };
     },
 
     async stream(accountId, after, filter) {
-      // Everything matching that has committed by now; later commits get later
-      // positions, so the next poll from this cursor picks them up.
-      const last = await matching(accountId, filter)
-        .select(['cursor_seq', 'cursor_sub'])
-        .orderBy('cursor_seq', 'desc')
-        .orderBy('cursor_sub', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      const upTo = last ? cursorOf(last) : null;
+      // Everything committed by now; the next poll from the cursor picks up the rest.
+      const end = await exportEnd(accountId, filter);
+      const first = end ? await fetchRange(accountId, filter, after, end, STREAM_BATCH) : EMPTY;
       let sent = 0;
       async function* chunks(): AsyncGenerator<string, void> {
-        if (!upTo) return;
-        let position = after;
-        let pending = fetchBatch(accountId, filter, position, STREAM_BATCH, upTo);
-        for (;;) {
-          const rows = await pending;
-          if (rows.length === 0) return;
-          position = cursorOf(rows[rows.length - 1]!);
+        let batch = first;
+        while (batch.count > 0) {
           // Fetch the next batch while this one is written out.
-          pending =
-            rows.length === STREAM_BATCH
-              ? fetchBatch(accountId, filter, position, STREAM_BATCH, upTo)
-              : Promise.resolve([]);
-          sent += rows.length;
-          let text = '';
-          for (const row of rows) text += `${row.line}\n`;
-          yield text;
+          const next =
+            batch.count === STREAM_BATCH && batch.last
+              ? fetchRange(accountId, filter, batch.last, end!, STREAM_BATCH)
+              : Promise.resolve(EMPTY);
+          sent += batch.count;
+          yield batch.text;
+          batch = await next;
         }
       }
-      return { next: upTo, chunks: chunks(), sent: () => sent };
+      return { next: first.count ? end : null, chunks: chunks(), sent: () => sent };
     },
 
     async noteExport(note) {
@@ -199,11 +261,10 @@ export function createAuditExportService(deps: {
   };
 }
 
-const isStart = (cursor: AuditCursor) => cursor.seq === 0 && cursor.sub === 0;
+const isBefore = (a: AuditCursor, b: AuditCursor) =>
+  a.seq < b.seq || (a.seq === b.seq && a.sub < b.sub);
 
-function cursorOf(row: { cursor_seq: number; cursor_sub: number }): AuditCursor {
-  return { seq: row.cursor_seq, sub: row.cursor_sub };
-}
+const isStart = (cursor: AuditCursor) => cursor.seq === 0 && cursor.sub === 0;
 
 function applyFilter<O>(
   qb: SelectQueryBuilder<Database, 'audit_events', O>,

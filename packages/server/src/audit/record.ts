@@ -53,8 +53,8 @@ export interface RecordedAuditEvent {
 const EVENT_TYPE = /^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$/;
 const MAX_EVENT_TYPE = 100;
 const MAX_TEXT = 1000;
-// Rows per INSERT: 22 parameters each stays well under PostgreSQL's 65535.
-const INSERT_BATCH = 1000;
+/** Events per INSERT statement. */
+const INSERT_BATCH = 5000;
 /** First key of the two-key advisory locks the audit log takes ('audt'). */
 export const AUDIT_LOCK_NAMESPACE = 0x61756474;
 
@@ -130,10 +130,11 @@ export async function recordOffChainAuditEvent(
     .executeTakeFirst();
   const body = eventBody(input, { seq: null, prevHash: null, now: state.now });
   const hash = chainHash(body);
-  await trx
-    .insertInto('audit_events')
-    .values(eventRow(body, hash, state.retentionDays, state.seq, (last?.sub ?? 0) + 1))
-    .execute();
+  await insertEvents(
+    trx,
+    [storedEvent(body, hash, state.seq, (last?.sub ?? 0) + 1)],
+    state.retentionDays,
+  );
   return recordedOf(body, hash);
 }
 
@@ -189,14 +190,9 @@ async function appendToChain(
     const hash = chainHash(body);
     prevHash = hash;
     recorded.push(recordedOf(body, hash));
-    return eventRow(body, hash, state.retentionDays, seq, 0);
+    return storedEvent(body, hash, seq, 0);
   });
-  for (let start = 0; start < rows.length; start += INSERT_BATCH) {
-    await trx
-      .insertInto('audit_events')
-      .values(rows.slice(start, start + INSERT_BATCH))
-      .execute();
-  }
+  await insertEvents(trx, rows, state.retentionDays);
   const head = { account_id: accountId, seq, hash: prevHash! };
   await trx
     .insertInto('audit_chain_heads')
@@ -233,23 +229,71 @@ function eventBody(
   };
 }
 
-function eventRow(
+/** Every stored column but `retain_until` (computed from `occurred_at`), with its SQL type. */
+const STORED_COLUMNS = {
+  id: 'uuid',
+  account_id: 'uuid',
+  seq: 'int8',
+  cursor_seq: 'int8',
+  cursor_sub: 'int4',
+  occurred_at: 'timestamptz',
+  event_type: 'text',
+  actor_kind: 'text',
+  actor_id: 'text',
+  actor_label: 'text',
+  target_kind: 'text',
+  target_id: 'text',
+  target_label: 'text',
+  ip_address: 'text',
+  user_agent: 'text',
+  request_id: 'text',
+  auth_method: 'text',
+  mfa: 'bool',
+  payload: 'json',
+  prev_hash: 'text',
+  hash: 'text',
+} as const satisfies Record<Exclude<keyof AuditEventsTable, 'retain_until'>, string>;
+
+type StoredColumn = keyof typeof STORED_COLUMNS;
+type StoredEvent = Record<StoredColumn, string | number | boolean | null>;
+const STORED_NAMES = Object.keys(STORED_COLUMNS) as StoredColumn[];
+
+function storedEvent(
   body: AuditEventBody,
   hash: string,
-  retentionDays: number,
   cursorSeq: number,
   cursorSub: number,
-) {
-  const { payload, ...columns } = body;
+): StoredEvent {
   return {
-    ...columns,
-    actor_kind: body.actor_kind as ActorKind,
+    ...body,
     cursor_seq: cursorSeq,
     cursor_sub: cursorSub,
-    retain_until: sql<string>`${body.occurred_at}::timestamptz + ${retentionDays} * interval '1 day'`,
-    payload: canonicalJson(payload),
+    payload: canonicalJson(body.payload),
     hash,
-  } satisfies Record<keyof AuditEventsTable, unknown>;
+  };
+}
+
+/**
+ * One INSERT … SELECT FROM unnest(arrays) per batch: a column of values per
+ * parameter, so a batch of thousands of events costs one short statement.
+ */
+async function insertEvents(
+  trx: Kysely<Database>,
+  events: readonly StoredEvent[],
+  retentionDays: number,
+): Promise<void> {
+  const columns = sql.join(STORED_NAMES.map((name) => sql.ref(name)));
+  for (let start = 0; start < events.length; start += INSERT_BATCH) {
+    const batch = events.slice(start, start + INSERT_BATCH);
+    const arrays = STORED_NAMES.map(
+      (name) => sql`${batch.map((event) => event[name])}::${sql.raw(STORED_COLUMNS[name])}[]`,
+    );
+    await sql`
+      INSERT INTO audit_events (${columns}, retain_until)
+      SELECT u.*, u.occurred_at + ${retentionDays} * interval '1 day'
+      FROM unnest(${sql.join(arrays)}) AS u(${columns})
+    `.execute(trx);
+  }
 }
 
 function recordedOf(body: AuditEventBody, hash: string): RecordedAuditEvent {

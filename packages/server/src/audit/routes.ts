@@ -93,13 +93,14 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
     }
 
     const page = await service.page(key.accountId, { ...query, limit: query.limit });
-    await note(page.lines.length);
-    if (page.next) {
-      reply.header('x-next-cursor', encodeCursor(page.next));
-      if (page.full)
-        reply.header('link', `<${nextUrl(deps.baseUrl, query, page.next)}>; rel="next"`);
+    await note(page.count);
+    if (page.last) {
+      reply.header('x-next-cursor', encodeCursor(page.last));
+      if (page.full) {
+        reply.header('link', `<${nextUrl(deps.baseUrl, query, page.last)}>; rel="next"`);
+      }
     }
-    return reply.send(page.lines.map((line) => `${line}\n`).join(''));
+    return reply.send(page.text);
   });
 
   app.get('/api/audit/checkpoints', routeOptions, async (request, reply) => {

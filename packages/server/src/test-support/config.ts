@@ -17,6 +17,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     signingKey: generateKeyPairSync('ed25519').privateKey,
     tls: undefined,
     logLevel: 'silent',
+    audit: { checkpointIntervalMs: 3_600_000, retentionIntervalMs: 86_400_000 },
     mail: { transport: { kind: 'none' }, from: 'emisar <no-reply@localhost>', devMailbox: true },
     ...overrides,
   };
