@@ -41,7 +41,7 @@ export async function startServerProcess(env: NodeJS.ProcessEnv): Promise<Server
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (data: Buffer) => {
       output += data;
-      const match = /control plane listening on (https?:\/\/[^\s"]+)/.exec(output);
+      const match = /control plane ready at \S+ \(listening on (https?:\/\/[^\s,]+)/.exec(output);
       if (match) resolve(match[1]!);
     };
     child.stdout!.on('data', onData);
