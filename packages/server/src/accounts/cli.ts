@@ -4,14 +4,13 @@ import { emailSchema, findOrCreateUser } from '../auth/users.js';
 import { PLANS } from '../billing/plans.js';
 import { systemClock } from '../clock.js';
 import { ConfigError, loadConfig, type ServerConfig } from '../config.js';
-import { createApiKey } from '../credentials/api-keys.js';
-import { createEnrollmentKey } from '../credentials/enrollment-keys.js';
+import { issueApiKey, issueEnrollmentKey } from '../credentials/issue.js';
 import { migrateToLatest } from '../db/migrate.js';
 import type { Database } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { systemContext } from '../http/request-context.js';
 import { openCheckedStorage } from '../server.js';
-import { audit, systemActor } from './audit-trail.js';
+import { systemActor } from './audit-trail.js';
 import { mintBootstrapLink } from './bootstrap.js';
 import { findLiveAccountBySlug } from './queries.js';
 import { createAccount, setPlan } from './service.js';
@@ -149,15 +148,14 @@ export function registerIdentityCommands(program: Command): void {
                 : `${account.slug} has no active owner`,
             );
           }
-          return db.transaction().execute(async (trx) => {
-            const created = await createApiKey(
+          const created = await db.transaction().execute((trx) =>
+            issueApiKey(
               trx,
+              { accountId: account.id, actor, createdBy: null, context },
               {
-                accountId: account.id,
                 kind,
                 membershipId: member?.id ?? null,
                 name: options.name,
-                createdBy: null,
                 ...(options.expiresInDays
                   ? {
                       expiresAt: new Date(
@@ -167,17 +165,9 @@ export function registerIdentityCommands(program: Command): void {
                   : {}),
               },
               systemClock,
-            );
-            await audit(trx, {
-              accountId: account.id,
-              eventType: 'api_key.created',
-              actor,
-              target: { kind: 'api_key', id: created.id, label: options.name },
-              payload: { kind, member: member?.email ?? null, expires_at: created.expiresAt },
-              context,
-            });
-            return { ...created, member: member?.email ?? null };
-          });
+            ),
+          );
+          return { ...created, member: member?.email ?? null };
         });
         print(
           options.json,
@@ -224,16 +214,15 @@ export function registerIdentityCommands(program: Command): void {
         }
         const key = await withDatabase(async (db) => {
           const account = await accountBySlug(db, options.account);
-          return db.transaction().execute(async (trx) => {
-            const created = await createEnrollmentKey(
+          return db.transaction().execute((trx) =>
+            issueEnrollmentKey(
               trx,
+              { accountId: account.id, actor, createdBy: null, context },
               {
-                accountId: account.id,
                 name: options.name,
                 reusable: options.reusable,
                 maxUses: options.maxUses ?? null,
                 pinnedGroup: options.group ?? null,
-                createdBy: null,
                 ...(options.expiresInHours
                   ? {
                       expiresAt: new Date(
@@ -243,21 +232,8 @@ export function registerIdentityCommands(program: Command): void {
                   : {}),
               },
               systemClock,
-            );
-            await audit(trx, {
-              accountId: account.id,
-              eventType: 'enrollment_key.created',
-              actor,
-              target: { kind: 'enrollment_key', id: created.id, label: options.name },
-              payload: {
-                reusable: options.reusable,
-                max_uses: options.reusable ? (options.maxUses ?? null) : 1,
-                pinned_group: options.group ?? null,
-              },
-              context,
-            });
-            return created;
-          });
+            ),
+          );
         });
         print(
           options.json,

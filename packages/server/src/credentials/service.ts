@@ -5,8 +5,8 @@ import type { Database } from '../db/schema.js';
 import { ForbiddenError, NotFoundError } from '../http/errors.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AccountAccess } from '../members/access.js';
-import { type ApiKeyKind, type CreatedApiKey, createApiKey } from './api-keys.js';
-import { createEnrollmentKey } from './enrollment-keys.js';
+import type { ApiKeyKind, CreatedApiKey } from './api-keys.js';
+import { type Issuer, issueApiKey, issueEnrollmentKey } from './issue.js';
 
 export interface CredentialDeps {
   db: Kysely<Database>;
@@ -23,6 +23,13 @@ const mintedKeyView = (key: CreatedApiKey, meta: { kind: ApiKeyKind; name: strin
   secret: key.secret,
   expires_at: key.expiresAt,
   lineage_id: key.lineageId,
+});
+
+const issuerOf = (access: AccountAccess, context: RequestContext): Issuer => ({
+  accountId: access.account.id,
+  actor: access.actor,
+  createdBy: access.membership.user_id,
+  context,
 });
 
 const apiKeyColumns = [
@@ -96,75 +103,60 @@ export function createCredentialService(deps: CredentialDeps) {
       context: RequestContext,
     ) {
       checkKindAllowed(access, input.kind);
-      return db.transaction().execute(async (trx) => {
-        const key = await createApiKey(
+      const expiresAt =
+        input.expiresInDays === undefined
+          ? {}
+          : {
+              expiresAt:
+                input.expiresInDays === null
+                  ? null
+                  : new Date(clock.now().getTime() + input.expiresInDays * DAY_MS),
+            };
+      const key = await db.transaction().execute((trx) =>
+        issueApiKey(
           trx,
+          issuerOf(access, context),
           {
-            accountId: access.account.id,
             kind: input.kind,
             membershipId: input.kind === 'mcp' ? access.membership.id : null,
             name: input.name,
-            createdBy: access.membership.user_id,
-            ...(input.expiresInDays !== undefined
-              ? {
-                  expiresAt:
-                    input.expiresInDays === null
-                      ? null
-                      : new Date(clock.now().getTime() + input.expiresInDays * DAY_MS),
-                }
-              : {}),
+            ...expiresAt,
           },
           clock,
-        );
-        await audit(trx, {
-          accountId: access.account.id,
-          eventType: 'api_key.created',
-          actor: access.actor,
-          target: { kind: 'api_key', id: key.id, label: input.name },
-          payload: { kind: input.kind, lineage_id: key.lineageId, expires_at: key.expiresAt },
-          context,
-        });
-        return mintedKeyView(key, input);
-      });
+        ),
+      );
+      return mintedKeyView(key, input);
     },
 
-    /** A new secret in the same lineage; the old key stops working at once. */
+    /** A new secret in the same lineage (same lifetime); the old key stops working at once. */
     async rotateApiKey(access: AccountAccess, keyId: string, context: RequestContext) {
       return db.transaction().execute(async (trx) => {
         const old = await findKey(trx, access, keyId);
-        if (old.revoked_at) throw new NotFoundError();
         const now = clock.now();
-        const lifetime =
-          old.expires_at === null
-            ? null
-            : new Date(old.expires_at).getTime() - new Date(old.created_at).getTime();
-        await trx
+        const revoked = await trx
           .updateTable('api_keys')
           .set({ revoked_at: now.toISOString() })
           .where('id', '=', old.id)
           .where('account_id', '=', access.account.id)
-          .execute();
-        const key = await createApiKey(
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        if (Number(revoked.numUpdatedRows) !== 1) throw new NotFoundError();
+        const lifetime =
+          old.expires_at === null
+            ? null
+            : new Date(old.expires_at).getTime() - new Date(old.created_at).getTime();
+        const key = await issueApiKey(
           trx,
+          issuerOf(access, context),
           {
-            accountId: access.account.id,
             kind: old.kind,
             membershipId: old.membership_id,
             name: old.name,
-            createdBy: access.membership.user_id,
             expiresAt: lifetime === null ? null : new Date(now.getTime() + lifetime),
             rotatedFrom: { id: old.id, lineageId: old.lineage_id },
           },
           clock,
         );
-        await audit(trx, {
-          accountId: access.account.id,
-          eventType: 'api_key.rotated',
-          actor: access.actor,
-          target: { kind: 'api_key', id: key.id, label: old.name },
-          payload: { previous_key_id: old.id, lineage_id: old.lineage_id },
-          context,
-        });
         return mintedKeyView(key, old);
       });
     },
@@ -210,44 +202,30 @@ export function createCredentialService(deps: CredentialDeps) {
       },
       context: RequestContext,
     ) {
-      return db.transaction().execute(async (trx) => {
-        const key = await createEnrollmentKey(
+      const key = await db.transaction().execute((trx) =>
+        issueEnrollmentKey(
           trx,
+          issuerOf(access, context),
           {
-            accountId: access.account.id,
             name: input.name,
             reusable: input.reusable,
             maxUses: input.maxUses,
             pinnedGroup: input.group,
-            createdBy: access.membership.user_id,
             ...(input.expiresInHours !== undefined
               ? { expiresAt: new Date(clock.now().getTime() + input.expiresInHours * 3_600_000) }
               : {}),
           },
           clock,
-        );
-        await audit(trx, {
-          accountId: access.account.id,
-          eventType: 'enrollment_key.created',
-          actor: access.actor,
-          target: { kind: 'enrollment_key', id: key.id, label: input.name },
-          payload: {
-            reusable: input.reusable,
-            max_uses: input.reusable ? input.maxUses : 1,
-            pinned_group: input.group,
-            expires_at: key.expiresAt,
-          },
-          context,
-        });
-        return {
-          id: key.id,
-          name: input.name,
-          secret: key.secret,
-          reusable: input.reusable,
-          expires_at: key.expiresAt,
-          pinned_group: input.group,
-        };
-      });
+        ),
+      );
+      return {
+        id: key.id,
+        name: input.name,
+        secret: key.secret,
+        reusable: input.reusable,
+        expires_at: key.expiresAt,
+        pinned_group: input.group,
+      };
     },
 
     async revokeEnrollmentKey(access: AccountAccess, keyId: string, context: RequestContext) {

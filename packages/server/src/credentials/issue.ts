@@ -1,0 +1,77 @@
+import type { Transaction } from 'kysely';
+import { type AuditActor, audit } from '../accounts/audit-trail.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import type { RequestContext } from '../http/request-context.js';
+import { type CreateApiKeyInput, type CreatedApiKey, createApiKey } from './api-keys.js';
+import {
+  type CreatedEnrollmentKey,
+  type CreateEnrollmentKeyInput,
+  createEnrollmentKey,
+} from './enrollment-keys.js';
+
+/** Who mints a credential, for the row and its audit event (console member or CLI). */
+export interface Issuer {
+  accountId: string;
+  actor: AuditActor;
+  /** The user, when a person mints it. */
+  createdBy: string | null;
+  context: RequestContext;
+}
+
+/** Mints an API key and its `api_key.created` (or `.rotated`) event in the caller's transaction. */
+export async function issueApiKey(
+  trx: Transaction<Database>,
+  issuer: Issuer,
+  input: Omit<CreateApiKeyInput, 'accountId' | 'createdBy'>,
+  clock: Clock,
+): Promise<CreatedApiKey> {
+  const key = await createApiKey(
+    trx,
+    { ...input, accountId: issuer.accountId, createdBy: issuer.createdBy },
+    clock,
+  );
+  await audit(trx, {
+    accountId: issuer.accountId,
+    eventType: input.rotatedFrom ? 'api_key.rotated' : 'api_key.created',
+    actor: issuer.actor,
+    target: { kind: 'api_key', id: key.id, label: input.name },
+    payload: {
+      kind: input.kind,
+      membership_id: input.membershipId,
+      lineage_id: key.lineageId,
+      expires_at: key.expiresAt,
+      ...(input.rotatedFrom ? { previous_key_id: input.rotatedFrom.id } : {}),
+    },
+    context: issuer.context,
+  });
+  return key;
+}
+
+/** Mints an enrollment key and its `enrollment_key.created` event in the caller's transaction. */
+export async function issueEnrollmentKey(
+  trx: Transaction<Database>,
+  issuer: Issuer,
+  input: Omit<CreateEnrollmentKeyInput, 'accountId' | 'createdBy'>,
+  clock: Clock,
+): Promise<CreatedEnrollmentKey> {
+  const key = await createEnrollmentKey(
+    trx,
+    { ...input, accountId: issuer.accountId, createdBy: issuer.createdBy },
+    clock,
+  );
+  await audit(trx, {
+    accountId: issuer.accountId,
+    eventType: 'enrollment_key.created',
+    actor: issuer.actor,
+    target: { kind: 'enrollment_key', id: key.id, label: input.name },
+    payload: {
+      reusable: input.reusable,
+      max_uses: input.reusable ? input.maxUses : 1,
+      pinned_group: input.pinnedGroup,
+      expires_at: key.expiresAt,
+    },
+    context: issuer.context,
+  });
+  return key;
+}
