@@ -272,7 +272,8 @@ function applyFilter<O>(
 ): SelectQueryBuilder<Database, 'audit_events', O> {
   let query = qb;
   // Off-chain events (audit.exported) only when asked for by name.
-  if (filter.eventTypes) query = query.where('event_type', 'in', filter.eventTypes);
+  if (filter.eventTypes?.length === 0) query = query.where(sql<boolean>`false`);
+  else if (filter.eventTypes) query = query.where('event_type', 'in', filter.eventTypes);
   else query = query.where('seq', 'is not', null);
   if (filter.since) query = query.where('occurred_at', '>=', filter.since);
   return query;

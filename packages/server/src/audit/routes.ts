@@ -8,6 +8,7 @@ import type { Database } from '../db/schema.js';
 import { ForbiddenError, UnauthorizedError } from '../http/errors.js';
 import { requestContext } from '../http/request-context.js';
 import { listAuditCheckpoints } from './checkpoints.js';
+import { registerAuditConsoleRoutes } from './console-routes.js';
 import { createAuditExportService } from './export.js';
 import {
   type AuditCursor,
@@ -29,10 +30,12 @@ const REQUESTS_PER_MINUTE = 60;
 
 /**
  * The SIEM export (`GET /api/audit`) and its signed checkpoints, for
- * `audit_export` API keys only, 60 requests a minute per key.
+ * `audit_export` API keys only, 60 requests a minute per key; and the
+ * console's audit page and CSV download.
  */
 export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps): void {
   const service = createAuditExportService(deps);
+  registerAuditConsoleRoutes(app, { ...deps, service });
   const keys = new WeakMap<FastifyRequest, ApiKeyPrincipal>();
 
   const authenticate = async (request: FastifyRequest) => {
