@@ -224,4 +224,28 @@ describe(`sessions, emailed links and credentials (${onPostgres ? 'PostgreSQL' :
       (await owner.request('POST', `${base}/enrollment-keys`, { group: 'Bad Group' })).status,
     ).toBe(400);
   });
+
+  it("writes a person's sign-in events to every workspace they belong to", async () => {
+    const email = 'two@example.test';
+    const browser = await signUp(h, email, 'Two One');
+    const second = await browser.request<{ slug: string }>('POST', '/api/v1/accounts', {
+      name: 'Two Two',
+    });
+    expect(second.status).toBe(201);
+    expect(
+      (await browser.request('POST', '/api/v1/accounts', { name: 'Taken', slug: 'two-one' }))
+        .status,
+    ).toBe(409);
+    await signInWithCode(h, email);
+    const rows = await h.storage.db
+      .selectFrom('audit_events as e')
+      .innerJoin('accounts as a', 'a.id', 'e.account_id')
+      .select(['a.slug', 'e.request_id', 'e.ip_address'])
+      .where('e.event_type', '=', 'user.signed_in')
+      .where('e.actor_label', '=', email)
+      .execute();
+    const last = rows.filter((r) => r.request_id === rows.at(-1)!.request_id);
+    expect(last.map((r) => r.slug).sort()).toEqual(['two-one', second.body.slug].sort());
+    expect(last[0]!.ip_address).toBe('127.0.0.1');
+  });
 });

@@ -288,15 +288,13 @@ export function createSignInService(deps: SignInDeps) {
           return false;
         }
         await markSessionMfaVerified(trx, session.sessionId, clock);
-        await auditForUser(trx, user.id, {
-          eventType: method === 'recovery_code' ? 'user.mfa_recovery_code_used' : 'user.signed_in',
-          actor: userActor(user),
-          payload: { method: session.authMethod, second_factor: method },
-          context: { ...context, authMethod: `session:${session.authMethod}`, mfa: true },
-        });
-        if (method === 'recovery_code') {
+        const eventTypes =
+          method === 'recovery_code'
+            ? ['user.mfa_recovery_code_used', 'user.signed_in']
+            : ['user.signed_in'];
+        for (const eventType of eventTypes) {
           await auditForUser(trx, user.id, {
-            eventType: 'user.signed_in',
+            eventType,
             actor: userActor(user),
             payload: { method: session.authMethod, second_factor: method },
             context: { ...context, authMethod: `session:${session.authMethod}`, mfa: true },
