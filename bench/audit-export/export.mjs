@@ -140,21 +140,19 @@ async function seed(target) {
       .returning('id')
       .executeTakeFirstOrThrow();
     const clock = { now: () => new Date() };
-    const key = await storage.db
-      .transaction()
-      .execute((trx) =>
-        createApiKey(
-          trx,
-          {
-            accountId: account.id,
-            kind: 'audit_export',
-            membershipId: null,
-            name: 'bench',
-            createdBy: null,
-          },
-          clock,
-        ),
-      );
+    const key = await storage.db.transaction().execute((trx) =>
+      createApiKey(
+        trx,
+        {
+          accountId: account.id,
+          kind: 'audit_export',
+          membershipId: null,
+          name: 'bench',
+          createdBy: null,
+        },
+        clock,
+      ),
+    );
     const started = performance.now();
     for (let start = 0; start < count; start += batch) {
       const inputs = [];
