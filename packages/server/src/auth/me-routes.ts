@@ -1,3 +1,4 @@
+import { verify as argon2Verify } from '@node-rs/argon2';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
@@ -22,7 +23,12 @@ import {
 import type { PasskeyService } from './passkeys.js';
 import { type PasswordService, passwordSchema } from './password.js';
 import { hitDurableLimit, MFA_LIMIT } from './rate-limits.js';
-import { listSessions, markSessionMfaVerified, revokeSessions } from './sessions.js';
+import {
+  listSessions,
+  markSessionAuthenticated,
+  markSessionMfaVerified,
+  revokeSessions,
+} from './sessions.js';
 import { findUserById, fullNameSchema } from './users.js';
 
 export interface MeRouteDeps {
@@ -213,6 +219,45 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
     if (!outcome.ok) throw new UnauthorizedError('That code is not valid.');
     return outcome.value;
   }
+
+  /**
+   * Re-authentication for sensitive actions (e.g. deciding a high-risk
+   * approval): a password, a TOTP or a recovery code refreshes the session's
+   * authenticated time. A passkey or an emailed code does it by signing in again.
+   */
+  app.post('/api/v1/me/reauth', async (request) => {
+    const session = requireSession(request);
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const context = contextOf(request);
+    if (typeof body.password === 'string') {
+      const user = (await findUserById(db, session.userId))!;
+      const ok =
+        user.password_hash !== null &&
+        body.password.length <= 256 &&
+        (await argon2Verify(user.password_hash, body.password).catch(() => false));
+      if (!ok) throw new UnauthorizedError('The password is wrong.');
+      await db.transaction().execute(async (trx) => {
+        await markSessionAuthenticated(trx, session.sessionId, clock);
+        await auditForUser(trx, user.id, {
+          eventType: 'user.reauthenticated',
+          actor: userActor(user),
+          payload: { factor: 'password' },
+          context,
+        });
+      });
+      return { status: 'reauthenticated' };
+    }
+    return withProvedFactor(request, async (trx, userId) => {
+      await markSessionMfaVerified(trx, session.sessionId, clock);
+      await auditForUser(trx, userId, {
+        eventType: 'user.reauthenticated',
+        actor: userActor({ id: userId, email: session.email }),
+        payload: { factor: 'second_factor' },
+        context: { ...context, mfa: true },
+      });
+      return { status: 'reauthenticated' };
+    });
+  });
 
   app.post('/api/v1/me/mfa/totp/remove', async (request) => {
     return withProvedFactor(request, async (trx, userId) => {

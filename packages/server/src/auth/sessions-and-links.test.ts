@@ -11,6 +11,7 @@ import {
   signUp,
   startIdentityHarness,
 } from '../test-support/identity-app.js';
+import { REAUTH_WINDOW_MS, recentlyAuthenticated } from './sessions.js';
 import { totpCodeAt } from './totp.js';
 
 type ErrorBody = { error: { id: string } };
@@ -247,5 +248,52 @@ describe(`sessions, emailed links and credentials (${onPostgres ? 'PostgreSQL' :
     const last = rows.filter((r) => r.request_id === rows.at(-1)!.request_id);
     expect(last.map((r) => r.slug).sort()).toEqual(['two-one', second.body.slug].sort());
     expect(last[0]!.ip_address).toBe('127.0.0.1');
+  });
+
+  it('re-authentication refreshes the session for sensitive actions', async () => {
+    const email = 'reauth@example.test';
+    const browser = await signUp(h, email, 'Reauth Co');
+    const principal = async () => {
+      const { session } = (await browser.request<{ session: { id: string } }>('GET', '/api/v1/me'))
+        .body;
+      const row = await h.storage.db
+        .selectFrom('sessions')
+        .select('authenticated_at')
+        .where('id', '=', session.id)
+        .executeTakeFirstOrThrow();
+      return { authenticatedAt: row.authenticated_at };
+    };
+    expect(recentlyAuthenticated(await principal(), h.clock)).toBe(true);
+    h.clock.advance(REAUTH_WINDOW_MS + 1);
+    expect(recentlyAuthenticated(await principal(), h.clock)).toBe(false);
+    expect(
+      (await browser.request('POST', '/api/v1/me/reauth', { password: 'no password set yet' }))
+        .status,
+    ).toBe(401);
+    await browser.request('POST', '/api/v1/me/password', { password: 'reauth password 1' });
+    expect(
+      (await browser.request('POST', '/api/v1/me/reauth', { password: 'wrong password 11' }))
+        .status,
+    ).toBe(401);
+    expect(
+      (await browser.request('POST', '/api/v1/me/reauth', { password: 'reauth password 1' }))
+        .status,
+    ).toBe(200);
+    expect(recentlyAuthenticated(await principal(), h.clock)).toBe(true);
+
+    const enrol = await browser.request<{ secret: string }>('POST', '/api/v1/me/mfa/totp', {});
+    await browser.request('POST', '/api/v1/me/mfa/totp/confirm', {
+      code: totpCodeAt(enrol.body.secret, h.clock.now()),
+    });
+    h.clock.advance(REAUTH_WINDOW_MS + 1);
+    expect(recentlyAuthenticated(await principal(), h.clock)).toBe(false);
+    expect((await browser.request('POST', '/api/v1/me/reauth', { code: '000000' })).status).toBe(
+      401,
+    );
+    const ok = await browser.request('POST', '/api/v1/me/reauth', {
+      code: totpCodeAt(enrol.body.secret, h.clock.now()),
+    });
+    expect(ok.status).toBe(200);
+    expect(recentlyAuthenticated(await principal(), h.clock)).toBe(true);
   });
 });

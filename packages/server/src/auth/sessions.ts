@@ -145,3 +145,27 @@ export async function listSessions(db: Kysely<Database>, userId: string, clock: 
     .orderBy('last_seen_at', 'desc')
     .execute();
 }
+
+/** Deciding high-risk approvals needs a sign-in (or re-authentication) this recent. */
+export const REAUTH_WINDOW_MS = 15 * 60_000;
+
+export function recentlyAuthenticated(
+  session: Pick<SessionPrincipal, 'authenticatedAt'>,
+  clock: Clock,
+  windowMs: number = REAUTH_WINDOW_MS,
+): boolean {
+  return clock.now().getTime() - new Date(session.authenticatedAt).getTime() <= windowMs;
+}
+
+/** Records a fresh proof of identity on the session (re-authentication). */
+export async function markSessionAuthenticated(
+  trx: Kysely<Database>,
+  sessionId: string,
+  clock: Clock,
+): Promise<void> {
+  await trx
+    .updateTable('sessions')
+    .set({ authenticated_at: clock.now().toISOString() })
+    .where('id', '=', sessionId)
+    .execute();
+}

@@ -18,7 +18,11 @@ export interface MailTransport {
 const POSTMARK_ENDPOINT = 'https://api.postmarkapp.com/email';
 const SEND_TIMEOUT_MS = 30_000;
 
-export function createMailTransport(config: MailTransportConfig): MailTransport | null {
+export function createMailTransport(
+  config: MailTransportConfig,
+  /** Only tests point this elsewhere (a local server): Postmark itself is never called in tests. */
+  postmarkEndpoint = POSTMARK_ENDPOINT,
+): MailTransport | null {
   switch (config.kind) {
     case 'none':
       return null;
@@ -39,7 +43,7 @@ export function createMailTransport(config: MailTransportConfig): MailTransport 
       return {
         name: 'postmark',
         async send(mail) {
-          const response = await fetch(POSTMARK_ENDPOINT, {
+          const response = await fetch(postmarkEndpoint, {
             method: 'POST',
             headers: {
               accept: 'application/json',
