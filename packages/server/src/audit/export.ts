@@ -13,6 +13,8 @@ import { type AuditContext, lockAuditChain, recordOffChainAuditEvent } from './r
 
 /** Rows per keyset query when streaming: memory stays at about two batches. */
 const STREAM_BATCH = 2000;
+/** Lines per string handed to the socket (about 35 KB). */
+const LINES_PER_PIECE = 64;
 const MAX_SPAN = 1 << 20;
 /** Larger than any `cursor_sub` (an int4). */
 const MAX_SUB = 2_147_483_647;
@@ -51,11 +53,11 @@ interface Batch {
   count: number;
   /** The position of the last line; null when the batch is empty. */
   last: AuditCursor | null;
-  /** Every line followed by a newline. */
-  text: string;
+  /** The lines, each followed by a newline, in pieces of at most LINES_PER_PIECE. */
+  pieces: string[];
 }
 
-const EMPTY: Batch = { count: 0, last: null, text: '' };
+const EMPTY: Batch = { count: 0, last: null, pieces: [] };
 
 export interface AuditPage {
   /** How many events `text` holds. */
@@ -119,24 +121,38 @@ export function createAuditExportService(deps: {
       .orderBy('cursor_seq')
       .orderBy('cursor_sub')
       .limit(limit);
-    // One string per batch rather than a row object and a string per event:
-    // the export allocates little, so the node's memory stays flat.
-    const row = await db
+    // A few strings per batch rather than a row object and a string per event,
+    // each small enough to die young: the export allocates little, so the
+    // node's memory stays flat however many events it sends.
+    const numbered = db
       .selectFrom(lines.as('l'))
       .select([
+        'l.cursor_seq',
+        'l.cursor_sub',
+        'l.line',
+        sql<number>`(row_number() over (order by l.cursor_seq, l.cursor_sub) - 1) / ${LINES_PER_PIECE}`.as(
+          'piece',
+        ),
+      ]);
+    const rows = await db
+      .selectFrom(numbered.as('n'))
+      .select([
         sql<number>`count(*)`.as('count'),
-        sql<number | null>`(max(array[l.cursor_seq, l.cursor_sub::bigint]))[1]`.as('last_seq'),
-        sql<number | null>`(max(array[l.cursor_seq, l.cursor_sub::bigint]))[2]`.as('last_sub'),
-        sql<string | null>`string_agg(l.line || E'\\n', '' order by l.cursor_seq, l.cursor_sub)`.as(
+        sql<number>`(max(array[n.cursor_seq, n.cursor_sub::bigint]))[1]`.as('last_seq'),
+        sql<number>`(max(array[n.cursor_seq, n.cursor_sub::bigint]))[2]`.as('last_sub'),
+        sql<string>`string_agg(n.line || E'\\n', '' order by n.cursor_seq, n.cursor_sub)`.as(
           'text',
         ),
       ])
-      .executeTakeFirstOrThrow();
-    if (row.last_seq === null || row.last_sub === null) return EMPTY;
+      .groupBy('n.piece')
+      .orderBy('n.piece')
+      .execute();
+    const last = rows.at(-1);
+    if (!last) return EMPTY;
     return {
-      count: row.count,
-      last: { seq: row.last_seq, sub: row.last_sub },
-      text: row.text ?? '',
+      count: rows.reduce((sum, row) => sum + row.count, 0),
+      last: { seq: last.last_seq, sub: last.last_sub },
+      pieces: rows.map((row) => row.text),
     };
   };
 
@@ -163,7 +179,11 @@ export function createAuditExportService(deps: {
       const needed = limit - batch.count;
       const got = await fetchWindow(accountId, filter, from, windowEnd, needed);
       if (got.count > 0) {
-        batch = { count: batch.count + got.count, last: got.last, text: batch.text + got.text };
+        batch = {
+          count: batch.count + got.count,
+          last: got.last,
+          pieces: [...batch.pieces, ...got.pieces],
+        };
       }
       if (got.count === needed) break;
       from = windowEnd;
@@ -197,7 +217,12 @@ export function createAuditExportService(deps: {
       const batch = end
         ? await fetchRange(accountId, request.filter, request.after, end, request.limit)
         : EMPTY;
-      return { ...batch, full: batch.count === request.limit };
+      return {
+        count: batch.count,
+        last: batch.last,
+        text: batch.pieces.join(''),
+        full: batch.count === request.limit,
+      };
     },
 
     async stream(accountId, after, filter) {
@@ -214,7 +239,7 @@ export function createAuditExportService(deps: {
               ? fetchRange(accountId, filter, batch.last, end!, STREAM_BATCH)
               : Promise.resolve(EMPTY);
           sent += batch.count;
-          yield batch.text;
+          yield* batch.pieces;
           batch = await next;
         }
       }
