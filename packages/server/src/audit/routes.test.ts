@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../app.js';
 import { ManualClock } from '../clock.js';
 import { testConfig } from '../test-support/config.js';
-import { openTestStorage } from '../test-support/database.js';
+import { onPostgres, openTestStorage } from '../test-support/database.js';
 import { signAuditCheckpoints } from './checkpoints.js';
-import { insertAccount, insertApiKey, writeEvents } from './test-support/fixtures.js';
+import { recordAuditEvent } from './record.js';
+import { insertAccount, insertApiKey, sampleEvent, writeEvents } from './test-support/fixtures.js';
 import { type CheckpointsDocument, verifyAuditExport } from './verify.js';
 
 let storage: Awaited<ReturnType<typeof openTestStorage>>;
@@ -180,3 +181,58 @@ describe('GET /api/audit', () => {
     expect(report).toMatchObject({ ok: true, checkpointsMatched: 1 });
   });
 });
+
+describe.runIf(onPostgres)(
+  'a cursor poller over GET /api/audit (PostgreSQL, concurrent writers)',
+  () => {
+    it('sees every event exactly once, late commits included, and reaches an empty page', async () => {
+      const account = await insertAccount(storage.db);
+      const key = await insertApiKey(storage.db, account, 'audit_export', clock);
+      // Begins first, so its occurred_at is the earliest, but commits last.
+      let releaseEarly!: () => void;
+      const earlyMayCommit = new Promise<void>((resolve) => {
+        releaseEarly = resolve;
+      });
+      const early = storage.db.transaction().execute(async (trx) => {
+        await trx.selectFrom('accounts').select('id').where('id', '=', account).execute();
+        await earlyMayCommit;
+        await recordAuditEvent(trx, sampleEvent(account, 0));
+      });
+      const pending = new Set<Promise<unknown>>();
+      for (let i = 1; i <= 30; i++) {
+        const writer = storage.db.transaction().execute(async (trx) => {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 40));
+          await recordAuditEvent(trx, sampleEvent(account, i));
+        });
+        pending.add(writer);
+        void writer.finally(() => pending.delete(writer));
+      }
+      const seen: { seq: number; occurred_at: string; actor_id: string }[] = [];
+      let cursor: string | undefined;
+      let released = false;
+      for (;;) {
+        const response = await get(`/api/audit?limit=7${cursor ? `&cursor=${cursor}` : ''}`, key);
+        expect(response.statusCode).toBe(200);
+        seen.push(
+          ...response.body
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line)),
+        );
+        cursor = (response.headers['x-next-cursor'] as string | undefined) ?? cursor;
+        if (response.body !== '') continue;
+        if (pending.size > 0) await Promise.race(pending);
+        else if (!released) {
+          released = true;
+          releaseEarly();
+          await early;
+        } else break;
+      }
+      expect(seen.map((e) => e.seq)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
+      expect(new Set(seen.map((e) => e.actor_id)).size).toBe(31);
+      const late = seen.at(-1)!;
+      expect(late.actor_id).toBe('user-0');
+      expect(late.occurred_at < seen[0]!.occurred_at).toBe(true);
+    });
+  },
+);
