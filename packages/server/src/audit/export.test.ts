@@ -6,7 +6,7 @@ import { EXPORTED_FIELDS } from './chain.js';
 import { type AuditExportService, createAuditExportService } from './export.js';
 import { type AuditCursor, type AuditFilter, decodeCursor, encodeCursor, START } from './query.js';
 import { recordAuditEvent } from './record.js';
-import { insertAccount, sampleEvent, writeEvents } from './test-support/fixtures.js';
+import { insertAccount, sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
 import { verifyAuditExport } from './verify.js';
 
 let storage: Awaited<ReturnType<typeof openTestStorage>>;
@@ -213,26 +213,20 @@ describe('audit export service', () => {
 describe.runIf(onPostgres)('a cursor poller with concurrent writers (PostgreSQL)', () => {
   it('sees an event whose transaction began first but committed last', async () => {
     const accountId = await insertAccount(storage.db);
-    let releaseEarly!: () => void;
-    const earlyMayRecord = new Promise<void>((resolve) => {
-      releaseEarly = resolve;
-    });
-    let earlyBegun!: () => void;
-    const begun = new Promise<void>((resolve) => {
-      earlyBegun = resolve;
-    });
+    const earlyMayRecord = signal();
+    const begun = signal();
     // Begins first, so its occurred_at (the transaction's now()) is the earliest.
     const early = storage.db.transaction().execute(async (trx) => {
       await trx.selectFrom('accounts').select('id').where('id', '=', accountId).execute();
-      earlyBegun();
-      await earlyMayRecord;
+      begun.fire();
+      await earlyMayRecord.promise;
       return recordAuditEvent(trx, sampleEvent(accountId, 1));
     });
-    await begun;
+    await begun.promise;
     await writeEvents(storage.db, accountId, 2, 1, 2);
     const first = await service.page(accountId, { after: START, filter: everything, limit: 100 });
     expect(seqsOf(linesOf(first))).toEqual([1, 2]);
-    releaseEarly();
+    earlyMayRecord.fire();
     const late = await early;
     expect(late.seq).toBe(3);
     const second = await service.page(accountId, {

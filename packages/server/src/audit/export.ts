@@ -48,7 +48,7 @@ function lineExpression(): string {
   return `(${members.join(' || ')} || '}')`;
 }
 
-/** Consecutive exported lines, aggregated by the database into one text. */
+/** Consecutive exported lines, aggregated by the database into a few strings. */
 interface Batch {
   count: number;
   /** The position of the last line; null when the batch is empty. */

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onPostgres, openTestStorage } from '../test-support/database.js';
 import { type AuditEventBody, chainHash } from './chain.js';
 import { recordAuditEvent, recordAuditEvents, recordOffChainAuditEvent } from './record.js';
-import { insertAccount, sampleEvent, writeEvents } from './test-support/fixtures.js';
+import { insertAccount, sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
 
 let storage: Awaited<ReturnType<typeof openTestStorage>>;
 beforeAll(async () => {
@@ -219,21 +219,15 @@ describe('recordAuditEvent', () => {
 describe.runIf(onPostgres)('recordAuditEvent with concurrent writers (PostgreSQL)', () => {
   it('holds the account lock until commit, so the later committer gets the later seq', async () => {
     const accountId = await insertAccount(storage.db);
-    let releaseFirst!: () => void;
-    const firstMayCommit = new Promise<void>((resolve) => {
-      releaseFirst = resolve;
-    });
-    let firstRecorded!: () => void;
-    const firstHasRecorded = new Promise<void>((resolve) => {
-      firstRecorded = resolve;
-    });
+    const firstMayCommit = signal();
+    const firstHasRecorded = signal();
     const first = storage.db.transaction().execute(async (trx) => {
       const event = await recordAuditEvent(trx, sampleEvent(accountId, 1));
-      firstRecorded();
-      await firstMayCommit;
+      firstHasRecorded.fire();
+      await firstMayCommit.promise;
       return event;
     });
-    await firstHasRecorded;
+    await firstHasRecorded.promise;
     let secondDone = false;
     const second = storage.db
       .transaction()
@@ -243,7 +237,7 @@ describe.runIf(onPostgres)('recordAuditEvent with concurrent writers (PostgreSQL
       });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(secondDone).toBe(false);
-    releaseFirst();
+    firstMayCommit.fire();
     const [a, b] = await Promise.all([first, second]);
     expect([a.seq, b.seq]).toEqual([1, 2]);
     expectIntactChain(await storedChain(accountId));

@@ -6,7 +6,13 @@ import { testConfig } from '../test-support/config.js';
 import { onPostgres, openTestStorage } from '../test-support/database.js';
 import { signAuditCheckpoints } from './checkpoints.js';
 import { recordAuditEvent } from './record.js';
-import { insertAccount, insertApiKey, sampleEvent, writeEvents } from './test-support/fixtures.js';
+import {
+  insertAccount,
+  insertApiKey,
+  sampleEvent,
+  signal,
+  writeEvents,
+} from './test-support/fixtures.js';
 import { type CheckpointsDocument, verifyAuditExport } from './verify.js';
 
 let storage: Awaited<ReturnType<typeof openTestStorage>>;
@@ -189,13 +195,10 @@ describe.runIf(onPostgres)(
       const account = await insertAccount(storage.db);
       const key = await insertApiKey(storage.db, account, 'audit_export', clock);
       // Begins first, so its occurred_at is the earliest, but commits last.
-      let releaseEarly!: () => void;
-      const earlyMayCommit = new Promise<void>((resolve) => {
-        releaseEarly = resolve;
-      });
+      const earlyMayCommit = signal();
       const early = storage.db.transaction().execute(async (trx) => {
         await trx.selectFrom('accounts').select('id').where('id', '=', account).execute();
-        await earlyMayCommit;
+        await earlyMayCommit.promise;
         await recordAuditEvent(trx, sampleEvent(account, 0));
       });
       const pending = new Set<Promise<unknown>>();
@@ -224,7 +227,7 @@ describe.runIf(onPostgres)(
         if (pending.size > 0) await Promise.race(pending);
         else if (!released) {
           released = true;
-          releaseEarly();
+          earlyMayCommit.fire();
           await early;
         } else break;
       }

@@ -87,3 +87,12 @@ export async function insertApiKey(
     return key.secret;
   });
 }
+
+/** A promise and the function that settles it (to hold a transaction open in a test). */
+export function signal(): { promise: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    fire = resolve;
+  });
+  return { promise, fire };
+}
