@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { cleanUpIdentityRows } from '../auth/cleanup.js';
 import { registerLinkPages } from '../auth/link-pages.js';
 import { registerMeRoutes } from '../auth/me-routes.js';
 import { createTotpBox } from '../auth/mfa.js';
@@ -25,6 +26,8 @@ declare module 'fastify' {
     mailOutbox: MailOutbox;
   }
 }
+
+const IDENTITY_CLEANUP_INTERVAL_MS = 3_600_000;
 
 export interface IdentityOptions {
   config: Pick<ServerConfig, 'baseUrl' | 'secretKey' | 'secureCookies' | 'mail'>;
@@ -63,6 +66,15 @@ export async function registerIdentity(
   app.decorate('mailOutbox', outbox);
   app.addHook('onClose', () => outbox.stop());
   registerDevMailboxRoutes(app, { outbox, enabled: config.mail.devMailbox });
+
+  const cleanup = setInterval(() => {
+    cleanUpIdentityRows(db, clock).then(
+      (counts) => app.log.debug({ counts }, 'identity cleanup'),
+      (error: unknown) => app.log.warn({ err: error }, 'identity cleanup failed'),
+    );
+  }, IDENTITY_CLEANUP_INTERVAL_MS);
+  cleanup.unref();
+  app.addHook('onClose', async () => clearInterval(cleanup));
 
   const totpBox = createTotpBox(config.secretKey);
   const signIn = createSignInService({ db, clock, outbox, baseUrl, totpBox });
