@@ -1,5 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { AccountSettings, IdentityTables } from '../accounts/tables.js';
+import type { ApprovalTables } from '../approvals/tables.js';
 import type { AuditTables } from '../audit/tables.js';
 
 /** Timestamps are RFC 3339 UTC strings with microseconds on both backends. */
@@ -15,8 +16,10 @@ export interface AccountsTable {
   disabled_at: Timestamp | null;
   deletion_requested_at: Timestamp | null;
   deleted_at: Timestamp | null;
+  /** The agent stop switch: while set, runs from API keys and OAuth tokens are denied. */
+  agents_stopped_at: Timestamp | null;
 }
 
-export interface Database extends IdentityTables, AuditTables {
+export interface Database extends IdentityTables, AuditTables, ApprovalTables {
   accounts: AccountsTable;
 }
