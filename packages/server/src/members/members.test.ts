@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCodeAt } from '../auth/totp.js';
 import { authenticateApiKey, createApiKey } from '../credentials/api-keys.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
@@ -319,5 +320,69 @@ describe(`team management (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       .where('name', '=', 'Another')
       .execute();
     expect(accounts).toEqual([]);
+  });
+
+  it("an admin ends a member's sessions or resets their MFA, only for people of this workspace alone", async () => {
+    const member = await memberBrowser('viewer');
+    const enrol = await member.browser.request<{ secret: string }>(
+      'POST',
+      '/api/v1/me/mfa/totp',
+      {},
+    );
+    await member.browser.request('POST', '/api/v1/me/mfa/totp/confirm', {
+      code: totpCodeAt(enrol.body.secret, h.clock.now()),
+    });
+    const admin = await memberBrowser('admin');
+    expect(
+      (await admin.browser.request('POST', `${base}/members/${member.membershipId}/reset_mfa`, {}))
+        .status,
+    ).toBe(200);
+    const user = await h.storage.db
+      .selectFrom('users')
+      .select(['totp_secret_ciphertext', 'mfa_enabled_at'])
+      .where('id', '=', member.userId)
+      .executeTakeFirstOrThrow();
+    expect(user).toEqual({ totp_secret_ciphertext: null, mfa_enabled_at: null });
+    expect(
+      (
+        await admin.browser.request(
+          'POST',
+          `${base}/members/${member.membershipId}/end_sessions`,
+          {},
+        )
+      ).status,
+    ).toBe(200);
+    expect((await member.browser.request('GET', '/api/v1/me')).status).toBe(401);
+
+    const ownerReset = await admin.browser.request<ErrorBody>(
+      'POST',
+      `${base}/members/${ownerMembershipId}/reset_mfa`,
+      {},
+    );
+    expect(ownerReset.body.error.id).toBe('owners_only');
+    const shared = await signUp(h, 'shared@team.test', 'Shared Co');
+    await owner.request('POST', `${base}/invitations`, {
+      email: 'shared@team.test',
+      role: 'viewer',
+    });
+    const token = fragmentSecretFrom(
+      (await h.smtp.next('shared@team.test')).text ?? '',
+      '/accept_invitation',
+    );
+    await shared.request('POST', '/api/v1/invitations/accept', { token });
+    const sharedMember = await h.storage.db
+      .selectFrom('memberships as m')
+      .innerJoin('users as u', 'u.id', 'm.user_id')
+      .select('m.id')
+      .where('u.email', '=', 'shared@team.test')
+      .where('m.account_id', '=', accountId)
+      .executeTakeFirstOrThrow();
+    const refused = await owner.request<ErrorBody>(
+      'POST',
+      `${base}/members/${sharedMember.id}/end_sessions`,
+      {},
+    );
+    expect(refused.body.error.id).toBe('member_of_other_workspaces');
+    expect((await shared.request('GET', '/api/v1/me')).status).toBe(200);
   });
 });

@@ -99,6 +99,14 @@ describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
       path: `/members/${await target(accountId, { suspended: true })}/unsuspend`,
       body: {},
     }),
+    'POST /members/:id/end_sessions': async ({ accountId }) => ({
+      path: `/members/${await target(accountId)}/end_sessions`,
+      body: {},
+    }),
+    'POST /members/:id/reset_mfa': async ({ accountId }) => ({
+      path: `/members/${await target(accountId)}/reset_mfa`,
+      body: {},
+    }),
     'DELETE /members/:id': async ({ accountId }) => ({
       path: `/members/${await target(accountId)}`,
     }),

@@ -86,6 +86,21 @@ export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps
       },
     });
   }
+  for (const [verb, what] of [
+    ['end_sessions', 'sessions'],
+    ['reset_mfa', 'mfa'],
+  ] as const) {
+    route({
+      method: 'POST',
+      path: `/members/:id/${verb}`,
+      permission: 'account.manage',
+      sessionOnly: true,
+      handler: async (request, access, context) => {
+        const { id } = parseInput(idParam, request.params);
+        await members.resetCredentials(access, id, what, context);
+      },
+    });
+  }
   route({
     method: 'DELETE',
     path: '/members/:id',

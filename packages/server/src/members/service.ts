@@ -1,5 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { type AuditEventInput, audit, userActor } from '../accounts/audit-trail.js';
+import { removeTotp } from '../auth/mfa.js';
+import { revokeSessions } from '../auth/sessions.js';
 import { findOrCreateUser, findUserById } from '../auth/users.js';
 import type { Clock } from '../clock.js';
 import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from '../credentials/secrets.js';
@@ -255,6 +257,59 @@ export function createMemberService(deps: MemberDeps) {
           event(
             access,
             suspended ? 'membership.suspended' : 'membership.unsuspended',
+            { id: target.id, email },
+            context,
+          ),
+        );
+      });
+    },
+
+    /**
+     * Ends every session of a member, or removes their second factors (TOTP,
+     * recovery codes, passkeys) so they can enrol again. People are global, so
+     * this is refused when the member also belongs to another workspace: one
+     * workspace's admin must not weaken another's.
+     */
+    async resetCredentials(
+      access: AccountAccess,
+      membershipId: string,
+      what: 'sessions' | 'mfa',
+      context: RequestContext,
+    ): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        const target = await lockTarget(trx, access, membershipId);
+        checkMayTouch(access, target);
+        const elsewhere = await trx
+          .selectFrom('memberships')
+          .select('id')
+          .where('user_id', '=', target.user_id)
+          .where('account_id', '!=', access.account.id)
+          .where('deleted_at', 'is', null)
+          .limit(1)
+          .execute();
+        if (elsewhere.length) {
+          throw new ConflictError(
+            'This person also belongs to another workspace; they manage their own sessions and MFA.',
+            'member_of_other_workspaces',
+          );
+        }
+        if (what === 'sessions') {
+          await revokeSessions(trx, target.user_id, clock);
+        } else {
+          await removeTotp(trx, target.user_id);
+          await trx.deleteFrom('passkeys').where('user_id', '=', target.user_id).execute();
+          await trx
+            .updateTable('users')
+            .set({ mfa_enabled_at: null })
+            .where('id', '=', target.user_id)
+            .execute();
+        }
+        const email = await emailOf(trx, target.user_id);
+        await audit(
+          trx,
+          event(
+            access,
+            what === 'sessions' ? 'membership.sessions_ended' : 'membership.mfa_reset',
             { id: target.id, email },
             context,
           ),
