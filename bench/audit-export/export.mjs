@@ -8,6 +8,8 @@
 // PostgreSQL when DATABASE_URL is set (a fresh database is created beside it and
 // dropped afterwards), else embedded PGlite in a temporary data dir.
 // Goal (a target, not a gate): ≥100,000 events/s on PostgreSQL with the server under 200 MB RSS.
+// BENCH_SERVER_NODE_OPTIONS is handed to the server process as NODE_OPTIONS (to try V8
+// heap settings such as --max-semi-space-size=4).
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { once } from 'node:events';

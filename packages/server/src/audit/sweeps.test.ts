@@ -1,12 +1,13 @@
 import { generateKeyPairSync, verify } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
-import { openTestStorage } from '../test-support/database.js';
+import { onPostgres, openTestStorage } from '../test-support/database.js';
 import { checkpointMessage } from './checkpoint-message.js';
 import { listAuditCheckpoints, signAuditCheckpoints } from './checkpoints.js';
-import { recordAuditEvent } from './record.js';
+import { AUDIT_LOCK_NAMESPACE, recordAuditEvent } from './record.js';
 import { sweepAuditRetention } from './retention.js';
-import { insertAccount, sampleEvent, writeEvents } from './test-support/fixtures.js';
+import { insertAccount, sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
 
 let storage: Awaited<ReturnType<typeof openTestStorage>>;
 const { privateKey: signingKey, publicKey } = generateKeyPairSync('ed25519');
@@ -93,5 +94,43 @@ describe('retention sweep', () => {
       .where('account_id', '=', accountId)
       .executeTakeFirstOrThrow();
     expect(Number(count.n)).toBe(2);
+  });
+});
+
+describe.runIf(onPostgres)('one node at a time (PostgreSQL)', () => {
+  it('skips a tick while another node holds the sweep lock', async () => {
+    const clock = new ManualClock('2026-08-01T00:00:00Z');
+    const accountId = await insertAccount(storage.db, 'free');
+    await storage.db
+      .transaction()
+      .execute((trx) =>
+        recordAuditEvent(trx, { ...sampleEvent(accountId, 1), occurredAt: '2026-07-01T00:00:00Z' }),
+      );
+    const held = signal();
+    const released = signal();
+    // Another node: holds both sweep locks in a transaction of its own.
+    const otherNode = storage.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, 1), pg_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, 2)`.execute(
+        trx,
+      );
+      held.fire();
+      await released.promise;
+    });
+    await held.promise;
+    expect(await sweepAuditRetention({ db: storage.db, clock })).toEqual({
+      ran: false,
+      accounts: 0,
+      deleted: 0,
+    });
+    expect(await signAuditCheckpoints({ db: storage.db, signingKey, clock })).toBe(0);
+    released.fire();
+    await otherNode;
+    expect(await sweepAuditRetention({ db: storage.db, clock })).toMatchObject({ ran: true });
+    const left = await storage.db
+      .selectFrom('audit_events')
+      .select('event_type')
+      .where('account_id', '=', accountId)
+      .execute();
+    expect(left).toEqual([{ event_type: 'audit.retention_swept' }]);
   });
 });
