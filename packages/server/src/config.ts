@@ -6,6 +6,7 @@ import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { type AuditConfig, parseAuditConfig } from './audit/config.js';
 import type { StorageTarget } from './db/database.js';
+import { parseTimingConfig, type TimingConfig } from './fleet/timing.js';
 import { type MailConfig, parseMailConfig } from './mail/config.js';
 
 /** A configuration problem the operator must fix; the CLI prints it on one line and exits 2. */
@@ -27,6 +28,9 @@ export interface ServerConfig {
   logLevel: LogLevel;
   audit: AuditConfig;
   mail: MailConfig;
+  timing: TimingConfig;
+  /** `EMISAR_CATALOG_FILE`: published pack hashes trusted on first sighting. */
+  catalogFile: string | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -54,6 +58,15 @@ const environmentSchema = z.object({
   POSTMARK_TOKEN: optionalText,
   MAIL_FROM: optionalText,
   EMISAR_DEV_MAILBOX: optionalText,
+  EMISAR_CATALOG_FILE: optionalText,
+  HEARTBEAT_TIMEOUT: optionalText,
+  RUNNER_LEASE: optionalText,
+  DISPATCH_GRACE: optionalText,
+  SENT_DEADLINE: optionalText,
+  RUN_DEADLINE: optionalText,
+  APPROVAL_TTL: optionalText,
+  RUNNER_TOKEN_TTL: optionalText,
+  SWEEP_INTERVAL: optionalText,
 });
 
 function fieldProblem(error: z.ZodError): string {
@@ -95,6 +108,8 @@ export async function loadConfig(
     logLevel: e.LOG_LEVEL,
     audit: parseAuditConfig(e),
     mail: parseMailConfig(e, e.HOST),
+    timing: parseTimingConfig(e),
+    catalogFile: e.EMISAR_CATALOG_FILE ? path.resolve(cwd, e.EMISAR_CATALOG_FILE) : undefined,
   };
 }
 

@@ -2,6 +2,8 @@ import type { ColumnType, Generated } from 'kysely';
 import type { AccountSettings, IdentityTables } from '../accounts/tables.js';
 import type { ApprovalTables } from '../approvals/tables.js';
 import type { AuditTables } from '../audit/tables.js';
+import type { CatalogTables } from '../catalog/tables.js';
+import type { FleetTables } from '../fleet/tables.js';
 
 /** Timestamps are RFC 3339 UTC strings with microseconds on both backends. */
 export type Timestamp = ColumnType<string, string | undefined, string>;
@@ -20,6 +22,11 @@ export interface AccountsTable {
   agents_stopped_at: Timestamp | null;
 }
 
-export interface Database extends IdentityTables, AuditTables, ApprovalTables {
+export interface Database
+  extends IdentityTables,
+    AuditTables,
+    FleetTables,
+    CatalogTables,
+    ApprovalTables {
   accounts: AccountsTable;
 }

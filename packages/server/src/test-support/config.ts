@@ -1,6 +1,19 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { ServerConfig } from '../config.js';
 import type { StorageTarget } from '../db/database.js';
+import type { TimingConfig } from '../fleet/timing.js';
+
+/** Short timing knobs: sockets time out and work is swept within seconds. */
+export const TEST_TIMING: TimingConfig = {
+  heartbeatTimeoutMs: 3_000,
+  runnerLeaseMs: 4_000,
+  dispatchGraceMs: 2_000,
+  sentDeadlineMs: 1_000,
+  runDeadlineMs: 2_000,
+  approvalTtlMs: 600_000,
+  runnerTokenTtlMs: 90 * 86_400_000,
+  sweepIntervalMs: 200,
+};
 
 /** A complete configuration for in-process tests, without touching the environment. */
 export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
@@ -19,6 +32,8 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     logLevel: 'silent',
     audit: { checkpointIntervalMs: 3_600_000, retentionIntervalMs: 86_400_000 },
     mail: { transport: { kind: 'none' }, from: 'emisar <no-reply@localhost>', devMailbox: true },
+    timing: TEST_TIMING,
+    catalogFile: undefined,
     ...overrides,
   };
 }

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001_accounts.js';
 import * as m0002 from './0002_identity.js';
 import * as m0003 from './0003_audit.js';
+import * as m0004 from './0004_fleet.js';
 import * as m0005 from './0005_policy.js';
 
 /** Every migration, in order. Names are permanent once released. */
@@ -9,5 +10,6 @@ export const migrations: Record<string, Migration> = {
   '0001_accounts': m0001,
   '0002_identity': m0002,
   '0003_audit': m0003,
+  '0004_fleet': m0004,
   '0005_policy': m0005,
 };

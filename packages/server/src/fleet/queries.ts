@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { UUID_PATTERN } from '../http/validation.js';
+
+/** `<name>~<first 32 hex of sha256(external_id)>`: how agents address a runner. */
+export function runnerRef(name: string, externalId: string): string {
+  return `${name}~${createHash('sha256').update(externalId).digest('hex').slice(0, 32)}`;
+}
+
+export interface DispatchRunner {
+  id: string;
+  name: string;
+  ref: string;
+  group: string;
+  disabled: boolean;
+  deleted: boolean;
+}
+
+/**
+ * The runner a dispatch names, by id or by ref, within one account. A live
+ * runner wins over a deleted one with the same ref; null when neither exists.
+ */
+export async function findRunnerForDispatch(
+  db: Kysely<Database>,
+  accountId: string,
+  runnerIdOrRef: string,
+): Promise<DispatchRunner | null> {
+  const byId = UUID_PATTERN.test(runnerIdOrRef);
+  const row = await db
+    .selectFrom('runners')
+    .select(['id', 'name', 'ref', 'group_name', 'disabled_at', 'deleted_at'])
+    .where('account_id', '=', accountId)
+    .where(byId ? 'id' : 'ref', '=', byId ? runnerIdOrRef.toLowerCase() : runnerIdOrRef)
+    .orderBy('deleted_at', (ob) => ob.desc().nullsFirst())
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (!row) return null;
+  return {
+    id: row.id,
+    name: row.name,
+    ref: row.ref,
+    group: row.group_name,
+    disabled: row.disabled_at !== null,
+    deleted: row.deleted_at !== null,
+  };
+}

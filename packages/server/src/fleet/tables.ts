@@ -1,0 +1,59 @@
+import type { ColumnType, Generated } from 'kysely';
+import type { Timestamp } from '../db/schema.js';
+
+export interface DegradedPackRow {
+  pack: string;
+  reason: string;
+}
+
+export interface RunnersTable {
+  id: Generated<string>;
+  account_id: string;
+  /** From the hostname at enrollment; unique among live runners of the account. */
+  name: string;
+  /** `runner.id` or the hostname; unique among live runners of the account. */
+  external_id: string;
+  /** `<name>~<first 32 hex of sha256(external_id)>`, what agents address. */
+  ref: string;
+  /** Fixed at enrollment; only an admin changes it. */
+  group_name: string;
+  enrolled_with_key_id: string | null;
+  awaiting_reenrollment: Generated<boolean>;
+  hostname: string;
+  labels: ColumnType<Record<string, string>, string, string>;
+  version: string;
+  /** The group the runner last asserted when it differs from `group_name` (an issue shown on it). */
+  asserted_group: string | null;
+  degraded_packs: ColumnType<DegradedPackRow[], string | undefined, string>;
+  state_received_at: Timestamp | null;
+  last_connected_at: Timestamp | null;
+  last_disconnected_at: Timestamp | null;
+  last_disconnect_reason: string | null;
+  /** Bumped by every new connection; work and frames are fenced by it. */
+  connection_generation: Generated<number>;
+  lease_node: string | null;
+  lease_expires_at: Timestamp | null;
+  disabled_at: Timestamp | null;
+  deleted_at: Timestamp | null;
+  created_at: Generated<string>;
+  reenrolled_at: Timestamp | null;
+}
+
+export interface RunnerTokensTable {
+  id: Generated<string>;
+  account_id: string;
+  runner_id: string;
+  lookup: string;
+  digest: Uint8Array;
+  expires_at: Timestamp;
+  refresh_after: Timestamp;
+  /** Set when a successor is minted: this token stays valid for 24 h after it. */
+  succeeded_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  created_at: Generated<string>;
+}
+
+export interface FleetTables {
+  runners: RunnersTable;
+  runner_tokens: RunnerTokensTable;
+}
