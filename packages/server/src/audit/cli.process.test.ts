@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +42,7 @@ beforeAll(async () => {
     await storage.close();
   }
 });
-afterAll(() => {});
+afterAll(() => rm(dir, { recursive: true, force: true }));
 
 async function save(name: string, lines: string[]): Promise<string> {
   const file = path.join(dir, name);
