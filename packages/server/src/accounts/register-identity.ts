@@ -80,14 +80,14 @@ export async function registerIdentity(
   const signIn = createSignInService({ db, clock, outbox, baseUrl, totpBox });
   const passwords = createPasswordService({ db, clock, outbox, baseUrl });
   const passkeys = createPasskeyService({ db, clock, baseUrl, signIn });
-  const members = createMemberService({ db, clock, outbox, baseUrl });
+  const members = createMemberService({ db, clock, outbox, baseUrl, signIn });
   const credentials = createCredentialService({ db, clock });
 
   registerAuthRoutes(app, { db, clock, secureCookies, signIn, passwords, passkeys });
   registerLinkPages(app);
   registerMeRoutes(app, { db, clock, totpBox, passwords, passkeys });
   registerAccountRoutes(app, { db, clock });
-  registerMemberRoutes(app, { db, clock, secureCookies, members, signIn });
+  registerMemberRoutes(app, { db, clock, secureCookies, members });
   registerCredentialRoutes(app, { db, clock, credentials });
   return { outbox };
 }

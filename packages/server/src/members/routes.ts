@@ -1,8 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { SignInService } from '../auth/sign-in.js';
-import type { UserRow } from '../auth/users.js';
 import { emailSchema } from '../auth/users.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
@@ -17,7 +15,6 @@ export interface MemberRouteDeps {
   clock: Clock;
   secureCookies: boolean;
   members: MemberService;
-  signIn: Pick<SignInService, 'startSession'>;
 }
 
 const idParam = z.object({ slug: z.string(), id: z.string().regex(UUID_PATTERN, 'not an id') });
@@ -145,14 +142,7 @@ export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps
     const body = parseInput(z.object({ token: z.string().min(1).max(200) }), request.body);
     const principal = request.principal;
     const session = principal?.kind === 'session' && principal.mfaSatisfied ? principal : null;
-    const context = contextOf(request);
-    const result = await members.accept(
-      body.token,
-      session,
-      context,
-      (trx: Transaction<Database>, user: UserRow) =>
-        deps.signIn.startSession(trx, user, 'invitation', context),
-    );
+    const result = await members.accept(body.token, session, contextOf(request));
     if (result.session) {
       setSessionCookie(reply, result.session.sessionToken, deps.secureCookies);
       clearSignInNonceCookie(reply, deps.secureCookies);

@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { type AuditEventInput, audit, userActor } from '../accounts/audit-trail.js';
 import { removeTotp } from '../auth/mfa.js';
 import { revokeSessions } from '../auth/sessions.js';
+import type { SignInResult, SignInService } from '../auth/sign-in.js';
 import { findOrCreateUser, findUserById } from '../auth/users.js';
 import type { Clock } from '../clock.js';
 import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from '../credentials/secrets.js';
@@ -28,6 +29,7 @@ export interface MemberDeps {
   clock: Clock;
   outbox: Pick<MailOutbox, 'enqueue' | 'kick'>;
   baseUrl: string;
+  signIn: Pick<SignInService, 'startSession'>;
 }
 
 export interface MemberView {
@@ -482,14 +484,7 @@ export function createMemberService(deps: MemberDeps) {
       token: string,
       session: SessionPrincipal | null,
       context: RequestContext,
-      startSession: (
-        trx: Transaction<Database>,
-        user: NonNullable<Awaited<ReturnType<typeof findUserById>>>,
-      ) => Promise<{ status: 'signed_in' | 'mfa_required'; sessionToken: string }>,
-    ): Promise<{
-      accountSlug: string;
-      session: { status: 'signed_in' | 'mfa_required'; sessionToken: string } | null;
-    }> {
+    ): Promise<{ accountSlug: string; session: SignInResult | null }> {
       const invalid = () =>
         new UnauthorizedError('That invitation is invalid, expired or already used.');
       const lookup = lookupOf(token, SECRET_PREFIX.invitation);
@@ -547,7 +542,9 @@ export function createMemberService(deps: MemberDeps) {
             .where('id', '=', user.id)
             .execute();
         }
-        const signedIn = session ? null : await startSession(trx, user);
+        const signedIn = session
+          ? null
+          : await deps.signIn.startSession(trx, user, 'invitation', context);
         await audit(trx, {
           accountId: row.account_id,
           eventType: 'membership.accepted',
