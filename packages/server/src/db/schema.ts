@@ -4,6 +4,7 @@ import type { ApprovalTables } from '../approvals/tables.js';
 import type { AuditTables } from '../audit/tables.js';
 import type { CatalogTables } from '../catalog/tables.js';
 import type { FleetTables } from '../fleet/tables.js';
+import type { RunTables } from '../runs/tables.js';
 
 /** Timestamps are RFC 3339 UTC strings with microseconds on both backends. */
 export type Timestamp = ColumnType<string, string | undefined, string>;
@@ -27,6 +28,7 @@ export interface Database
     AuditTables,
     FleetTables,
     CatalogTables,
+    RunTables,
     ApprovalTables {
   accounts: AccountsTable;
 }

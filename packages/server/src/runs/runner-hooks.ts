@@ -1,0 +1,270 @@
+import {
+  type ActionProgressFrame,
+  type ActionResultFrame,
+  type ActionStartedFrame,
+  type ErrorFrame,
+  MAX_CONCURRENT_ACTIONS,
+  type RunActionFrame,
+  type ServerFrame,
+  stringifyJson,
+} from '@emisar/protocol';
+import type { Kysely, Updateable } from 'kysely';
+import { publishAccountEvent } from '../bus/account-events.js';
+import type { NotifyBus } from '../bus/notify-bus.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import type { RunHooks, RunnerConnection } from '../fleet/run-hooks.js';
+import { createArgsBox, openArgs } from './args.js';
+import { notifyRunnerWork } from './release.js';
+import { appendRunEvents, countRunnerChunks, hasRunnerSeq } from './run-events.js';
+import type { RunStatus, RunsTable } from './tables.js';
+import { isTerminal } from './tables.js';
+import { lockRun, type RunRow, runnerActor, transitionRun } from './transitions.js';
+
+export interface RunHooksDeps {
+  db: Kysely<Database>;
+  bus: NotifyBus;
+  clock: Clock;
+  secretKey: Buffer;
+  /** SENT_DEADLINE: a run sent with no `action_started` this long is sent again. */
+  sentDeadlineMs: number;
+  log?: { warn(fields: object, message: string): void };
+}
+
+/** Runner statuses the control plane stores as `refused`, keeping the runner's word as the reason. */
+const REFUSALS: ReadonlySet<string> = new Set([
+  'blocked_by_admission',
+  'pack_hash_mismatch',
+  'signature_invalid',
+]);
+
+/** How the runs domain answers the runner gateway (see fleet/run-hooks.ts). */
+export function createRunHooks(deps: RunHooksDeps): RunHooks {
+  const box = createArgsBox(deps.secretKey);
+  const now = () => deps.clock.now().toISOString();
+
+  /** Runs of this connection's runner, or nothing for a foreign or unknown request id. */
+  const lockOwnRun = async (
+    trx: Kysely<Database>,
+    connection: RunnerConnection,
+    requestId: string,
+  ): Promise<RunRow | undefined> => {
+    const run = await lockRun(trx, { requestId });
+    if (!run || run.runner_id !== connection.runnerId || run.account_id !== connection.accountId) {
+      return undefined;
+    }
+    return run;
+  };
+
+  const runActionFrame = (run: RunRow): RunActionFrame => ({
+    type: 'run_action',
+    request_id: run.request_id,
+    operation_id: run.operation_id,
+    action_id: run.action_id,
+    expected_pack_hash: run.expected_pack_hash,
+    pack_ref: run.pack_ref,
+    args: openArgs(box, run.args_ciphertext!, run.request_id),
+    reason: run.reason,
+    ...(run.opts ? { opts: run.opts } : {}),
+  });
+
+  return {
+    async deliverPending(connection) {
+      const frames: ServerFrame[] = [];
+      const at = now();
+      const redeliverBefore = new Date(
+        deps.clock.now().getTime() - deps.sentDeadlineMs,
+      ).toISOString();
+      await deps.db.transaction().execute(async (trx) => {
+        const open = await trx
+          .selectFrom('runs')
+          .selectAll()
+          .where('runner_id', '=', connection.runnerId)
+          .where('account_id', '=', connection.accountId)
+          .where('status', 'in', ['pending', 'sent', 'cancelling', 'running'])
+          .orderBy('queued_at')
+          .orderBy('id')
+          .forUpdate()
+          .skipLocked()
+          .execute();
+        const inFlight = open.filter((r) => r.status !== 'pending').length;
+        let slots = Math.max(0, MAX_CONCURRENT_ACTIONS - inFlight);
+        for (const run of open) {
+          if (run.status === 'pending' && slots > 0 && run.args_ciphertext) {
+            slots -= 1;
+            frames.push(runActionFrame(run));
+            await transitionRun(trx, deps.bus, run, {
+              to: 'sent',
+              patch: {
+                sent_at: at,
+                delivery_generation: connection.generation,
+                delivery_count: run.delivery_count + 1,
+              },
+              actor: runnerActor(run),
+              detail: { generation: connection.generation },
+              now: at,
+            });
+          } else if (
+            run.status === 'sent' &&
+            run.args_ciphertext &&
+            (run.delivery_generation !== connection.generation ||
+              (run.sent_at !== null && run.sent_at <= redeliverBefore))
+          ) {
+            // Same request id and operation id: the runner drops a copy of a run it holds.
+            frames.push(runActionFrame(run));
+            await trx
+              .updateTable('runs')
+              .set({
+                sent_at: at,
+                delivery_generation: connection.generation,
+                delivery_count: run.delivery_count + 1,
+                updated_at: at,
+              })
+              .where('id', '=', run.id)
+              .execute();
+          } else if (
+            run.status === 'cancelling' &&
+            run.delivery_generation !== null &&
+            run.cancel_sent_generation !== connection.generation
+          ) {
+            frames.push({ type: 'cancel', request_id: run.request_id });
+            await trx
+              .updateTable('runs')
+              .set({ cancel_sent_generation: connection.generation, updated_at: at })
+              .where('id', '=', run.id)
+              .execute();
+          }
+        }
+      });
+      for (const frame of frames) {
+        if (!connection.send(frame)) break;
+      }
+    },
+
+    async actionStarted(connection, frame: ActionStartedFrame) {
+      const at = now();
+      await deps.db.transaction().execute(async (trx) => {
+        const run = await lockOwnRun(trx, connection, frame.request_id);
+        if (!run || run.started_at !== null || isTerminal(run.status)) return;
+        if (run.status === 'cancelling') {
+          await trx
+            .updateTable('runs')
+            .set({ started_at: at, updated_at: at })
+            .where('id', '=', run.id)
+            .execute();
+          await publishAccountEvent(deps.bus, trx, {
+            accountId: run.account_id,
+            kind: 'run',
+            id: run.id,
+          });
+          return;
+        }
+        await transitionRun(trx, deps.bus, run, {
+          to: 'running',
+          patch: { started_at: at },
+          actor: runnerActor(run),
+          now: at,
+        });
+      });
+    },
+
+    async actionProgress(connection, frame: ActionProgressFrame) {
+      const at = now();
+      await deps.db.transaction().execute(async (trx) => {
+        const run = await lockOwnRun(trx, connection, frame.request_id);
+        if (!run || (await hasRunnerSeq(trx, run.id, frame.seq))) return;
+        const stored = await appendRunEvents(
+          trx,
+          run,
+          [{ kind: 'progress', stream: frame.stream, runnerSeq: frame.seq, payload: frame.data }],
+          at,
+        );
+        if (stored > 0) {
+          await publishAccountEvent(deps.bus, trx, {
+            accountId: run.account_id,
+            kind: 'run_output',
+            id: run.id,
+          });
+        }
+      });
+    },
+
+    async actionResult(connection, frame: ActionResultFrame) {
+      const at = now();
+      let finalised: RunRow | undefined;
+      try {
+        await deps.db.transaction().execute(async (trx) => {
+          const run = await lockOwnRun(trx, connection, frame.request_id);
+          // Unknown or foreign id, or a duplicate: acked and ignored.
+          if (!run || isTerminal(run.status)) return;
+          const held = await countRunnerChunks(trx, run.id);
+          const refused = REFUSALS.has(frame.status);
+          const status: RunStatus = refused ? 'refused' : (frame.status as RunStatus);
+          const patch: Updateable<RunsTable> = {
+            finished_at: at,
+            exit_code: frame.exit_code,
+            duration_ms: frame.duration_ms,
+            stdout_sha256: frame.stdout_sha256,
+            stdout_bytes: frame.stdout_bytes,
+            stderr_sha256: frame.stderr_sha256,
+            stderr_bytes: frame.stderr_bytes,
+            stdout_truncated: frame.stdout_truncated,
+            stderr_truncated: frame.stderr_truncated,
+            progress_chunks: frame.progress_chunks,
+            dropped_progress_chunks: frame.dropped_progress_chunks,
+            output_complete:
+              held >= frame.progress_chunks &&
+              frame.dropped_progress_chunks === 0 &&
+              run.events_dropped === 0,
+            structured_output:
+              frame.structured_output === undefined ? null : stringifyJson(frame.structured_output),
+            executed_command: frame.executed_command,
+            executed_command_truncated: frame.executed_command_truncated,
+            redactions: JSON.stringify(frame.redactions),
+            runner_event_id: frame.event_id ?? null,
+            local_audit_failed: frame.local_audit_failed ?? false,
+            ...(status === 'cancelled' ? { cancelled_at: at } : {}),
+          };
+          finalised = await transitionRun(trx, deps.bus, run, {
+            to: status,
+            statusReason: refused ? frame.status : (frame.reason ?? null),
+            patch,
+            actor: runnerActor(run),
+            detail: { exit_code: frame.exit_code, duration_ms: frame.duration_ms },
+            now: at,
+          });
+        });
+      } catch (error) {
+        deps.log?.warn({ err: error, requestId: frame.request_id }, 'run result not stored');
+        return 'finalize_failed';
+      }
+      // A slot on this runner is free: queued work may go now.
+      if (finalised) await notifyRunnerWork(deps.bus, deps.db, connection.runnerId);
+      return 'ack';
+    },
+
+    async runnerError(connection, frame: ErrorFrame) {
+      if (frame.code !== 'concurrency_cap_reached' || !frame.request_id) return;
+      const at = now();
+      const requestId = frame.request_id;
+      await deps.db.transaction().execute(async (trx) => {
+        const run = await lockOwnRun(trx, connection, requestId);
+        if (run?.status !== 'sent' || run.started_at !== null) return;
+        // Not a failure: the run waits for a free slot (the next result from this runner).
+        await transitionRun(trx, deps.bus, run, {
+          to: 'pending',
+          statusReason: null,
+          patch: { sent_at: null, delivery_generation: null },
+          actor: runnerActor(run),
+          detail: { requeued: 'concurrency_cap_reached' },
+          now: at,
+        });
+      });
+    },
+
+    async connectionClosed() {
+      // Nothing to do at once: sent runs are redelivered on the next connection
+      // or settled by the dispatch-timeout sweep.
+    },
+  };
+}
