@@ -1,3 +1,4 @@
+import { isTerminal } from '../../packages/server/src/runs/tables.js';
 import { eventually } from './wait.js';
 
 export interface HttpResult<T = Record<string, unknown>> {
@@ -15,7 +16,7 @@ export interface Run {
   status_reason: string | null;
   action_id: string;
   exit_code: number | null;
-  output_complete: boolean | null;
+  output: { complete: boolean | null; [field: string]: unknown };
   [field: string]: unknown;
 }
 
@@ -25,18 +26,6 @@ export interface OutputChunk {
   data: string;
   [field: string]: unknown;
 }
-
-export const TERMINAL = new Set([
-  'success',
-  'failed',
-  'error',
-  'validation_failed',
-  'unknown_action',
-  'timed_out',
-  'cancelled',
-  'refused',
-  'denied',
-]);
 
 /** An automation client: `Authorization: Bearer emk-…` against one node. */
 export class ApiClient {
@@ -124,7 +113,7 @@ export class Runs {
   async waitTerminal(id: string): Promise<Run> {
     return eventually(async () => {
       const run = await this.get(id, '10s');
-      return TERMINAL.has(run.status) ? run : undefined;
+      return isTerminal(run.status) ? run : undefined;
     }, 0);
   }
 
@@ -133,7 +122,7 @@ export class Runs {
     return eventually(async () => {
       const run = await this.get(id);
       if (run.status === status) return run;
-      if (TERMINAL.has(run.status))
+      if (isTerminal(run.status))
         throw new Error(`run ended ${run.status} (${run.status_reason}), not ${status}`);
       return undefined;
     }, 50);
