@@ -30,7 +30,7 @@ declare module 'fastify' {
 const IDENTITY_CLEANUP_INTERVAL_MS = 3_600_000;
 
 export interface IdentityOptions {
-  config: Pick<ServerConfig, 'baseUrl' | 'secretKey' | 'secureCookies' | 'mail'>;
+  config: Pick<ServerConfig, 'baseUrl' | 'secretKey' | 'secureCookies' | 'mail' | 'trustProxy'>;
   storage: Pick<Storage, 'db'>;
   clock: Clock;
   /** How often the outbox sweep looks for due mail (it is also nudged after each send). */
@@ -65,7 +65,8 @@ export async function registerIdentity(
   outbox.start(mailSweepIntervalMs);
   app.decorate('mailOutbox', outbox);
   app.addHook('onClose', () => outbox.stop());
-  registerDevMailboxRoutes(app, { outbox, enabled: config.mail.devMailbox });
+  const trustsProxy = config.trustProxy !== false;
+  registerDevMailboxRoutes(app, { outbox, enabled: config.mail.devMailbox, trustsProxy });
 
   const cleanup = setInterval(() => {
     cleanUpIdentityRows(db, clock).then(
@@ -83,7 +84,7 @@ export async function registerIdentity(
   const members = createMemberService({ db, clock, outbox, baseUrl, signIn });
   const credentials = createCredentialService({ db, clock });
 
-  registerAuthRoutes(app, { db, clock, secureCookies, signIn, passwords, passkeys });
+  registerAuthRoutes(app, { db, clock, secureCookies, trustsProxy, signIn, passwords, passkeys });
   registerLinkPages(app);
   registerMeRoutes(app, { db, clock, totpBox, passwords, passkeys });
   registerAccountRoutes(app, { db, clock });

@@ -14,7 +14,7 @@ import {
   setSignInNonceCookie,
 } from '../http/auth.js';
 import { NotFoundError } from '../http/errors.js';
-import { isLoopbackAddress } from '../http/loopback.js';
+import { isLoopbackClient } from '../http/loopback.js';
 import { parseInput } from '../http/validation.js';
 import { parseSecondFactorProof } from './mfa.js';
 import type { PasskeyService } from './passkeys.js';
@@ -28,6 +28,8 @@ export interface AuthRouteDeps {
   db: Kysely<Database>;
   clock: Clock;
   secureCookies: boolean;
+  /** TRUST_PROXY is set: forwarded client addresses are believed. */
+  trustsProxy: boolean;
   signIn: SignInService;
   passwords: PasswordService;
   passkeys: PasskeyService;
@@ -108,7 +110,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
   });
 
   app.post('/api/v1/sign_in/bootstrap', perIp, async (request, reply) => {
-    if (!isLoopbackAddress(request.ip)) throw new NotFoundError();
+    if (!isLoopbackClient(request, deps.trustsProxy)) throw new NotFoundError();
     const body = parseInput(z.object({ token: secretText }), request.body);
     const result = await deps.signIn.signInWithBootstrapToken(body.token, contextOf(request));
     return finishSignIn(request, reply, result);

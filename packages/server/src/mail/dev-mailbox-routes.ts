@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../http/errors.js';
-import { isLoopbackAddress } from '../http/loopback.js';
+import { isLoopbackClient } from '../http/loopback.js';
 import type { MailOutbox } from './outbox.js';
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -11,10 +11,10 @@ const linkify = (escaped: string) =>
 /** The local outbox as a page, so a fresh install without email can sign in. */
 export function registerDevMailboxRoutes(
   app: FastifyInstance,
-  deps: { outbox: Pick<MailOutbox, 'held'>; enabled: boolean },
+  deps: { outbox: Pick<MailOutbox, 'held'>; enabled: boolean; trustsProxy: boolean },
 ): void {
   app.get('/dev/mailbox', async (request, reply) => {
-    if (!deps.enabled || !isLoopbackAddress(request.ip)) throw new NotFoundError();
+    if (!deps.enabled || !isLoopbackClient(request, deps.trustsProxy)) throw new NotFoundError();
     const messages = await deps.outbox.held(50);
     const items = messages
       .map(

@@ -1,5 +1,8 @@
+import { type ApprovalMailMessage, renderApprovalMail } from '../approvals/mail.js';
+
 /** The transactional messages of the identity domain. Plain text always. */
 export type MailMessage =
+  | ApprovalMailMessage
   | { template: 'sign_in_code'; code: string; link: string }
   | { template: 'confirm_email'; link: string }
   | { template: 'password_reset'; link: string }
@@ -14,6 +17,9 @@ const FOOTER = '\n\n— emisar\nIf you did not expect this message, you can igno
 
 export function renderMail(message: MailMessage): RenderedMail {
   switch (message.template) {
+    case 'approval_needed':
+    case 'approval_outcome':
+      return renderApprovalMail(message);
     case 'sign_in_code':
       return {
         // The code stays out of the subject: subjects are stored in the clear in the outbox.
