@@ -2,13 +2,17 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerIdentity } from './accounts/register-identity.js';
 import { registerAuditRoutes } from './audit/routes.js';
+import { createNotifyBus } from './bus/notify-bus.js';
 import { type Clock, systemClock } from './clock.js';
 import type { ServerConfig } from './config.js';
 import type { Storage } from './db/database.js';
+import { registerFleet } from './fleet/register.js';
+import type { RunHooks } from './fleet/run-hooks.js';
 import { installErrorHandling } from './http/errors.js';
 import { registerHealthRoutes } from './http/health-routes.js';
 import { loggerOptions, requestIdOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
+import { createRunHooks } from './runs/runner-hooks.js';
 
 export interface AppDependencies {
   config: ServerConfig;
@@ -16,6 +20,8 @@ export interface AppDependencies {
   clock?: Clock;
   /** Where logs go; defaults to stdout. Tests pass a stream to read them. */
   logStream?: NodeJS.WritableStream;
+  /** Tests may stand in for the runs domain behind the runner gateway. */
+  runHooks?: RunHooks;
 }
 
 /** Assembles the HTTP application; listening is the caller's job. */
@@ -24,6 +30,7 @@ export async function createApp({
   storage,
   clock = systemClock,
   logStream,
+  runHooks,
 }: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { ...loggerOptions(config.logLevel), ...(logStream ? { stream: logStream } : {}) },
@@ -49,6 +56,23 @@ export async function createApp({
     baseUrl: config.baseUrl,
     signingKey: config.signingKey,
   });
-  void clock; // handed to the domain services as they arrive
+  const bus = createNotifyBus(storage);
+  app.addHook('onClose', () => bus.close());
+  await registerFleet(app, {
+    config,
+    storage,
+    clock,
+    bus,
+    runHooks:
+      runHooks ??
+      createRunHooks({
+        db: storage.db,
+        bus,
+        clock,
+        secretKey: config.secretKey,
+        sentDeadlineMs: config.timing.sentDeadlineMs,
+        log: app.log,
+      }),
+  });
   return app;
 }

@@ -59,16 +59,21 @@ export interface EnrollmentGrant {
   pinnedGroup: string | null;
 }
 
+/** A usable key, locked for the caller's transaction; `exhausted` when no use is left. */
+export interface LockedEnrollmentKey extends EnrollmentGrant {
+  exhausted: boolean;
+}
+
 /**
- * Spends one use of an enrollment key inside the caller's (runner enrollment)
- * transaction. Null when the secret is malformed, unknown, revoked, expired or
- * used up, or its account is gone; callers answer every null with the same 401.
+ * Finds and locks an enrollment key without spending a use (re-enrollment by
+ * the key that first enrolled a runner spends none). Null when the secret is
+ * malformed, unknown, revoked or expired, or its account is gone or disabled.
  */
-export async function consumeEnrollmentKey(
+export async function lockEnrollmentKey(
   trx: Kysely<Database>,
   secret: string,
   clock: Clock,
-): Promise<EnrollmentGrant | null> {
+): Promise<LockedEnrollmentKey | null> {
   const lookup = lookupOf(secret, SECRET_PREFIX.enrollmentKey);
   if (!lookup) return null;
   const row = await trx
@@ -95,12 +100,40 @@ export async function consumeEnrollmentKey(
   const now = clock.now();
   if (row.revoked_at || (row.expires_at && new Date(row.expires_at) <= now)) return null;
   if (row.deleted_at || row.disabled_at || row.deletion_requested_at) return null;
-  if (row.max_uses !== null && row.uses >= row.max_uses) return null;
+  return {
+    keyId: row.id,
+    accountId: row.account_id,
+    pinnedGroup: row.pinned_group,
+    exhausted: row.max_uses !== null && row.uses >= row.max_uses,
+  };
+}
+
+/** Spends one use of a key locked by lockEnrollmentKey, in the same transaction. */
+export async function spendEnrollmentKeyUse(
+  trx: Kysely<Database>,
+  key: EnrollmentGrant,
+  clock: Clock,
+): Promise<void> {
   await trx
     .updateTable('enrollment_keys')
-    .set({ uses: row.uses + 1, last_used_at: now.toISOString() })
-    .where('id', '=', row.id)
-    .where('account_id', '=', row.account_id)
+    .set((eb) => ({ uses: eb('uses', '+', 1), last_used_at: clock.now().toISOString() }))
+    .where('id', '=', key.keyId)
+    .where('account_id', '=', key.accountId)
     .execute();
-  return { keyId: row.id, accountId: row.account_id, pinnedGroup: row.pinned_group };
+}
+
+/**
+ * Spends one use of an enrollment key inside the caller's (runner enrollment)
+ * transaction. Null when the secret is malformed, unknown, revoked, expired or
+ * used up, or its account is gone; callers answer every null with the same 401.
+ */
+export async function consumeEnrollmentKey(
+  trx: Kysely<Database>,
+  secret: string,
+  clock: Clock,
+): Promise<EnrollmentGrant | null> {
+  const key = await lockEnrollmentKey(trx, secret, clock);
+  if (!key || key.exhausted) return null;
+  await spendEnrollmentKeyUse(trx, key, clock);
+  return { keyId: key.keyId, accountId: key.accountId, pinnedGroup: key.pinnedGroup };
 }

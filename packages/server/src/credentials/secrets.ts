@@ -13,6 +13,7 @@ export const SECRET_PREFIX = {
   passwordReset: 'empr-',
   invitation: 'eminv-',
   session: 'emss-',
+  runnerToken: 'rnrtok-',
 } as const;
 export type SecretPrefix = (typeof SECRET_PREFIX)[keyof typeof SECRET_PREFIX];
 

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import type { NotifyBus } from '../bus/notify-bus.js';
+import { loadPublishedCatalog } from '../catalog/published.js';
+import type { Clock } from '../clock.js';
+import type { ServerConfig } from '../config.js';
+import type { Storage } from '../db/database.js';
+import { createEnrollmentService } from './enrollment.js';
+import { createRunnerGateway, type RunnerGateway } from './gateway.js';
+import type { RunHooks } from './run-hooks.js';
+import { registerRunnerRoutes } from './runner-routes.js';
+
+export interface FleetOptions {
+  config: Pick<ServerConfig, 'timing' | 'catalogFile'>;
+  storage: Pick<Storage, 'db'>;
+  clock: Clock;
+  bus: NotifyBus;
+  /** The runs domain's side of the gateway (createRunHooks in runs/runner-hooks.ts). */
+  runHooks: RunHooks;
+}
+
+/**
+ * The fleet and catalog domains: runner enrollment and tokens, the runner
+ * WebSocket gateway, and the runner and pack-trust REST routes.
+ */
+export async function registerFleet(
+  app: FastifyInstance,
+  { config, storage, clock, bus, runHooks }: FleetOptions,
+): Promise<{ gateway: RunnerGateway }> {
+  const { db } = storage;
+  const catalog = await loadPublishedCatalog(config.catalogFile);
+  const enrollment = createEnrollmentService({
+    db,
+    clock,
+    bus,
+    tokenTtlMs: config.timing.runnerTokenTtlMs,
+  });
+  const gateway = createRunnerGateway({
+    db,
+    clock,
+    bus,
+    runHooks,
+    ingest: { catalog, clock, bus },
+    timing: config.timing,
+    log: app.log,
+  });
+  await gateway.start();
+  await registerRunnerRoutes(app, { db, clock, enrollment, gateway });
+  return { gateway };
+}

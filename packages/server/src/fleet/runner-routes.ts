@@ -1,0 +1,94 @@
+import { FRAME_MAX_BYTES } from '@emisar/protocol';
+import websocket from '@fastify/websocket';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { requestContext } from '../http/request-context.js';
+import type { EnrollmentService } from './enrollment.js';
+import type { RunnerGateway } from './gateway.js';
+import { RunnerEndpointError } from './runner-errors.js';
+import { type AuthenticatedRunner, authenticateRunnerToken, bearerOf } from './tokens.js';
+
+export interface RunnerRouteDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  enrollment: EnrollmentService;
+  gateway: RunnerGateway;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    runnerAuth?: AuthenticatedRunner;
+  }
+}
+
+function sendFlat(reply: FastifyReply, error: RunnerEndpointError) {
+  return reply.status(error.status).send(error.body());
+}
+
+/**
+ * The runner's own endpoints (wire-protocol.md): enrollment and token refresh
+ * answering errors in the flat `{"error": code}` shape, and the WebSocket.
+ */
+export async function registerRunnerRoutes(
+  app: FastifyInstance,
+  deps: RunnerRouteDeps,
+): Promise<void> {
+  await app.register(websocket, {
+    options: { maxPayload: FRAME_MAX_BYTES, perMessageDeflate: false },
+    preClose: (done) => {
+      deps.gateway.stop().finally(() => done());
+    },
+  });
+  await app.register(async (scope) => {
+    scope.setErrorHandler((error, request, reply) => {
+      if (error instanceof RunnerEndpointError) return sendFlat(reply, error);
+      const status = (error as { statusCode?: number }).statusCode;
+      if (status && status >= 400 && status < 500) {
+        return sendFlat(reply, new RunnerEndpointError(status, 'invalid_request'));
+      }
+      request.log.error({ err: error }, 'runner endpoint failed');
+      return sendFlat(reply, new RunnerEndpointError(500, 'internal'));
+    });
+
+    scope.post('/runner/register', async (request, reply) => {
+      const issued = await deps.enrollment.register(
+        bearerOf(request.headers.authorization),
+        request.body,
+        requestContext(request),
+      );
+      return reply.status(201).send(issued);
+    });
+
+    scope.post('/runner/token/refresh', async (request) =>
+      deps.enrollment.refresh(bearerOf(request.headers.authorization)),
+    );
+
+    scope.get(
+      '/runner/socket',
+      {
+        websocket: true,
+        // Refusals are plain HTTP answers to the upgrade request: the socket never opens.
+        preValidation: async (request: FastifyRequest, reply: FastifyReply) => {
+          const check = await authenticateRunnerToken(
+            deps.db,
+            bearerOf(request.headers.authorization),
+            deps.clock.now(),
+          );
+          if (check.status !== 'ok') {
+            return sendFlat(reply, new RunnerEndpointError(401, check.status));
+          }
+          if (check.runner.accountDisabled) {
+            return sendFlat(reply, new RunnerEndpointError(403, 'account_disabled'));
+          }
+          if (check.runner.runnerDisabled) {
+            return sendFlat(reply, new RunnerEndpointError(403, 'runner_disabled'));
+          }
+          request.runnerAuth = check.runner;
+        },
+      },
+      (socket, request) => deps.gateway.accept(socket, request.runnerAuth!),
+    );
+  });
+}
