@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { type Clock, systemClock } from '../../clock.js';
 import { type ApiKeyKind, createApiKey } from '../../credentials/api-keys.js';
 import type { Database } from '../../db/schema.js';
+import { insertMember } from '../../test-support/members.js';
 import { type AuditEventInput, recordAuditEvents } from '../record.js';
 
 let accounts = 0;
@@ -59,33 +59,18 @@ export async function insertApiKey(
   kind: ApiKeyKind,
   clock: Clock = systemClock,
 ): Promise<string> {
-  return db.transaction().execute(async (trx) => {
-    let membershipId: string | null = null;
-    if (kind === 'mcp') {
-      const user = await trx
-        .insertInto('users')
-        .values({ email: `member-${randomUUID()}@example.test` })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      const membership = await trx
-        .insertInto('memberships')
-        .values({
-          account_id: accountId,
-          user_id: user.id,
-          role: 'operator',
-          accepted_at: clock.now().toISOString(),
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      membershipId = membership.id;
-    }
-    const key = await createApiKey(
-      trx,
-      { accountId, kind, membershipId, name: `${kind} key`, createdBy: null },
-      clock,
+  const membershipId =
+    kind === 'mcp' ? (await insertMember(db, accountId, 'operator')).membershipId : null;
+  const key = await db
+    .transaction()
+    .execute((trx) =>
+      createApiKey(
+        trx,
+        { accountId, kind, membershipId, name: `${kind} key`, createdBy: null },
+        clock,
+      ),
     );
-    return key.secret;
-  });
+  return key.secret;
 }
 
 /** A promise and the function that settles it (to hold a transaction open in a test). */
