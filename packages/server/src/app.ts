@@ -12,6 +12,8 @@ import { installErrorHandling } from './http/errors.js';
 import { registerHealthRoutes } from './http/health-routes.js';
 import { loggerOptions, requestIdOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
+import { registerPolicy } from './policy/register.js';
+import { createRunRelease } from './runs/release.js';
 import { createRunHooks } from './runs/runner-hooks.js';
 
 export interface AppDependencies {
@@ -73,6 +75,14 @@ export async function createApp({
         sentDeadlineMs: config.timing.sentDeadlineMs,
         log: app.log,
       }),
+  });
+  registerPolicy(app, {
+    config,
+    storage,
+    clock,
+    bus,
+    outbox: app.mailOutbox,
+    runRelease: createRunRelease({ bus, clock }),
   });
   return app;
 }

@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import { createGrantService } from '../approvals/grants.js';
+import { registerApprovalRoutes } from '../approvals/routes.js';
+import { type ApprovalService, createApprovalService } from '../approvals/service.js';
+import { startApprovalSweep } from '../approvals/sweep.js';
+import type { NotifyBus } from '../bus/notify-bus.js';
+import type { Clock } from '../clock.js';
+import type { ServerConfig } from '../config.js';
+import type { Storage } from '../db/database.js';
+import type { MailOutbox } from '../mail/outbox.js';
+import type { RunRelease } from '../runs/release.js';
+import { registerPolicyRoutes } from './routes.js';
+import { createPolicyService, type PolicyService } from './service.js';
+
+export interface PolicyOptions {
+  config: Pick<ServerConfig, 'baseUrl' | 'timing'>;
+  storage: Pick<Storage, 'db'>;
+  clock: Clock;
+  bus: NotifyBus;
+  outbox: MailOutbox;
+  runRelease: RunRelease;
+}
+
+/**
+ * Policy and approvals: the editor API and stop switch, approval requests,
+ * decisions and grants, and the expiry sweep (every `SWEEP_INTERVAL`, one
+ * node at a time). Returns the approval service the runs domain calls.
+ */
+export function registerPolicy(
+  app: FastifyInstance,
+  { config, storage, clock, bus, outbox, runRelease }: PolicyOptions,
+): { approvals: ApprovalService; policies: PolicyService } {
+  const { db } = storage;
+  const approvals = createApprovalService({
+    db,
+    clock,
+    bus,
+    outbox,
+    baseUrl: config.baseUrl,
+    runRelease,
+    approvalTtlMs: config.timing.approvalTtlMs,
+  });
+  const policies = createPolicyService({ db, clock });
+  registerPolicyRoutes(app, { db, clock, policies });
+  registerApprovalRoutes(app, { db, clock, approvals, grants: createGrantService({ db, clock }) });
+  const stopSweep = startApprovalSweep({
+    db,
+    approvals,
+    intervalMs: config.timing.sweepIntervalMs,
+    log: app.log,
+  });
+  app.addHook('onClose', () => stopSweep());
+  return { approvals, policies };
+}
