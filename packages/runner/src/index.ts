@@ -5,7 +5,7 @@ export {
   parseRunnerConfig,
   type RunnerConfig,
 } from './config/config.js';
-export { type DaemonExit, runDaemon } from './daemon.js';
+export { type DaemonExit, daemonControls, runDaemon } from './daemon.js';
 export { type EngineDeps, type EngineResult, type RunRequest, runAction } from './engine/engine.js';
 export { loadRegistry, type Registry } from './engine/registry.js';
 export { buildRunnerState } from './engine/state.js';

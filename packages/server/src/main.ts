@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerIdentityCommands } from './accounts/cli.js';
 import { registerAuditCommands } from './audit/cli.js';
+import { registerCatalogCommands } from './catalog/build.js';
 import { ConfigError, loadConfig } from './config.js';
 import { migrateToLatest } from './db/migrate.js';
 import { openCheckedStorage, startServer } from './server.js';
@@ -64,5 +65,7 @@ program
 registerIdentityCommands(program);
 
 registerAuditCommands(program);
+
+registerCatalogCommands(program);
 
 program.parseAsync(process.argv).catch(fail);
