@@ -1,13 +1,15 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { decodeFrame, encodeFrame, FRAME_MAX_BYTES } from '@emisar/protocol';
 import { describe, expect, it } from 'vitest';
 import { loadRunnerConfig } from '../config/config.js';
 import { loadRegistry } from './registry.js';
 import { buildRunnerState, checkAvailability } from './state.js';
 
-const REFERENCE = '/work/shared/reference/packs';
+// shared/ sits beside the repository checkout (../shared from the project root).
+const REFERENCE = fileURLToPath(new URL('../../../../../shared/reference/packs', import.meta.url));
 
 async function configFor(packs: string, extra = '') {
   const dir = await mkdtemp(join(tmpdir(), 'emisar-state-'));
