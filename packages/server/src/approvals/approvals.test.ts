@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subscribeAccountEvents } from '../bus/account-events.js';
 import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { createApiKey } from '../credentials/api-keys.js';
 import { decidePolicy } from '../policy/decide.js';
@@ -693,6 +694,79 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     expect((await decisions(bob, 'not-a-uuid', { decision: 'approve' })).status).toBe(404);
     expect((await requestOf(id)).status).toBe('pending');
     await decisions(bob, id, { decision: 'deny' });
+  });
+
+  it('two approvers voting at once release the run exactly once', async () => {
+    const { id, runId } = await park({ minApprovals: 2 });
+    const answers = await Promise.all([
+      decisions(bob, id, { decision: 'approve' }),
+      decisions(owner, id, { decision: 'approve' }),
+    ]);
+    expect(answers.map((a) => a.body.outcome).sort()).toEqual(['approved', 'pending']);
+    expect(await runOf(runId)).toEqual({ status: 'pending', status_reason: null });
+    const approvedEvents = await h.storage.db
+      .selectFrom('audit_events')
+      .select('id')
+      .where('account_id', '=', accountId)
+      .where('event_type', '=', 'approval.approved')
+      .where('target_id', '=', id)
+      .execute();
+    expect(approvedEvents).toHaveLength(1);
+  });
+
+  it('concurrent runs never spend more than a grant’s max_uses', async () => {
+    const key = await createApiKey(
+      h.storage.db,
+      { accountId, kind: 'mcp', membershipId: alice.membershipId, name: 'burst', createdBy: null },
+      h.clock,
+    );
+    const { id, argsSha256, contract } = await park({ apiKeyId: key.id });
+    const approved = await decisions(bob, id, {
+      decision: 'approve',
+      grant: { duration: '1h', scope: 'exact_args', max_uses: 3 },
+    });
+    expect(approved.body.outcome).toBe('approved');
+    const match = {
+      accountId,
+      apiKeyLineageId: key.lineageId,
+      actionId: HIGH,
+      packRef: contract.packRef,
+      runnerId: runner.id,
+      argsSha256,
+    };
+    const taken = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        h.storage.db.transaction().execute((trx) => approvals.takeStandingGrant(trx, match)),
+      ),
+    );
+    expect(taken.filter((g) => g !== null)).toEqual([
+      approved.body.grant_id,
+      approved.body.grant_id,
+      approved.body.grant_id,
+    ]);
+    const row = await h.storage.db
+      .selectFrom('standing_grants')
+      .select('uses')
+      .where('id', '=', approved.body.grant_id)
+      .executeTakeFirstOrThrow();
+    expect(row.uses).toBe(3);
+  });
+
+  it('publishes an approval event on the account stream for every change', async () => {
+    const seen: string[] = [];
+    const stop = await subscribeAccountEvents(bus, (event) => {
+      if (event.accountId === accountId && event.kind === 'approval') seen.push(event.id);
+    });
+    try {
+      const { id } = await park();
+      await expect.poll(() => seen).toContain(id);
+      const before = seen.length;
+      await decisions(bob, id, { decision: 'deny' });
+      await expect.poll(() => seen.length).toBeGreaterThan(before);
+      expect(seen.at(-1)).toBe(id);
+    } finally {
+      await stop();
+    }
   });
 
   it('works with a RunRelease test double too (the seam): release and deny calls', async () => {
