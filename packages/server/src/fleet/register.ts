@@ -1,13 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import { loadPublishedCatalog } from '../catalog/published.js';
+import { registerCatalogRoutes } from '../catalog/routes.js';
+import { createCatalogService } from '../catalog/service.js';
 import type { Clock } from '../clock.js';
 import type { ServerConfig } from '../config.js';
 import type { Storage } from '../db/database.js';
 import { createEnrollmentService } from './enrollment.js';
 import { createRunnerGateway, type RunnerGateway } from './gateway.js';
+import { registerFleetRoutes } from './routes.js';
 import type { RunHooks } from './run-hooks.js';
 import { registerRunnerRoutes } from './runner-routes.js';
+import { createFleetService } from './service.js';
 
 export interface FleetOptions {
   config: Pick<ServerConfig, 'timing' | 'catalogFile'>;
@@ -45,5 +49,7 @@ export async function registerFleet(
   });
   await gateway.start();
   await registerRunnerRoutes(app, { db, clock, enrollment, gateway });
+  registerFleetRoutes(app, { db, clock, fleet: createFleetService({ db, clock, bus }) });
+  registerCatalogRoutes(app, { db, clock, catalog: createCatalogService({ db, clock, bus }) });
   return { gateway };
 }

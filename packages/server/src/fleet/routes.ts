@@ -1,0 +1,95 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import { GROUP_NAME } from '../credentials/routes.js';
+import type { Database } from '../db/schema.js';
+import { registerAccountRoute } from '../http/account-routes.js';
+import { parseInput, UUID_PATTERN } from '../http/validation.js';
+import type { FleetService } from './service.js';
+
+export interface FleetRouteDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  fleet: FleetService;
+}
+
+const idParam = z.object({ slug: z.string(), id: z.string().regex(UUID_PATTERN, 'not an id') });
+
+/** `/api/v1/accounts/:slug/runners…`: the fleet as people and automation see and manage it. */
+export function registerFleetRoutes(app: FastifyInstance, deps: FleetRouteDeps): void {
+  const route = (spec: Parameters<typeof registerAccountRoute>[2]) =>
+    registerAccountRoute(app, deps, spec);
+  const { fleet } = deps;
+  const runnerId = (params: unknown) => parseInput(idParam, params).id;
+
+  route({
+    method: 'GET',
+    path: '/runners',
+    permission: 'fleet.view',
+    handler: async (_request, access) => ({ runners: await fleet.listRunners(access) }),
+  });
+  route({
+    method: 'GET',
+    path: '/runners/:id',
+    permission: 'fleet.view',
+    handler: async (request, access) => ({
+      runner: await fleet.getRunner(access, runnerId(request.params)),
+    }),
+  });
+  route({
+    method: 'PATCH',
+    path: '/runners/:id',
+    permission: 'fleet.manage',
+    sessionOnly: true,
+    handler: async (request, access, context) => {
+      const id = runnerId(request.params);
+      const body = parseInput(
+        z.strictObject({ group: z.string().regex(GROUP_NAME, 'lowercase letters, digits, . _ -') }),
+        request.body,
+      );
+      await fleet.changeGroup(access, id, body.group, context);
+      return { runner: await fleet.getRunner(access, id) };
+    },
+  });
+  route({
+    method: 'POST',
+    path: '/runners/:id/disable',
+    permission: 'fleet.manage',
+    sessionOnly: true,
+    handler: async (request, access, context) => {
+      await fleet.disable(access, runnerId(request.params), context);
+    },
+  });
+  route({
+    method: 'POST',
+    path: '/runners/:id/enable',
+    permission: 'fleet.manage',
+    sessionOnly: true,
+    handler: async (request, access, context) => {
+      await fleet.enable(access, runnerId(request.params), context);
+    },
+  });
+  route({
+    method: 'POST',
+    path: '/runners/:id/awaiting-reenrollment',
+    permission: 'fleet.manage',
+    sessionOnly: true,
+    handler: async (request, access, context) => {
+      const body = parseInput(
+        z.strictObject({ awaiting: z.boolean().default(true) }),
+        request.body,
+      );
+      await fleet.setAwaitingReenrollment(access, runnerId(request.params), body.awaiting, context);
+    },
+  });
+  route({
+    method: 'DELETE',
+    path: '/runners/:id',
+    permission: 'fleet.manage',
+    sessionOnly: true,
+    handler: async (request, access, context) => {
+      await fleet.remove(access, runnerId(request.params), context);
+    },
+  });
+}

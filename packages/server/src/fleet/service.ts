@@ -1,0 +1,334 @@
+import type { ShutdownReason } from '@emisar/protocol';
+import type { Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import { audit } from '../accounts/audit-trail.js';
+import { publishAccountEvent } from '../bus/account-events.js';
+import type { NotifyBus } from '../bus/notify-bus.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { AppError, ConflictError, NotFoundError } from '../http/errors.js';
+import type { RequestContext } from '../http/request-context.js';
+import type { AccountAccess } from '../members/access.js';
+import { runnerInReach } from '../members/roles.js';
+import { checkRunnerLimit, leaseLive } from './enrollment.js';
+import { encodeRunnerControl, RUNNER_CONTROL_CHANNEL } from './gateway.js';
+import { RunnerEndpointError } from './runner-errors.js';
+import type { RunnersTable } from './tables.js';
+import { revokeRunnerTokens } from './tokens.js';
+
+export interface FleetDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  bus: NotifyBus;
+}
+
+type RunnerRow = Selectable<RunnersTable>;
+
+export interface RunnerIssue {
+  code: 'group_mismatch' | 'pack_degraded' | 'pack_drift' | 'pack_untrusted';
+  message: string;
+}
+
+/** How a runner advertises one action, and whether a dispatch would pass the trust checks. */
+export interface AdvertisedAction {
+  id: string;
+  pack_id: string;
+  pack_version: string;
+  pack_hash: string;
+  title: string;
+  risk: string;
+  descriptor_digest: string;
+  primary_executable_available: boolean;
+  /** `trusted`: the runner has the trusted hash; `drift`: another hash of a trusted version; `untrusted`: not trusted yet. */
+  trust: 'trusted' | 'drift' | 'untrusted';
+}
+
+function runnerView(row: RunnerRow, now: Date) {
+  return {
+    id: row.id,
+    name: row.name,
+    ref: row.ref,
+    external_id: row.external_id,
+    group: row.group_name,
+    hostname: row.hostname,
+    labels: row.labels,
+    version: row.version,
+    online: row.disabled_at === null && leaseLive(row.lease_expires_at, now),
+    last_connected_at: row.last_connected_at,
+    last_disconnected_at: row.last_disconnected_at,
+    last_disconnect_reason: row.last_disconnect_reason,
+    disabled: row.disabled_at !== null,
+    disabled_at: row.disabled_at,
+    awaiting_reenrollment: row.awaiting_reenrollment,
+    degraded_packs: row.degraded_packs,
+    created_at: row.created_at,
+    reenrolled_at: row.reenrolled_at,
+  };
+}
+
+/** Runners as the console and automation manage them: reach-scoped, audited, live to the runner. */
+export function createFleetService(deps: FleetDeps) {
+  const { db, clock, bus } = deps;
+
+  async function advertised(executor: Kysely<Database>, accountId: string, runnerId: string) {
+    const rows = await executor
+      .selectFrom('runner_actions as ra')
+      .leftJoin('pack_versions as pv', (join) =>
+        join
+          .onRef('pv.account_id', '=', 'ra.account_id')
+          .onRef('pv.pack_id', '=', 'ra.pack_id')
+          .onRef('pv.version', '=', 'ra.pack_version'),
+      )
+      .select([
+        'ra.action_id',
+        'ra.pack_id',
+        'ra.pack_version',
+        'ra.pack_hash',
+        'ra.descriptor',
+        'ra.descriptor_digest',
+        'ra.primary_executable_available',
+        'pv.trusted_hash',
+      ])
+      .where('ra.account_id', '=', accountId)
+      .where('ra.runner_id', '=', runnerId)
+      .orderBy('ra.action_id')
+      .execute();
+    return rows.map(
+      (r): AdvertisedAction => ({
+        id: r.action_id,
+        pack_id: r.pack_id,
+        pack_version: r.pack_version,
+        pack_hash: r.pack_hash,
+        title: r.descriptor.title,
+        risk: r.descriptor.risk,
+        descriptor_digest: r.descriptor_digest,
+        primary_executable_available: r.primary_executable_available,
+        trust:
+          r.trusted_hash === null
+            ? 'untrusted'
+            : r.trusted_hash === r.pack_hash
+              ? 'trusted'
+              : 'drift',
+      }),
+    );
+  }
+
+  function issuesOf(row: RunnerRow, actions: readonly AdvertisedAction[]): RunnerIssue[] {
+    const issues: RunnerIssue[] = [];
+    if (row.asserted_group !== null) {
+      issues.push({
+        code: 'group_mismatch',
+        message: `The runner asserts group "${row.asserted_group}"; it stays in "${row.group_name}" (only an admin changes it).`,
+      });
+    }
+    for (const degraded of row.degraded_packs) {
+      issues.push({
+        code: 'pack_degraded',
+        message: `Pack ${degraded.pack} did not load: ${degraded.reason}`,
+      });
+    }
+    const packs = new Map<string, AdvertisedAction>();
+    for (const action of actions) packs.set(action.pack_id, action);
+    for (const action of packs.values()) {
+      if (action.trust === 'drift') {
+        issues.push({
+          code: 'pack_drift',
+          message: `Pack ${action.pack_id}@${action.pack_version} has hash ${action.pack_hash}, not the trusted one: its actions are not dispatchable here.`,
+        });
+      } else if (action.trust === 'untrusted') {
+        issues.push({
+          code: 'pack_untrusted',
+          message: `Pack ${action.pack_id}@${action.pack_version} is not trusted yet.`,
+        });
+      }
+    }
+    return issues;
+  }
+
+  /** The runner, locked when inside a transaction; 404 when missing, deleted or out of reach. */
+  async function findRunner(
+    executor: Kysely<Database>,
+    access: AccountAccess,
+    runnerId: string,
+    lock = false,
+  ): Promise<RunnerRow> {
+    let query = executor
+      .selectFrom('runners')
+      .selectAll()
+      .where('id', '=', runnerId)
+      .where('account_id', '=', access.account.id)
+      .where('deleted_at', 'is', null);
+    if (lock) query = query.forUpdate();
+    const row = await query.executeTakeFirst();
+    if (
+      !row ||
+      !runnerInReach(access.membership.runner_access, { id: row.id, group: row.group_name })
+    ) {
+      throw new NotFoundError();
+    }
+    return row;
+  }
+
+  async function change(
+    access: AccountAccess,
+    runnerId: string,
+    context: RequestContext,
+    apply: (
+      trx: Transaction<Database>,
+      runner: RunnerRow,
+    ) => Promise<{
+      event: string;
+      payload?: Record<string, string | boolean | null>;
+      shutdown?: ShutdownReason;
+    } | null>,
+  ) {
+    return db.transaction().execute(async (trx) => {
+      const runner = await findRunner(trx, access, runnerId, true);
+      const outcome = await apply(trx, runner);
+      if (!outcome) return;
+      if (outcome.shutdown) {
+        await bus.publish(
+          trx,
+          RUNNER_CONTROL_CHANNEL,
+          encodeRunnerControl({ kind: 'shutdown', runnerId, reason: outcome.shutdown }),
+        );
+      }
+      await publishAccountEvent(bus, trx, {
+        accountId: access.account.id,
+        kind: 'runner',
+        id: runnerId,
+      });
+      await audit(trx, {
+        accountId: access.account.id,
+        eventType: outcome.event,
+        actor: access.actor,
+        target: { kind: 'runner', id: runner.id, label: runner.name },
+        payload: outcome.payload ?? {},
+        context,
+      });
+    });
+  }
+
+  const update = (trx: Kysely<Database>, runner: RunnerRow, values: Updateable<RunnersTable>) =>
+    trx
+      .updateTable('runners')
+      .set(values)
+      .where('id', '=', runner.id)
+      .where('account_id', '=', runner.account_id)
+      .execute();
+
+  return {
+    async listRunners(access: AccountAccess) {
+      const rows = await db
+        .selectFrom('runners')
+        .selectAll()
+        .where('account_id', '=', access.account.id)
+        .where('deleted_at', 'is', null)
+        .orderBy('group_name')
+        .orderBy('name')
+        .execute();
+      const now = clock.now();
+      return rows
+        .filter((r) =>
+          runnerInReach(access.membership.runner_access, { id: r.id, group: r.group_name }),
+        )
+        .map((r) => ({
+          ...runnerView(r, now),
+          issues: issuesOf(r, []),
+        }));
+    },
+
+    async getRunner(access: AccountAccess, runnerId: string) {
+      const row = await findRunner(db, access, runnerId);
+      const actions = await advertised(db, access.account.id, row.id);
+      return { ...runnerView(row, clock.now()), issues: issuesOf(row, actions), actions };
+    },
+
+    disable: (access: AccountAccess, runnerId: string, context: RequestContext) =>
+      change(access, runnerId, context, async (trx, runner) => {
+        if (runner.disabled_at) return null;
+        await update(trx, runner, { disabled_at: clock.now().toISOString() });
+        return { event: 'runner.disabled', shutdown: 'runner_disabled' };
+      }),
+
+    enable: (access: AccountAccess, runnerId: string, context: RequestContext) =>
+      change(access, runnerId, context, async (trx, runner) => {
+        if (!runner.disabled_at) return null;
+        await trx
+          .selectFrom('accounts')
+          .select('id')
+          .where('id', '=', access.account.id)
+          .forUpdate()
+          .execute();
+        try {
+          await checkRunnerLimit(trx, access.account.id, access.account.plan, runner.id);
+        } catch (error) {
+          if (!(error instanceof RunnerEndpointError)) throw error;
+          throw new AppError(
+            402,
+            'runner_limit_exceeded',
+            `The ${access.account.plan} plan allows ${error.extra.limit} active runners; disable or delete one first.`,
+          );
+        }
+        await update(trx, runner, { disabled_at: null });
+        return { event: 'runner.enabled' };
+      }),
+
+    remove: (access: AccountAccess, runnerId: string, context: RequestContext) =>
+      change(access, runnerId, context, async (trx, runner) => {
+        const now = clock.now();
+        await update(trx, runner, {
+          deleted_at: now.toISOString(),
+          lease_expires_at: null,
+          lease_node: null,
+        });
+        await revokeRunnerTokens(trx, { id: runner.id, accountId: runner.account_id }, now);
+        await trx
+          .deleteFrom('runner_actions')
+          .where('runner_id', '=', runner.id)
+          .where('account_id', '=', runner.account_id)
+          .execute();
+        return {
+          event: 'runner.deleted',
+          payload: { external_id: runner.external_id },
+          shutdown: 'runner_revoked',
+        };
+      }),
+
+    setAwaitingReenrollment: (
+      access: AccountAccess,
+      runnerId: string,
+      awaiting: boolean,
+      context: RequestContext,
+    ) =>
+      change(access, runnerId, context, async (trx, runner) => {
+        if (runner.awaiting_reenrollment === awaiting) return null;
+        await update(trx, runner, { awaiting_reenrollment: awaiting });
+        return {
+          event: awaiting ? 'runner.awaiting_reenrollment' : 'runner.reenrollment_cancelled',
+        };
+      }),
+
+    changeGroup: (
+      access: AccountAccess,
+      runnerId: string,
+      group: string,
+      context: RequestContext,
+    ) =>
+      change(access, runnerId, context, async (trx, runner) => {
+        if (runner.group_name === group) return null;
+        if (!runnerInReach(access.membership.runner_access, { id: runner.id, group })) {
+          throw new ConflictError(
+            'You cannot move a runner into a group outside your own reach.',
+            'out_of_reach',
+          );
+        }
+        await update(trx, runner, {
+          group_name: group,
+          asserted_group: runner.asserted_group === group ? null : runner.asserted_group,
+        });
+        return { event: 'runner.group_changed', payload: { from: runner.group_name, to: group } };
+      }),
+  };
+}
+
+export type FleetService = ReturnType<typeof createFleetService>;
