@@ -10,8 +10,9 @@ import {
   signUp,
   startIdentityHarness,
 } from '../test-support/identity-app.js';
-import { repoPacksState, withPackHash } from './test-support/fixtures.js';
+import { REPO_PACKS_DIR, repoPacksState, withPackHash } from './test-support/fixtures.js';
 import { newEnrollmentKey, refresh, register, registration } from './test-support/harness.js';
+import { startRealRunner } from './test-support/runner.js';
 import { TestRunnerSocket } from './test-support/ws-client.js';
 
 type RunnerView = Record<string, unknown> & {
@@ -332,6 +333,44 @@ describe(`runner and pack trust administration (${onPostgres ? 'PostgreSQL' : 'P
       await eventually(async () => !(await getRunner(id)).online);
     } finally {
       await nodeB.close();
+    }
+  });
+
+  it('the real runner: disabled it keeps its token and retries; enabled it returns; deleted it stops for good', async () => {
+    await h.storage.db
+      .updateTable('accounts')
+      .set({ plan: 'enterprise' })
+      .where('id', '=', accountId)
+      .execute();
+    const { key } = await newEnrollmentKey(h, accountId);
+    const runner = await startRealRunner({
+      url: h.url,
+      enrollmentKey: key,
+      runnerId: 'real-admin',
+      packs: [REPO_PACKS_DIR],
+    });
+    try {
+      const row = async () =>
+        h.storage.db
+          .selectFrom('runners')
+          .select('id')
+          .where('account_id', '=', accountId)
+          .where('external_id', '=', 'real-admin')
+          .executeTakeFirst();
+      await eventually(async () => (await row()) !== undefined);
+      const { id } = (await row())!;
+      await eventually(async () => (await getRunner(id)).online);
+      expect((await owner.request('POST', `${base}/runners/${id}/disable`, {})).status).toBe(200);
+      await eventually(async () => runner.logs.includes('control plane shutdown: runner_disabled'));
+      await eventually(async () =>
+        runner.logs.some((l) => l.includes('refused the connection (403)')),
+      );
+      expect((await owner.request('POST', `${base}/runners/${id}/enable`, {})).status).toBe(200);
+      await eventually(async () => (await getRunner(id)).online);
+      expect((await owner.request('DELETE', `${base}/runners/${id}`)).status).toBe(200);
+      expect(await runner.exit).toEqual({ code: 0, why: 'control plane shutdown: runner_revoked' });
+    } finally {
+      await runner.stop();
     }
   });
 });
