@@ -4,6 +4,18 @@ import { fileURLToPath } from 'node:url';
 
 export const SERVER_BIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
+/** Servers this test process started; none may outlive it (a timed-out test skips its cleanup). */
+const started = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of started) child.kill('SIGKILL');
+});
+
+function track<T extends ChildProcess>(child: T): T {
+  started.add(child);
+  child.once('exit', () => started.delete(child));
+  return child;
+}
+
 export interface ServerProcess {
   child: ChildProcess;
   url: string;
@@ -19,7 +31,7 @@ export interface Exited {
 
 /** Runs `emisar-server <args>` (the built binary) to completion. */
 export async function runServerCommand(args: string[], env: NodeJS.ProcessEnv): Promise<Exited> {
-  const child = spawn(process.execPath, [SERVER_BIN, ...args], { env: cleanEnv(env) });
+  const child = track(spawn(process.execPath, [SERVER_BIN, ...args], { env: cleanEnv(env) }));
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => {
@@ -34,9 +46,11 @@ export async function runServerCommand(args: string[], env: NodeJS.ProcessEnv): 
 
 /** Starts `emisar-server start` and resolves once it logs its listening URL. */
 export async function startServerProcess(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [SERVER_BIN, 'start'], {
-    env: cleanEnv({ PORT: '0', LOG_LEVEL: 'info', ...env }),
-  });
+  const child = track(
+    spawn(process.execPath, [SERVER_BIN, 'start'], {
+      env: cleanEnv({ PORT: '0', LOG_LEVEL: 'info', ...env }),
+    }),
+  );
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (data: Buffer) => {
