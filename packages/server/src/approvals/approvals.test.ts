@@ -678,6 +678,32 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     expect(await runOf(runId)).toEqual({ status: 'denied', status_reason: 'initiator_revoked' });
   });
 
+  it('re-checks pack trust at release: a revoked trust refuses the approval (pack_untrusted)', async () => {
+    const { id, runId } = await park({ actionId: 'linux.reboot' });
+    const trusted = await h.storage.db
+      .selectFrom('pack_versions')
+      .select(['id', 'trusted_hash', 'trust_state'])
+      .where('account_id', '=', accountId)
+      .where('pack_id', '=', 'linux')
+      .executeTakeFirstOrThrow();
+    await h.storage.db
+      .updateTable('pack_versions')
+      .set({ trusted_hash: null, trust_state: 'pending' })
+      .where('id', '=', trusted.id)
+      .execute();
+    try {
+      const response = await decisions(bob, id, { decision: 'approve' });
+      expect(response.body).toMatchObject({ outcome: 'refused', status_reason: 'pack_untrusted' });
+      expect(await runOf(runId)).toEqual({ status: 'denied', status_reason: 'pack_untrusted' });
+    } finally {
+      await h.storage.db
+        .updateTable('pack_versions')
+        .set({ trusted_hash: trusted.trusted_hash, trust_state: trusted.trust_state })
+        .where('id', '=', trusted.id)
+        .execute();
+    }
+  });
+
   it('bad decision bodies change nothing', async () => {
     const { id } = await park();
     for (const body of [

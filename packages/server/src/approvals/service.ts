@@ -17,7 +17,6 @@ import type { RequestContext } from '../http/request-context.js';
 import { parseInput, UUID_PATTERN } from '../http/validation.js';
 import type { MailOutbox } from '../mail/outbox.js';
 import type { AccountAccess } from '../members/access.js';
-import { decidePolicy } from '../policy/decide.js';
 import { notifyRunnerWork, type RunRelease } from '../runs/release.js';
 import {
   auditContext,
@@ -29,8 +28,9 @@ import {
 } from './grants.js';
 import type { ApprovalMailMessage } from './mail.js';
 import { decidersOf, isRequester, mayDecide, maySee, visibleTo } from './reach.js';
-import { fleetReleaseChecks, type ReleaseChecks } from './release-checks.js';
+import { fleetReleaseChecks, type ReleaseChecks, refusalAtRelease } from './release-checks.js';
 import type { ApprovalRequestsTable, ApprovalVote } from './tables.js';
+import { approvalView, encodeCursor, listSchema } from './views.js';
 
 export type ApprovalRow = Selectable<ApprovalRequestsTable>;
 
@@ -69,34 +69,6 @@ export const decisionSchema = z.strictObject({
   grant: grantOptionsSchema.optional(),
 });
 export type DecisionInput = z.infer<typeof decisionSchema>;
-
-const cursorSchema = z
-  .string()
-  .max(200)
-  .transform((text, ctx) => {
-    try {
-      const [at, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
-      if (
-        typeof at === 'string' &&
-        !Number.isNaN(Date.parse(at)) &&
-        typeof id === 'string' &&
-        UUID_PATTERN.test(id)
-      ) {
-        return { at, id };
-      }
-    } catch {}
-    ctx.addIssue({ code: 'custom', message: 'is not a cursor from a previous page' });
-    return z.NEVER;
-  });
-
-const listSchema = z.object({
-  status: z.enum(['pending', 'approved', 'denied', 'expired', 'cancelled']).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: cursorSchema.optional(),
-});
-
-const encodeCursor = (c: { at: string; id: string }) =>
-  Buffer.from(JSON.stringify([c.at, c.id])).toString('base64url');
 
 /** Risks whose decision needs a recent sign-in; an unknown risk is treated as high. */
 const REAUTH_RISKS: ReadonlySet<string | null> = new Set(['high', 'critical', null]);
@@ -329,60 +301,6 @@ export function createApprovalService(deps: ApprovalsDeps) {
   }
 
   /**
-   * The re-checks on the approving vote, under the request's row lock: the
-   * runner, the pack's trust and contract, the initiator's membership or key,
-   * and the current policy. Returns a deny reason, or null to release.
-   */
-  async function refusalAtRelease(
-    trx: Kysely<Database>,
-    request: ApprovalRow,
-  ): Promise<string | null> {
-    const runner = await checks.runner(trx, request.account_id, request.runner_id);
-    if (!runner || runner.deleted) return 'runner_deleted';
-    if (runner.disabled) return 'runner_disabled';
-    const contract = await checks.contract(trx, {
-      accountId: request.account_id,
-      runnerId: request.runner_id,
-      actionId: request.action_id,
-      packRef: request.pack_ref,
-    });
-    if (!contract.ok) return contract.reason;
-    if (!(await initiatorStillLive(trx, request))) return 'initiator_revoked';
-    const policy = await decidePolicy(trx, {
-      accountId: request.account_id,
-      runner: { id: runner.id, group: runner.group },
-      actionId: request.action_id,
-      risk: contract.risk,
-      viaAgent: request.api_key_id !== null,
-    });
-    return policy.decision === 'deny' ? (policy.statusReason ?? 'policy_denied') : null;
-  }
-
-  async function initiatorStillLive(trx: Kysely<Database>, request: ApprovalRow) {
-    const now = clock.now().toISOString();
-    let query = trx
-      .selectFrom('memberships as m')
-      .select('m.id')
-      .where('m.account_id', '=', request.account_id)
-      .where('m.deleted_at', 'is', null)
-      .where('m.accepted_at', 'is not', null)
-      .where('m.suspended_at', 'is', null);
-    if (request.api_key_id) {
-      query = query
-        .innerJoin('api_keys as k', 'k.membership_id', 'm.id')
-        .where('k.id', '=', request.api_key_id)
-        .where('k.account_id', '=', request.account_id)
-        .where('k.revoked_at', 'is', null)
-        .where((eb) => eb.or([eb('k.expires_at', 'is', null), eb('k.expires_at', '>', now)]));
-    } else if (request.requested_by_user_id) {
-      query = query.where('m.user_id', '=', request.requested_by_user_id);
-    } else {
-      return false;
-    }
-    return (await query.executeTakeFirst()) !== undefined;
-  }
-
-  /**
    * One person's vote. One deny ends the request; distinct approvals reaching
    * `min_approvals` approve it, and the approving vote re-checks everything
    * before the run is released.
@@ -512,7 +430,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
         return { kind: 'pending', approvals };
       }
 
-      const refusal = await refusalAtRelease(trx, request);
+      const refusal = await refusalAtRelease(trx, request, { checks, clock });
       if (refusal) {
         await close('denied', refusal);
         await runRelease.deny(trx, request.run_id, refusal);
@@ -694,55 +612,5 @@ export function createApprovalService(deps: ApprovalsDeps) {
     getApproval,
     viewOf,
     expireDue,
-  };
-}
-
-export function approvalView(
-  request: ApprovalRow,
-  extra: {
-    votes: {
-      user_id: string;
-      email: string;
-      decision: string;
-      note: string | null;
-      created_at: string;
-    }[];
-    requester: string | null;
-    canDecide: boolean;
-  },
-) {
-  return {
-    id: request.id,
-    run_id: request.run_id,
-    status: request.status,
-    status_reason: request.status_reason,
-    action_id: request.action_id,
-    runner_id: request.runner_id,
-    runner_group: request.runner_group,
-    pack_ref: request.pack_ref,
-    risk: request.risk,
-    reason: request.reason,
-    evidence: request.evidence,
-    expected: request.expected,
-    args_redacted: request.args_redacted,
-    args_sha256: request.args_sha256,
-    requested_by: { user_id: request.requested_by_user_id, email: extra.requester },
-    api_key_id: request.api_key_id,
-    min_approvals: request.min_approvals,
-    allow_self_approval: request.allow_self_approval,
-    approvals: extra.votes.filter((v) => v.decision === 'approve').length,
-    votes: extra.votes.map((v) => ({
-      user_id: v.user_id,
-      email: v.email,
-      decision: v.decision,
-      note: v.note,
-      at: v.created_at,
-    })),
-    can_decide: extra.canDecide,
-    expires_at: request.expires_at,
-    created_at: request.created_at,
-    decided_at: request.decided_at,
-    decided_by_user_id: request.decided_by_user_id,
-    decision_note: request.decision_note,
   };
 }
