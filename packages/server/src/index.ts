@@ -6,6 +6,8 @@ export {
   recordAuditEvents,
 } from './audit/record.js';
 export { verifyAuditExport } from './audit/verify.js';
+export { buildCatalog } from './catalog/build.js';
+export { type DispatchContract, resolveDispatchContract } from './catalog/dispatch-contract.js';
 export { ConfigError, loadConfig, type ServerConfig } from './config.js';
 export {
   type ApiKeyPrincipal,
@@ -15,4 +17,5 @@ export {
 export { consumeEnrollmentKey } from './credentials/enrollment-keys.js';
 export { openStorage, type Storage, type StorageTarget } from './db/database.js';
 export { migrateToLatest } from './db/migrate.js';
+export { findRunnerForDispatch, runnerRef } from './fleet/queries.js';
 export { type RunningServer, startServer } from './server.js';

@@ -1,10 +1,11 @@
 import { CLOSE_SUPERSEDED } from '@emisar/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AccountEvent, subscribeAccountEvents } from '../bus/account-events.js';
 import { createNotifyBus } from '../bus/notify-bus.js';
 import { notifyRunnerWork } from '../runs/release.js';
 import { TEST_TIMING } from '../test-support/config.js';
 import { onPostgres } from '../test-support/database.js';
-import { CLOSE_HEARTBEAT_TIMEOUT } from './gateway.js';
+import { CLOSE_HEARTBEAT_TIMEOUT, notifyAccountRunnersShutdown } from './gateway.js';
 import { repoPacksState } from './test-support/fixtures.js';
 import {
   accountWithKey,
@@ -257,6 +258,29 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       });
     } finally {
       await quick.close();
+    }
+  });
+
+  it('publishes presence and trust changes on the account stream; account shutdown reaches the socket', async () => {
+    const bus = createNotifyBus(h.storage);
+    const events: AccountEvent[] = [];
+    const unsubscribe = await subscribeAccountEvents(bus, (event) => events.push(event));
+    try {
+      const { accountId, runnerId, token } = await enrolled('events-1');
+      const socket = await TestRunnerSocket.connect(h.url, token);
+      socket.send({ ...(await repoPacksState()), hostname: 'events-1' });
+      await eventually(() => events.some((e) => e.kind === 'trust' && e.accountId === accountId));
+      expect(events).toContainEqual({ accountId, kind: 'runner', id: runnerId });
+      events.length = 0;
+      await notifyAccountRunnersShutdown(bus, h.storage.db, accountId);
+      expect(await socket.waitClosed()).toEqual({ code: 1000, reason: 'account_disabled' });
+      expect(socket.frames.filter((f) => f.type === 'shutdown')).toEqual([
+        { type: 'shutdown', protocol_version: 1, reason: 'account_disabled' },
+      ]);
+      await eventually(() => events.some((e) => e.kind === 'runner' && e.id === runnerId));
+    } finally {
+      await unsubscribe();
+      await bus.close();
     }
   });
 });

@@ -48,6 +48,39 @@ function decodeRunnerControl(payload: string): RunnerControl | null {
   return null;
 }
 
+/**
+ * Tells whichever node holds the runner's socket to send `shutdown {reason}`
+ * and close it (delivered on commit when `executor` is a transaction).
+ */
+export async function notifyRunnerShutdown(
+  bus: NotifyBus,
+  executor: Kysely<Database>,
+  runnerId: string,
+  reason: ShutdownReason,
+): Promise<void> {
+  await bus.publish(
+    executor,
+    RUNNER_CONTROL_CHANNEL,
+    encodeRunnerControl({ kind: 'shutdown', runnerId, reason }),
+  );
+}
+
+/** For whoever disables an account: every runner of it gets `shutdown account_disabled`. */
+export async function notifyAccountRunnersShutdown(
+  bus: NotifyBus,
+  executor: Kysely<Database>,
+  accountId: string,
+): Promise<void> {
+  const runners = await executor
+    .selectFrom('runners')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .where('deleted_at', 'is', null)
+    .where('lease_expires_at', 'is not', null)
+    .execute();
+  for (const { id } of runners) await notifyRunnerShutdown(bus, executor, id, 'account_disabled');
+}
+
 /** Close code for a socket silent longer than HEARTBEAT_TIMEOUT. */
 export const CLOSE_HEARTBEAT_TIMEOUT = 4001;
 const CLOSE_GOING_AWAY = 1001;
@@ -443,8 +476,8 @@ export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
       // Frames that arrive before the lease is taken wait in the queue.
       const early: [Buffer | ArrayBuffer | Buffer[], boolean][] = [];
       socket.on('message', (data, isBinary) => {
-        if (conn.generation === 0) early.push([data as Buffer, isBinary]);
-        else onMessage(conn, data as Buffer, isBinary);
+        if (conn.generation !== 0) onMessage(conn, data as Buffer, isBinary);
+        else if (early.push([data as Buffer, isBinary]) > QUEUE_HIGH) socket.terminate();
       });
       conn.armSilenceTimer();
       const generation = await claim(conn).catch((error: unknown) => {

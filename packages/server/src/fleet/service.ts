@@ -10,7 +10,7 @@ import type { RequestContext } from '../http/request-context.js';
 import type { AccountAccess } from '../members/access.js';
 import { runnerInReach } from '../members/roles.js';
 import { checkRunnerLimit, leaseLive } from './enrollment.js';
-import { encodeRunnerControl, RUNNER_CONTROL_CHANNEL } from './gateway.js';
+import { notifyRunnerShutdown } from './gateway.js';
 import { RunnerEndpointError } from './runner-errors.js';
 import type { RunnersTable } from './tables.js';
 import { revokeRunnerTokens } from './tokens.js';
@@ -185,13 +185,7 @@ export function createFleetService(deps: FleetDeps) {
       const runner = await findRunner(trx, access, runnerId, true);
       const outcome = await apply(trx, runner);
       if (!outcome) return;
-      if (outcome.shutdown) {
-        await bus.publish(
-          trx,
-          RUNNER_CONTROL_CHANNEL,
-          encodeRunnerControl({ kind: 'shutdown', runnerId, reason: outcome.shutdown }),
-        );
-      }
+      if (outcome.shutdown) await notifyRunnerShutdown(bus, trx, runnerId, outcome.shutdown);
       await publishAccountEvent(bus, trx, {
         accountId: access.account.id,
         kind: 'runner',
