@@ -283,4 +283,35 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       await bus.close();
     }
   });
+
+  it('refuses re-enrollment by the original key while connected, allows it once disconnected', async () => {
+    const { accountId, key } = await accountWithKey(h, { reusable: true });
+    const first = await register(h.url, key, registration('reconn-1'));
+    const socket = await TestRunnerSocket.connect(h.url, first.body.token as string);
+    const runner = await h.storage.db
+      .selectFrom('runners')
+      .select('id')
+      .where('account_id', '=', accountId)
+      .executeTakeFirstOrThrow();
+    await eventually(async () => (await runnerRow(runner.id)).lease_expires_at !== null);
+    expect(await register(h.url, key, registration('reconn-1'))).toEqual({
+      status: 409,
+      body: { error: 'runner_exists' },
+    });
+    socket.close();
+    await eventually(async () => (await runnerRow(runner.id)).lease_expires_at === null);
+    const again = await register(h.url, key, registration('reconn-1'));
+    expect(again.status).toBe(201);
+    expect(await TestRunnerSocket.open(h.url, first.body.token as string)).toEqual({
+      status: 401,
+      body: { error: 'token_invalid' },
+    });
+  });
+
+  it('closes a socket that sends a frame over 2 MiB (1009)', async () => {
+    const { token } = await enrolled('big-1');
+    const socket = await TestRunnerSocket.connect(h.url, token);
+    socket.send(`{"type":"heartbeat","protocol_version":1,"pad":"${'x'.repeat(2 * 1024 * 1024)}"}`);
+    expect((await socket.waitClosed()).code).toBe(1009);
+  });
 });
