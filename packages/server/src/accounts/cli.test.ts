@@ -9,7 +9,10 @@ import { openStorage } from '../db/database.js';
 import { createTestDatabase, type TestDatabase } from '../test-support/database.js';
 import { runServerCommand } from '../test-support/server-process.js';
 
-/** The built `emisar-server` binary against a fresh database (run `npm run build` first). */
+/**
+ * The built `emisar-server` binary against a fresh database (run `npm run build` first).
+ * Each command is a process that opens and migrates the database: minutes under a loaded machine.
+ */
 describe('emisar-server identity commands', () => {
   let database: TestDatabase;
   let env: NodeJS.ProcessEnv;
@@ -140,7 +143,7 @@ describe('emisar-server identity commands', () => {
         ]),
       );
     });
-  });
+  }, 180_000);
 
   it('refuses bad input with exit 2 and an unknown account with exit 1', async () => {
     const badPlan = await run(['plan', 'set', 'ops-team', 'platinum']);
@@ -163,5 +166,5 @@ describe('emisar-server identity commands', () => {
     const missing = await run(['enrollment-key', 'create', '--account', 'nope-nope']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no account "nope-nope"/);
-  });
+  }, 180_000);
 });

@@ -77,5 +77,5 @@ describe('first sign-in on a fresh install (real process, dev mailbox)', () => {
       await again.stop('SIGTERM');
     }
     expect(again.output()).not.toContain(link.hash.slice(1));
-  });
+  }, 180_000);
 });
