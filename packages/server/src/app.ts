@@ -13,6 +13,7 @@ import { registerHealthRoutes } from './http/health-routes.js';
 import { loggerOptions, requestIdOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { registerPolicy } from './policy/register.js';
+import { registerRuns } from './runs/register.js';
 import { createRunRelease } from './runs/release.js';
 import { createRunHooks } from './runs/runner-hooks.js';
 
@@ -76,7 +77,7 @@ export async function createApp({
         log: app.log,
       }),
   });
-  registerPolicy(app, {
+  const { approvals } = registerPolicy(app, {
     config,
     storage,
     clock,
@@ -84,5 +85,6 @@ export async function createApp({
     outbox: app.mailOutbox,
     runRelease: createRunRelease({ bus, clock }),
   });
+  registerRuns(app, { config, storage, clock, bus, approvals });
   return app;
 }

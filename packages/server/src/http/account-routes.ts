@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, HTTPMethods } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
@@ -20,6 +20,8 @@ export interface AccountRouteSpec {
     request: FastifyRequest,
     access: AccountAccess,
     context: RequestContext,
+    /** For routes that stream (SSE): a hijacked reply is left alone. */
+    reply: FastifyReply,
   ): Promise<unknown>;
 }
 
@@ -54,7 +56,8 @@ export function registerAccountRoute(
         throw new ForbiddenError('API keys cannot do this; sign in to the console.', 'forbidden');
       }
       requirePermission(access, spec.permission);
-      const result = await spec.handler(request, access, contextOf(request));
+      const result = await spec.handler(request, access, contextOf(request), reply);
+      if (reply.sent) return reply;
       reply.status(spec.status ?? 200);
       return result ?? { ok: true };
     },

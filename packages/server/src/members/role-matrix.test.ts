@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { createApiKey } from '../credentials/api-keys.js';
 import { createEnrollmentKey } from '../credentials/enrollment-keys.js';
 import { FLEET_PATHS, fleetMatrixFixtures } from '../fleet/test-support/matrix-fixtures.js';
 import { accountRoutesOf } from '../http/account-routes.js';
 import { POLICY_PATHS, policyMatrixFixtures } from '../policy/test-support/matrix-fixtures.js';
+import { RUNS_PATHS, runsMatrixFixtures } from '../runs/test-support/matrix-fixtures.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
 import {
@@ -36,9 +38,12 @@ describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
   let accountA: { id: string; slug: string };
   let outsider: Browser;
   let outsiderAccountId: string;
+  /** Publishes only (fixtures ingest runner state); it never listens. */
+  let matrixBus: NotifyBus;
 
   beforeAll(async () => {
     h = await startIdentityHarness();
+    matrixBus = createNotifyBus(h.storage);
     const owner = await signUp(h, 'owner@a.test', 'Matrix A');
     const { db } = h.storage;
     accountA = await db
@@ -134,6 +139,12 @@ describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
     }),
     ...policyMatrixFixtures(() => h.storage.db),
     ...fleetMatrixFixtures(() => h.storage.db),
+    ...runsMatrixFixtures(() => ({
+      storage: h.storage,
+      bus: matrixBus,
+      clock: h.clock,
+      secretKey: h.config.secretKey,
+    })),
   };
 
   async function ownKey(caller: { membershipId: string; accountId: string }) {
@@ -168,7 +179,11 @@ describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
 
   const routes = () =>
     accountRoutesOf(h.app).filter(
-      (r) => IDENTITY_PATHS.test(r.path) || POLICY_PATHS.test(r.path) || FLEET_PATHS.test(r.path),
+      (r) =>
+        IDENTITY_PATHS.test(r.path) ||
+        POLICY_PATHS.test(r.path) ||
+        FLEET_PATHS.test(r.path) ||
+        RUNS_PATHS.test(r.path),
     );
 
   it('has a fixture for every identity route', () => {

@@ -103,6 +103,8 @@ export interface RunsTable {
   event_bytes: ColumnType<number, number | undefined, number>;
   events_dropped: ColumnType<number, number | undefined, number>;
   updated_at: Timestamp;
+  /** The action timeout the run was dispatched with, clamped into the action's bounds. */
+  action_timeout_ms: ColumnType<number, number | undefined, number>;
 }
 
 export type RunEventKind = 'progress' | 'transition' | 'error';

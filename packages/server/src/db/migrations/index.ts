@@ -5,6 +5,7 @@ import * as m0003 from './0003_audit.js';
 import * as m0004 from './0004_fleet.js';
 import * as m0005 from './0005_policy.js';
 import * as m0006 from './0006_runs.js';
+import * as m0006b from './0006b_run_timeout.js';
 
 /** Every migration, in order. Names are permanent once released. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_fleet': m0004,
   '0005_policy': m0005,
   '0006_runs': m0006,
+  '0006b_run_timeout': m0006b,
 };

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApprovalService } from '../approvals/service.js';
+import type { NotifyBus } from '../bus/notify-bus.js';
+import type { Clock } from '../clock.js';
+import type { ServerConfig } from '../config.js';
+import type { Storage } from '../db/database.js';
+import { registerRunRoutes } from './routes.js';
+import { createRunService, type RunService } from './service.js';
+import { startRunSweeps } from './sweep.js';
+
+export interface RunsOptions {
+  config: Pick<ServerConfig, 'secretKey' | 'timing'>;
+  storage: Pick<Storage, 'db'>;
+  clock: Clock;
+  bus: NotifyBus;
+  approvals: Pick<ApprovalService, 'openApprovalRequest' | 'cancelApprovalForRun'>;
+}
+
+/** Runs: the REST routes, the account event stream, and the dispatch-timeout sweep. */
+export function registerRuns(
+  app: FastifyInstance,
+  { config, storage, clock, bus, approvals }: RunsOptions,
+): { runs: RunService } {
+  const { db } = storage;
+  const runs = createRunService({ db, bus, clock, secretKey: config.secretKey, approvals });
+  registerRunRoutes(app, { db, clock, bus, runs });
+  const sweeps = startRunSweeps({ db, bus, clock, timing: config.timing, log: app.log });
+  app.addHook('onClose', () => sweeps.stop());
+  return { runs };
+}

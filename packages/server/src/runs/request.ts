@@ -1,0 +1,141 @@
+import { parseDuration } from '@emisar/packs';
+import {
+  ExactNumber,
+  isJsonObject,
+  type JsonObject,
+  type JsonValue,
+  parseStrictJson,
+  StrictJsonError,
+} from '@emisar/protocol';
+import { InvalidParamsError } from '../http/errors.js';
+
+/** `POST …/runs` as read from the exact request bytes (numbers exact, duplicate keys refused). */
+export interface CreateRunBody {
+  runner: string;
+  actionId: string;
+  packRef: string | undefined;
+  args: JsonObject;
+  reason: string;
+  evidence: string | null;
+  expected: string | null;
+  opts: RunOpts | null;
+}
+
+export interface RunOpts {
+  timeout?: number;
+  max_stdout_bytes?: number;
+  max_stderr_bytes?: number;
+}
+
+const FIELDS = new Set([
+  'runner',
+  'action_id',
+  'pack_ref',
+  'args',
+  'reason',
+  'evidence',
+  'expected',
+  'opts',
+]);
+const OPTS = new Set(['timeout', 'max_stdout_bytes', 'max_stderr_bytes']);
+export const REASON_MIN = 12;
+export const REASON_MAX = 2000;
+export const EVIDENCE_MAX = 4000;
+export const EXPECTED_MAX = 2000;
+const BODY_MAX_BYTES = 256 * 1024;
+
+/** Characters as the database counts them (code points). */
+export const textLength = (text: string) => [...text].length;
+
+export function parseCreateRunBody(raw: Buffer | string | undefined): CreateRunBody {
+  if (raw === undefined || raw.length === 0)
+    throw new InvalidParamsError('The JSON body is empty.');
+  let value: JsonValue;
+  try {
+    value = parseStrictJson(raw, { maxBytes: BODY_MAX_BYTES });
+  } catch (error) {
+    if (!(error instanceof StrictJsonError)) throw error;
+    throw new InvalidParamsError(`The body is not valid JSON (${error.code}).`, 'invalid_json');
+  }
+  if (!isJsonObject(value)) throw new InvalidParamsError('The body must be a JSON object.');
+  for (const key of Object.keys(value)) {
+    if (!FIELDS.has(key)) throw new InvalidParamsError(`Unknown field: ${key.slice(0, 64)}.`);
+  }
+  const runner = requiredString(value, 'runner', 255);
+  const actionId = requiredString(value, 'action_id', 128);
+  const packRef = optionalString(value, 'pack_ref', 255) ?? undefined;
+  if (!isJsonObject(value.args)) throw new InvalidParamsError('args must be a JSON object.');
+  const reason = value.reason;
+  if (typeof reason !== 'string')
+    throw new InvalidParamsError('reason is required.', 'invalid_reason');
+  return {
+    runner,
+    actionId,
+    packRef,
+    args: value.args,
+    reason,
+    evidence: optionalString(value, 'evidence', Number.POSITIVE_INFINITY),
+    expected: optionalString(value, 'expected', Number.POSITIVE_INFINITY),
+    opts: readOpts(value.opts),
+  };
+}
+
+/** The caller's reason, evidence and expectation: bounded text, the reason never blank. */
+export function checkReasonFields(body: CreateRunBody): void {
+  if (body.reason.trim() === '' || textLength(body.reason) < REASON_MIN) {
+    throw new InvalidParamsError(
+      `Give a reason of at least ${REASON_MIN} characters: why this action, on this host, now.`,
+      'invalid_reason',
+    );
+  }
+  if (textLength(body.reason) > REASON_MAX) {
+    throw new InvalidParamsError(
+      `reason is longer than ${REASON_MAX} characters.`,
+      'invalid_reason',
+    );
+  }
+  if (body.evidence !== null && textLength(body.evidence) > EVIDENCE_MAX) {
+    throw new InvalidParamsError(`evidence is longer than ${EVIDENCE_MAX} characters.`);
+  }
+  if (body.expected !== null && textLength(body.expected) > EXPECTED_MAX) {
+    throw new InvalidParamsError(`expected is longer than ${EXPECTED_MAX} characters.`);
+  }
+}
+
+function requiredString(body: JsonObject, name: string, max: number): string {
+  const value = body[name];
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw new InvalidParamsError(`${name} must be a string of 1 to ${max} characters.`);
+  }
+  return value;
+}
+
+function optionalString(body: JsonObject, name: string, max: number): string | null {
+  const value = body[name];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length > max) {
+    throw new InvalidParamsError(`${name} must be a string.`);
+  }
+  return value;
+}
+
+/** Requested overrides; `timeout` is integer nanoseconds or a duration like `30s`. */
+function readOpts(value: JsonValue | undefined): RunOpts | null {
+  if (value === undefined || value === null) return null;
+  if (!isJsonObject(value)) throw new InvalidParamsError('opts must be an object.');
+  const opts: RunOpts = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (!OPTS.has(key)) throw new InvalidParamsError(`Unknown option: ${key.slice(0, 64)}.`);
+    let number: number | undefined;
+    if (key === 'timeout' && typeof item === 'string') {
+      const ns = parseDuration(item);
+      number = ns === undefined ? undefined : Number(ns);
+    } else if (typeof item === 'number') number = item;
+    else if (item instanceof ExactNumber) number = undefined;
+    if (number === undefined || !Number.isSafeInteger(number) || number <= 0) {
+      throw new InvalidParamsError(`opts.${key} must be a positive integer.`);
+    }
+    opts[key as keyof RunOpts] = number;
+  }
+  return Object.keys(opts).length > 0 ? opts : null;
+}

@@ -1,0 +1,198 @@
+import { type Kysely, sql } from 'kysely';
+import type { AuditActor } from '../audit/record.js';
+import type { NotifyBus } from '../bus/notify-bus.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import type { TimingConfig } from '../fleet/timing.js';
+import { notifyRunnerWork } from './release.js';
+import { lockRun, type RunRow, transitionRun } from './transitions.js';
+
+export interface RunSweepDeps {
+  db: Kysely<Database>;
+  bus: NotifyBus;
+  clock: Clock;
+  timing: Pick<
+    TimingConfig,
+    'dispatchGraceMs' | 'sentDeadlineMs' | 'runDeadlineMs' | 'sweepIntervalMs'
+  >;
+}
+
+export interface RunSweepResult {
+  ran: boolean;
+  unreachable: number;
+  outcomeUnknown: number;
+  cancelled: number;
+  redeliveries: number;
+}
+
+/** Two-key advisory lock: ('runs', dispatch timeouts). */
+const RUNS_LOCK_NAMESPACE = 0x72756e73;
+const DISPATCH_SWEEP_LOCK = 1;
+const BATCH = 500;
+const SWEEP_ACTOR: AuditActor = { kind: 'system', id: null, label: 'dispatch-timeouts' };
+
+type Verdict =
+  | { kind: 'error'; statusReason: 'runner_unreachable' | 'outcome_unknown' }
+  | { kind: 'cancelled' }
+  | { kind: 'redeliver' }
+  | { kind: 'wait' };
+
+/**
+ * The dispatch-timeout sweep (spec § Runs, Delivery): a pending run its
+ * runner never came online for within DISPATCH_GRACE errors as
+ * `runner_unreachable`; a sent run with no `action_started` past
+ * SENT_DEADLINE is redelivered while its runner is online, else errors as
+ * `outcome_unknown`; a started run with no result past its timeout plus
+ * RUN_DEADLINE while the runner is gone errors as `outcome_unknown`; a run
+ * cancelled before it started ends as `cancelled` once the cancel had
+ * SENT_DEADLINE to land. Re-derives everything from rows; one node at a time.
+ */
+export async function sweepDispatchTimeouts(deps: RunSweepDeps): Promise<RunSweepResult> {
+  const result: RunSweepResult = {
+    ran: false,
+    unreachable: 0,
+    outcomeUnknown: 0,
+    cancelled: 0,
+    redeliveries: 0,
+  };
+  return deps.db.connection().execute(async (conn) => {
+    const { rows } = await sql<{ locked: boolean }>`
+      select pg_try_advisory_lock(${RUNS_LOCK_NAMESPACE}, ${DISPATCH_SWEEP_LOCK}) as locked
+    `.execute(conn);
+    if (!rows[0]?.locked) return result;
+    result.ran = true;
+    try {
+      const now = deps.clock.now();
+      const before = (ms: number) => new Date(now.getTime() - ms).toISOString();
+      const candidates = await conn
+        .selectFrom('runs')
+        .select(['id', 'runner_id'])
+        .where((eb) =>
+          eb.or([
+            eb.and([
+              eb('status', '=', 'pending'),
+              eb('updated_at', '<=', before(deps.timing.dispatchGraceMs)),
+            ]),
+            eb.and([
+              eb('status', 'in', ['sent', 'cancelling']),
+              eb('started_at', 'is', null),
+              eb('sent_at', '<=', before(deps.timing.sentDeadlineMs)),
+            ]),
+            eb.and([
+              eb('status', 'in', ['running', 'cancelling']),
+              eb('started_at', 'is not', null),
+              eb('started_at', '<=', before(deps.timing.runDeadlineMs)),
+            ]),
+          ]),
+        )
+        .orderBy('queued_at')
+        .limit(BATCH)
+        .execute();
+      const wake = new Set<string>();
+      for (const candidate of candidates) {
+        await conn.transaction().execute(async (trx) => {
+          const run = await lockRun(trx, { id: candidate.id });
+          if (!run) return;
+          const online = await runnerOnline(trx, run, now);
+          const verdict = judge(run, online, now, deps.timing);
+          const at = now.toISOString();
+          if (verdict.kind === 'redeliver') {
+            wake.add(run.runner_id);
+            result.redeliveries += 1;
+          } else if (verdict.kind === 'cancelled') {
+            await transitionRun(trx, deps.bus, run, {
+              to: 'cancelled',
+              statusReason: 'cancelled_before_start',
+              patch: { cancelled_at: at },
+              actor: SWEEP_ACTOR,
+              now: at,
+            });
+            result.cancelled += 1;
+          } else if (verdict.kind === 'error') {
+            await transitionRun(trx, deps.bus, run, {
+              to: 'error',
+              statusReason: verdict.statusReason,
+              actor: SWEEP_ACTOR,
+              now: at,
+            });
+            if (verdict.statusReason === 'runner_unreachable') result.unreachable += 1;
+            else result.outcomeUnknown += 1;
+          }
+        });
+      }
+      for (const runnerId of wake) await notifyRunnerWork(deps.bus, deps.db, runnerId);
+      return result;
+    } finally {
+      await sql`select pg_advisory_unlock(${RUNS_LOCK_NAMESPACE}, ${DISPATCH_SWEEP_LOCK})`.execute(
+        conn,
+      );
+    }
+  });
+}
+
+function judge(run: RunRow, online: boolean, now: Date, timing: RunSweepDeps['timing']): Verdict {
+  const age = (at: string | null) => (at === null ? 0 : now.getTime() - new Date(at).getTime());
+  if (run.status === 'pending') {
+    return !online && age(run.updated_at) >= timing.dispatchGraceMs
+      ? { kind: 'error', statusReason: 'runner_unreachable' }
+      : { kind: 'wait' };
+  }
+  if (run.started_at === null) {
+    if (run.status === 'cancelling') {
+      return age(run.cancel_requested_at) >= timing.sentDeadlineMs
+        ? { kind: 'cancelled' }
+        : { kind: 'wait' };
+    }
+    if (run.status !== 'sent' || age(run.sent_at) < timing.sentDeadlineMs) return { kind: 'wait' };
+    return online ? { kind: 'redeliver' } : { kind: 'error', statusReason: 'outcome_unknown' };
+  }
+  if (run.status !== 'running' && run.status !== 'cancelling') return { kind: 'wait' };
+  return !online && age(run.started_at) >= run.action_timeout_ms + timing.runDeadlineMs
+    ? { kind: 'error', statusReason: 'outcome_unknown' }
+    : { kind: 'wait' };
+}
+
+/** Live presence: the runner holds a lease that has not run out. */
+async function runnerOnline(trx: Kysely<Database>, run: RunRow, now: Date): Promise<boolean> {
+  const runner = await trx
+    .selectFrom('runners')
+    .select('lease_expires_at')
+    .where('id', '=', run.runner_id)
+    .where('account_id', '=', run.account_id)
+    .executeTakeFirst();
+  return (
+    runner?.lease_expires_at !== null &&
+    runner?.lease_expires_at !== undefined &&
+    new Date(runner.lease_expires_at) > now
+  );
+}
+
+export interface RunSweeps {
+  stop(): Promise<void>;
+}
+
+/** Runs the dispatch-timeout sweep every SWEEP_INTERVAL (and once soon after start). */
+export function startRunSweeps(
+  deps: RunSweepDeps & { log: { error(fields: object, message: string): void } },
+): RunSweeps {
+  let busy: Promise<unknown> | undefined;
+  const tick = () => {
+    if (busy) return;
+    busy = sweepDispatchTimeouts(deps)
+      .catch((error: unknown) => deps.log.error({ err: error }, 'dispatch timeout sweep failed'))
+      .finally(() => {
+        busy = undefined;
+      });
+  };
+  const first = setTimeout(tick, 0);
+  const timer = setInterval(tick, deps.timing.sweepIntervalMs);
+  first.unref();
+  timer.unref();
+  return {
+    async stop() {
+      clearTimeout(first);
+      clearInterval(timer);
+      await busy;
+    },
+  };
+}
