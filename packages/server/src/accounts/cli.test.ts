@@ -60,7 +60,7 @@ describe('emisar-server identity commands', () => {
     const result = await run(['bootstrap']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/account create/);
-  });
+  }, 180_000);
 
   it('creates a workspace, keys, sets the plan and prints a bootstrap link, each once and as JSON', async () => {
     const account = await run([

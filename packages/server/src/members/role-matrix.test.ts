@@ -32,6 +32,7 @@ type Fixture = (caller: { membershipId: string; accountId: string }) => Promise<
 const IDENTITY_PATHS =
   /^(|\/settings|\/members.*|\/invitations.*|\/api-keys.*|\/enrollment-keys.*)$/;
 
+// Hundreds of real HTTP requests per test: generous timeouts for a loaded machine.
 describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   let h: IdentityHarness;
   const callers: Caller[] = [];
@@ -79,7 +80,7 @@ describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
         .where('slug', '=', 'matrix-b')
         .executeTakeFirstOrThrow()
     ).id;
-  });
+  }, 180_000);
   afterAll(() => h.close());
 
   const target = async (
@@ -218,7 +219,7 @@ describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
       }
     }
     expect(outcomes).toEqual([]);
-  });
+  }, 180_000);
 
   it('answers 404 to another tenant, by slug and by id, exactly like a missing account', async () => {
     const outcomes: string[] = [];
@@ -260,7 +261,7 @@ describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
       }
     }
     expect(outcomes).toEqual([]);
-  });
+  }, 180_000);
 
   it('an mcp API key acts only within the api key column of its member', async () => {
     const operator = callers.find((c) => c.role === 'operator')!;
@@ -304,5 +305,5 @@ describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
       headers: { authorization: `Bearer ${key.secret}` },
     });
     expect(other.status).toBe(404);
-  });
+  }, 180_000);
 });
