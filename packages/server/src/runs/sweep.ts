@@ -120,7 +120,7 @@ export async function sweepDispatchTimeouts(deps: RunSweepDeps): Promise<RunSwee
           }
         });
       }
-      for (const runnerId of wake) await notifyRunnerWork(deps.bus, deps.db, runnerId);
+      for (const runnerId of wake) await notifyRunnerWork(deps.bus, conn, runnerId);
       return result;
     } finally {
       await sql`select pg_advisory_unlock(${RUNS_LOCK_NAMESPACE}, ${DISPATCH_SWEEP_LOCK})`.execute(
