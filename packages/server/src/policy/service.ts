@@ -96,7 +96,19 @@ export function createPolicyService(deps: { db: Kysely<Database>; clock: Clock }
     let query = db
       .selectFrom('runner_actions as ra')
       .innerJoin('runners as r', 'r.id', 'ra.runner_id')
-      .select(['ra.action_id', sql<string>`ra.descriptor->>'risk'`.as('risk')])
+      .leftJoin('pack_versions as pv', (join) =>
+        join
+          .onRef('pv.account_id', '=', 'ra.account_id')
+          .onRef('pv.pack_id', '=', 'ra.pack_id')
+          .onRef('pv.version', '=', 'ra.pack_version'),
+      )
+      // The trusted manifest's risk decides dispatch; the advertised one stands in for untrusted packs.
+      .select([
+        'ra.action_id',
+        sql<string>`coalesce(pv.trusted_manifest -> ra.action_id ->> 'risk', ra.descriptor ->> 'risk')`.as(
+          'risk',
+        ),
+      ])
       .distinct()
       .where('ra.account_id', '=', accountId)
       .where('r.account_id', '=', accountId)
