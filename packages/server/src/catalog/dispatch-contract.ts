@@ -2,6 +2,7 @@ import type { ActionDescriptor } from '@emisar/protocol';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { contractDigest } from './manifest.js';
+import { advertisedWithTrust } from './queries.js';
 
 export type DispatchRefusal =
   | 'unknown_action'
@@ -46,14 +47,7 @@ export async function resolveDispatchContract(
   db: Kysely<Database>,
   query: DispatchContractQuery,
 ): Promise<DispatchContract> {
-  const row = await db
-    .selectFrom('runner_actions as ra')
-    .leftJoin('pack_versions as pv', (join) =>
-      join
-        .onRef('pv.account_id', '=', 'ra.account_id')
-        .onRef('pv.pack_id', '=', 'ra.pack_id')
-        .onRef('pv.version', '=', 'ra.pack_version'),
-    )
+  const row = await advertisedWithTrust(db)
     .select([
       'ra.pack_id',
       'ra.pack_version',

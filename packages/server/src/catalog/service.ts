@@ -199,6 +199,16 @@ export function createCatalogService(deps: CatalogDeps) {
       .where('account_id', '=', accountId)
       .execute();
 
+  /** The trusted candidate (if any) goes back to pending. */
+  const untrustCurrent = (trx: Kysely<Database>, accountId: string, versionId: string) =>
+    trx
+      .updateTable('pack_candidates')
+      .set({ state: 'pending' })
+      .where('pack_version_id', '=', versionId)
+      .where('account_id', '=', accountId)
+      .where('state', '=', 'trusted')
+      .execute();
+
   return {
     async listVersions(access: AccountAccess) {
       const versions = await db
@@ -281,13 +291,7 @@ export function createCatalogService(deps: CatalogDeps) {
       decide(access, versionId, context, async (trx, version) => {
         const candidate = await findCandidate(trx, access, version.id, candidateId);
         if (candidate.state === 'trusted') return null;
-        await trx
-          .updateTable('pack_candidates')
-          .set({ state: 'pending' })
-          .where('pack_version_id', '=', version.id)
-          .where('account_id', '=', access.account.id)
-          .where('state', '=', 'trusted')
-          .execute();
+        await untrustCurrent(trx, access.account.id, version.id);
         await setCandidate(trx, access.account.id, candidate.id, 'trusted');
         await settle(trx, access.account.id, version.id);
         return {
@@ -316,13 +320,7 @@ export function createCatalogService(deps: CatalogDeps) {
     revoke: (access: AccountAccess, versionId: string, context: RequestContext) =>
       decide(access, versionId, context, async (trx, version) => {
         if (!version.trusted_hash) return null;
-        await trx
-          .updateTable('pack_candidates')
-          .set({ state: 'pending' })
-          .where('pack_version_id', '=', version.id)
-          .where('account_id', '=', access.account.id)
-          .where('state', '=', 'trusted')
-          .execute();
+        await untrustCurrent(trx, access.account.id, version.id);
         await settle(trx, access.account.id, version.id);
         return { event: 'pack_trust.revoked', payload: { hash: version.trusted_hash } };
       }),

@@ -3,6 +3,7 @@ import type { Kysely, Selectable, Transaction, Updateable } from 'kysely';
 import { audit } from '../accounts/audit-trail.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import { advertisedWithTrust } from '../catalog/queries.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { AppError, ConflictError, NotFoundError } from '../http/errors.js';
@@ -70,14 +71,7 @@ export function createFleetService(deps: FleetDeps) {
   const { db, clock, bus } = deps;
 
   async function advertised(executor: Kysely<Database>, accountId: string, runnerId: string) {
-    const rows = await executor
-      .selectFrom('runner_actions as ra')
-      .leftJoin('pack_versions as pv', (join) =>
-        join
-          .onRef('pv.account_id', '=', 'ra.account_id')
-          .onRef('pv.pack_id', '=', 'ra.pack_id')
-          .onRef('pv.version', '=', 'ra.pack_version'),
-      )
+    const rows = await advertisedWithTrust(executor)
       .select([
         'ra.action_id',
         'ra.pack_id',
