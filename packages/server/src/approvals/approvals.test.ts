@@ -704,6 +704,27 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     }
   });
 
+  it('lists newest first in keyset pages; a forged cursor is a 400', async () => {
+    const page = (query: string) =>
+      bob.browser.request<Loose>('GET', `/api/v1/accounts/appr-a/approvals?${query}`);
+    const all = (await page('limit=100')).body.approvals.map((a: Loose) => a.id);
+    expect(all.length).toBeGreaterThan(3);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const response = await page(`limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(response.status).toBe(200);
+      seen.push(...response.body.approvals.map((a: Loose) => a.id));
+      cursor = response.body.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual(all);
+    const forged = Buffer.from(JSON.stringify(['yesterday', randomUUID()])).toString('base64url');
+    expect((await page(`cursor=${forged}`)).status).toBe(400);
+    expect((await page('cursor=%%%')).status).toBe(400);
+    expect((await page('limit=0')).status).toBe(400);
+    expect((await page('status=maybe')).status).toBe(400);
+  });
+
   it('bad decision bodies change nothing', async () => {
     const { id } = await park();
     for (const body of [

@@ -13,6 +13,7 @@ import {
   InvalidParamsError,
   NotFoundError,
 } from '../http/errors.js';
+import { encodeKeysetCursor } from '../http/keyset-cursor.js';
 import type { RequestContext } from '../http/request-context.js';
 import { parseInput, UUID_PATTERN } from '../http/validation.js';
 import type { MailOutbox } from '../mail/outbox.js';
@@ -30,7 +31,7 @@ import type { ApprovalMailMessage } from './mail.js';
 import { decidersOf, isRequester, mayDecide, maySee, visibleTo } from './reach.js';
 import { fleetReleaseChecks, type ReleaseChecks, refusalAtRelease } from './release-checks.js';
 import type { ApprovalRequestsTable, ApprovalVote } from './tables.js';
-import { approvalView, encodeCursor, listSchema } from './views.js';
+import { approvalView, listSchema } from './views.js';
 
 export type ApprovalRow = Selectable<ApprovalRequestsTable>;
 
@@ -597,7 +598,9 @@ export function createApprovalService(deps: ApprovalsDeps) {
     return {
       approvals: await Promise.all(page.map((row) => viewOf(db, access, row))),
       next_cursor:
-        rows.length > limit && last ? encodeCursor({ at: last.created_at, id: last.id }) : null,
+        rows.length > limit && last
+          ? encodeKeysetCursor({ at: last.created_at, id: last.id })
+          : null,
     };
   }
 

@@ -1,35 +1,13 @@
 import type { Selectable } from 'kysely';
 import { z } from 'zod';
-import { UUID_PATTERN } from '../http/validation.js';
+import { keysetCursorSchema } from '../http/keyset-cursor.js';
 import type { ApprovalRequestsTable } from './tables.js';
-
-const cursorSchema = z
-  .string()
-  .max(200)
-  .transform((text, ctx) => {
-    try {
-      const [at, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
-      if (
-        typeof at === 'string' &&
-        !Number.isNaN(Date.parse(at)) &&
-        typeof id === 'string' &&
-        UUID_PATTERN.test(id)
-      ) {
-        return { at, id };
-      }
-    } catch {}
-    ctx.addIssue({ code: 'custom', message: 'is not a cursor from a previous page' });
-    return z.NEVER;
-  });
 
 export const listSchema = z.object({
   status: z.enum(['pending', 'approved', 'denied', 'expired', 'cancelled']).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: cursorSchema.optional(),
+  cursor: keysetCursorSchema.optional(),
 });
-
-export const encodeCursor = (c: { at: string; id: string }) =>
-  Buffer.from(JSON.stringify([c.at, c.id])).toString('base64url');
 
 export function approvalView(
   request: Selectable<ApprovalRequestsTable>,
