@@ -5,6 +5,7 @@ import { subscribeAccountEvents } from '../bus/account-events.js';
 import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { ManualClock } from '../clock.js';
 import type { RunHooks } from '../fleet/run-hooks.js';
+import { insertRunner } from '../fleet/test-support/fixtures.js';
 import { openTestStorage } from '../test-support/database.js';
 import { seedWorkspace } from '../test-support/identity.js';
 import { createRunRelease } from './release.js';
@@ -38,6 +39,18 @@ describe('run hooks (the gateway side of a run)', () => {
     await storage.close();
   });
 
+  /** A runner row whose live connection generation is `generation`. */
+  const newRunner = async (generation = 1) => {
+    const { id } = await insertRunner(storage.db, accountId);
+    await useGeneration(id, generation);
+    return id;
+  };
+  const useGeneration = (runnerId: string, generation: number) =>
+    storage.db
+      .updateTable('runners')
+      .set({ connection_generation: generation })
+      .where('id', '=', runnerId)
+      .execute();
   const run = (id: string) =>
     storage.db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const auditTypes = async (runId: string) =>
@@ -51,7 +64,7 @@ describe('run hooks (the gateway side of a run)', () => {
     ).map((e) => e.event_type);
 
   it('delivers a pending run with its exact arguments, then runs it to success with its output', async () => {
-    const runnerId = randomUUID();
+    const runnerId = await newRunner(3);
     const created = await insertRun(storage.db, secretKey, {
       accountId,
       runnerId,
@@ -125,7 +138,7 @@ describe('run hooks (the gateway side of a run)', () => {
   });
 
   it('acks a duplicate result without finalising again, and ignores a result for another runner', async () => {
-    const runnerId = randomUUID();
+    const runnerId = await newRunner();
     const created = await insertRun(storage.db, secretKey, { accountId, runnerId });
     const connection = new RecordingConnection(accountId, runnerId);
     await hooks.deliverPending(connection);
@@ -151,7 +164,7 @@ describe('run hooks (the gateway side of a run)', () => {
   });
 
   it('stores output_complete false when a counted chunk is missing or the runner dropped some', async () => {
-    const runnerId = randomUUID();
+    const runnerId = await newRunner();
     const connection = new RecordingConnection(accountId, runnerId);
     const a = await insertRun(storage.db, secretKey, { accountId, runnerId });
     const b = await insertRun(storage.db, secretKey, { accountId, runnerId });
@@ -173,7 +186,7 @@ describe('run hooks (the gateway side of a run)', () => {
   });
 
   it('maps the runner refusals to refused with the runner status as the reason; runner reasons pass through', async () => {
-    const runnerId = randomUUID();
+    const runnerId = await newRunner();
     const connection = new RecordingConnection(accountId, runnerId);
     const a = await insertRun(storage.db, secretKey, { accountId, runnerId });
     const b = await insertRun(storage.db, secretKey, { accountId, runnerId });
@@ -202,7 +215,7 @@ describe('run hooks (the gateway side of a run)', () => {
   });
 
   it('answers finalize_failed when the result cannot be stored', async () => {
-    const runnerId = randomUUID();
+    const runnerId = await newRunner();
     const connection = new RecordingConnection(accountId, runnerId);
     const created = await insertRun(storage.db, secretKey, { accountId, runnerId });
     await hooks.deliverPending(connection);
@@ -218,7 +231,7 @@ describe('run hooks (the gateway side of a run)', () => {
   });
 
   it('re-queues on concurrency_cap_reached and delivers the same request id again later', async () => {
-    const runnerId = randomUUID();
+    const runnerId = await newRunner();
     const connection = new RecordingConnection(accountId, runnerId);
     const created = await insertRun(storage.db, secretKey, { accountId, runnerId });
     await hooks.deliverPending(connection);
@@ -238,7 +251,7 @@ describe('run hooks (the gateway side of a run)', () => {
   });
 
   it('sends at most 8 runs to one runner at a time', async () => {
-    const runnerId = randomUUID();
+    const runnerId = await newRunner();
     const connection = new RecordingConnection(accountId, runnerId);
     for (let i = 0; i < 10; i++) await insertRun(storage.db, secretKey, { accountId, runnerId });
     await hooks.deliverPending(connection);
@@ -249,22 +262,29 @@ describe('run hooks (the gateway side of a run)', () => {
     expect(connection.take()).toHaveLength(1);
   });
 
-  it('redelivers a sent run on a new connection at once, and on the same one after SENT_DEADLINE', async () => {
-    const runnerId = randomUUID();
+  it('redelivers a sent run on a new connection at once (never on the superseded one), and after SENT_DEADLINE', async () => {
+    const runnerId = await newRunner();
     const created = await insertRun(storage.db, secretKey, { accountId, runnerId });
     const first = new RecordingConnection(accountId, runnerId, 1);
     await hooks.deliverPending(first);
     expect(first.take()).toHaveLength(1);
 
+    await useGeneration(runnerId, 2);
+    await insertRun(storage.db, secretKey, { accountId, runnerId });
+    await hooks.deliverPending(first);
+    expect(first.take()).toEqual([]);
     const second = new RecordingConnection(accountId, runnerId, 2);
     await hooks.deliverPending(second);
-    expect(second.take()).toMatchObject([{ request_id: created.requestId }]);
+    expect(second.take()).toMatchObject([
+      { request_id: created.requestId },
+      { type: 'run_action' },
+    ]);
     await hooks.deliverPending(second);
     expect(second.take()).toEqual([]);
     clock.advance(SENT_DEADLINE_MS);
     await hooks.deliverPending(second);
     const again = second.take() as RunActionFrame[];
-    expect(again).toMatchObject([{ request_id: created.requestId }]);
+    expect(again).toMatchObject([{ request_id: created.requestId }, { type: 'run_action' }]);
     expect(await run(created.id)).toMatchObject({
       status: 'sent',
       delivery_generation: 2,
@@ -274,11 +294,13 @@ describe('run hooks (the gateway side of a run)', () => {
     await hooks.actionStarted(second, { type: 'action_started', request_id: created.requestId });
     clock.advance(SENT_DEADLINE_MS);
     await hooks.deliverPending(second);
-    expect(second.take()).toEqual([]);
+    expect(
+      second.take().filter((f) => 'request_id' in f && f.request_id === created.requestId),
+    ).toEqual([]);
   });
 
   it('sends a cancel once per connection for a cancelling run', async () => {
-    const runnerId = randomUUID();
+    const runnerId = await newRunner();
     const created = await insertRun(storage.db, secretKey, {
       accountId,
       runnerId,
@@ -290,6 +312,7 @@ describe('run hooks (the gateway side of a run)', () => {
     expect(connection.take()).toEqual([{ type: 'cancel', request_id: created.requestId }]);
     await hooks.deliverPending(connection);
     expect(connection.take()).toEqual([]);
+    await useGeneration(runnerId, 2);
     const next = new RecordingConnection(accountId, runnerId, 2);
     await hooks.deliverPending(next);
     expect(next.take()).toEqual([{ type: 'cancel', request_id: created.requestId }]);
@@ -302,7 +325,7 @@ describe('run hooks (the gateway side of a run)', () => {
 
   it('releases an approved run to pending and ends a denied one with its reason', async () => {
     const release = createRunRelease({ bus, clock });
-    const runnerId = randomUUID();
+    const runnerId = await newRunner();
     const approved = await insertRun(storage.db, secretKey, {
       accountId,
       runnerId,

@@ -76,6 +76,14 @@ export function createRunHooks(deps: RunHooksDeps): RunHooks {
         deps.clock.now().getTime() - deps.sentDeadlineMs,
       ).toISOString();
       await deps.db.transaction().execute(async (trx) => {
+        // A superseded connection claims nothing (its successor delivers).
+        const runner = await trx
+          .selectFrom('runners')
+          .select('connection_generation')
+          .where('id', '=', connection.runnerId)
+          .where('account_id', '=', connection.accountId)
+          .executeTakeFirst();
+        if (runner?.connection_generation !== connection.generation) return;
         const open = await trx
           .selectFrom('runs')
           .selectAll()
