@@ -7,9 +7,11 @@ import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
 import {
   type IdentityHarness,
+  signInWithCode,
   signUp,
   startIdentityHarness,
 } from '../test-support/identity-app.js';
+import { insertMember } from '../test-support/members.js';
 import { REPO_PACKS_DIR, repoPacksState, withPackHash } from './test-support/fixtures.js';
 import { newEnrollmentKey, refresh, register, registration } from './test-support/harness.js';
 import { startRealRunner } from './test-support/runner.js';
@@ -104,6 +106,44 @@ describe(`runner and pack trust administration (${onPostgres ? 'PostgreSQL' : 'P
     expect(await auditTypes()).toEqual(
       expect.arrayContaining(['runner.enrolled', 'runner.group_changed']),
     );
+  });
+
+  it('a member sees only runners and packs within their reach (others 404)', async () => {
+    const inWeb = await enroll('reach-web', { group: 'web' });
+    const inDb = await enroll('reach-db', { group: 'db' });
+    const socket = await connect(inWeb.token, 'reach-web');
+    await eventually(async () => ((await getRunner(inWeb.id)).actions as unknown[]).length > 0);
+    socket.close();
+    const member = await insertMember(h.storage.db, accountId, 'viewer');
+    await h.storage.db
+      .updateTable('memberships')
+      .set({
+        runner_access: JSON.stringify({ mode: 'restricted', groups: ['web'], runner_ids: [] }),
+        pack_access: JSON.stringify({ mode: 'restricted', pack_ids: ['diagnostics'] }),
+      })
+      .where('id', '=', member.membershipId)
+      .execute();
+    const viewer = await signInWithCode(h, member.email);
+    const list = await viewer.request<{ runners: RunnerView[] }>('GET', `${base}/runners`);
+    expect(list.body.runners.map((r) => r.id)).toEqual([inWeb.id]);
+    expect((await viewer.request('GET', `${base}/runners/${inDb.id}`)).status).toBe(404);
+    const seen = await viewer.request<{ runner: { actions: { pack_id: string }[] } }>(
+      'GET',
+      `${base}/runners/${inWeb.id}`,
+    );
+    expect(new Set(seen.body.runner.actions.map((a) => a.pack_id))).toEqual(
+      new Set(['diagnostics']),
+    );
+    const packs = await viewer.request<{ pack_versions: { pack_id: string }[] }>(
+      'GET',
+      `${base}/packs`,
+    );
+    expect(packs.body.pack_versions.map((v) => v.pack_id)).toEqual(['diagnostics']);
+    expect((await viewer.request('POST', `${base}/runners/${inWeb.id}/disable`, {})).status).toBe(
+      403,
+    );
+    for (const r of [inWeb, inDb])
+      expect((await owner.request('DELETE', `${base}/runners/${r.id}`)).status).toBe(200);
   });
 
   it('disable sends shutdown runner_disabled and refuses the socket (403); enable re-checks the plan', async () => {

@@ -9,7 +9,7 @@ import type { Database } from '../db/schema.js';
 import { AppError, ConflictError, NotFoundError } from '../http/errors.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AccountAccess } from '../members/access.js';
-import { runnerInReach } from '../members/roles.js';
+import { packInReach, runnerInReach } from '../members/roles.js';
 import { checkRunnerLimit, leaseLive } from './enrollment.js';
 import { notifyRunnerShutdown } from './gateway.js';
 import { RunnerEndpointError } from './runner-errors.js';
@@ -227,7 +227,9 @@ export function createFleetService(deps: FleetDeps) {
 
     async getRunner(access: AccountAccess, runnerId: string) {
       const row = await findRunner(db, access, runnerId);
-      const actions = await advertised(db, access.account.id, row.id);
+      const actions = (await advertised(db, access.account.id, row.id)).filter((a) =>
+        packInReach(access.membership.pack_access, a.pack_id),
+      );
       return { ...runnerView(row, clock.now()), issues: issuesOf(row, actions), actions };
     },
 
