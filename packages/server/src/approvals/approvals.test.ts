@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeAccountEvents } from '../bus/account-events.js';
 import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
@@ -341,7 +342,7 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     }
   });
 
-  it('the expiry sweep expires overdue requests (once), one node at a time', async () => {
+  it('the expiry sweep expires overdue requests once', async () => {
     const overdue = await park();
     h.clock.advance(TTL_MS / 2);
     const fresh = await park();
@@ -365,6 +366,30 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     }
     await decisions(owner, fresh.id, { decision: 'deny' });
   });
+
+  it.skipIf(!onPostgres)(
+    'the expiry sweep does nothing while another node holds its lock',
+    async () => {
+      const overdue = await park();
+      const other = new pg.Client(h.storage.postgresConfig);
+      await other.connect();
+      h.clock.advance(TTL_MS + 1000);
+      try {
+        await other.query('select pg_advisory_lock($1, 1)', [0x61707072]);
+        expect(await sweepApprovalExpiry({ db: h.storage.db, approvals })).toEqual({
+          ran: false,
+          expired: 0,
+        });
+        expect((await requestOf(overdue.id)).status).toBe('pending');
+        await other.query('select pg_advisory_unlock($1, 1)', [0x61707072]);
+        expect((await sweepApprovalExpiry({ db: h.storage.db, approvals })).ran).toBe(true);
+        expect((await requestOf(overdue.id)).status).toBe('expired');
+      } finally {
+        h.clock.advance(-(TTL_MS + 1000));
+        await other.end();
+      }
+    },
+  );
 
   it('needs a sign-in within 15 minutes to decide a high-risk request (reauth_required)', async () => {
     bob.browser = await freshSignIn(bob.email);
