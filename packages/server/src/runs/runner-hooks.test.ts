@@ -9,6 +9,7 @@ import { insertRunner } from '../fleet/test-support/fixtures.js';
 import { openTestStorage } from '../test-support/database.js';
 import { seedWorkspace } from '../test-support/identity.js';
 import { createRunRelease } from './release.js';
+import { RUN_EVENTS_MAX } from './run-events.js';
 import { createRunHooks } from './runner-hooks.js';
 import { insertRun, RecordingConnection, resultFrame } from './test-support/fixtures.js';
 
@@ -212,6 +213,30 @@ describe('run hooks (the gateway side of a run)', () => {
       status_reason: 'dispatch_id_conflict',
     });
     expect(await auditTypes(a.id)).toEqual(['run.sent', 'run.refused']);
+  });
+
+  it('stops storing progress at the per-run budget, counting the rest as dropped', async () => {
+    const runnerId = await newRunner();
+    const connection = new RecordingConnection(accountId, runnerId);
+    const created = await insertRun(storage.db, secretKey, {
+      accountId,
+      runnerId,
+      patch: { event_count: RUN_EVENTS_MAX - 1 },
+    });
+    await hooks.deliverPending(connection);
+    for (const seq of [1, 2, 3]) {
+      await hooks.actionProgress(connection, {
+        type: 'action_progress',
+        request_id: created.requestId,
+        seq,
+        stream: 'stdout',
+        data: `chunk ${seq}\n`,
+      });
+    }
+    // The `sent` transition took the last free place: every chunk is over budget.
+    expect(await run(created.id)).toMatchObject({ event_count: RUN_EVENTS_MAX, events_dropped: 3 });
+    await hooks.actionResult(connection, resultFrame(created.requestId, { progress_chunks: 3 }));
+    expect((await run(created.id)).output_complete).toBe(false);
   });
 
   it('answers finalize_failed when the result cannot be stored', async () => {
