@@ -446,6 +446,28 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     await decisions(owner, id, { decision: 'deny' });
   });
 
+  it('judges reach on the runner’s current group: moved into a decider’s group, they may decide', async () => {
+    const { id } = await park();
+    expect((await decisions(carol, id, { decision: 'deny' })).status).toBe(404);
+    await h.storage.db
+      .updateTable('runners')
+      .set({ group_name: 'db' })
+      .where('id', '=', runner.id)
+      .execute();
+    try {
+      const denied = await decisions(carol, id, { decision: 'deny' });
+      expect(denied.status).toBe(200);
+      expect(denied.body.outcome).toBe('denied');
+      expect((await requestOf(id)).runner_group).toBe('db');
+    } finally {
+      await h.storage.db
+        .updateTable('runners')
+        .set({ group_name: 'web' })
+        .where('id', '=', runner.id)
+        .execute();
+    }
+  });
+
   it('answers 404 to another tenant, by its own slug and by ours', async () => {
     const { id } = await park();
     expect((await outsider.request('GET', `/api/v1/accounts/appr-b/approvals/${id}`)).status).toBe(

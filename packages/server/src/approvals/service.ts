@@ -252,6 +252,18 @@ export function createApprovalService(deps: ApprovalsDeps) {
       .executeTakeFirst();
   }
 
+  /** Reach is judged on the runner's group as it is now (an admin may have moved it). */
+  async function followRunnerGroup(trx: Kysely<Database>, request: ApprovalRow) {
+    const runner = await checks.runner(trx, request.account_id, request.runner_id);
+    if (!runner || runner.group === request.runner_group) return;
+    await trx
+      .updateTable('approval_requests')
+      .set({ runner_group: runner.group })
+      .where('id', '=', request.id)
+      .execute();
+    request.runner_group = runner.group;
+  }
+
   async function notifyRequester(
     trx: Kysely<Database>,
     request: ApprovalRow,
@@ -323,7 +335,9 @@ export function createApprovalService(deps: ApprovalsDeps) {
 
     const outcome = await db.transaction().execute(async (trx): Promise<Outcome> => {
       const request = await lockRequest(trx, accountId, requestId);
-      if (!request || !mayDecide(access, request)) throw new NotFoundError();
+      if (!request) throw new NotFoundError();
+      await followRunnerGroup(trx, request);
+      if (!mayDecide(access, request)) throw new NotFoundError();
       const target = { kind: 'approval_request', id: request.id, label: request.action_id };
       if (request.status === 'pending' && request.expires_at <= clock.now().toISOString()) {
         await expire(trx, request);
