@@ -58,10 +58,11 @@ export class ApiClient {
   }
 }
 
-/** The run object in a run route's answer (`{run: …}`). */
+/** The run a run route answered with (the run view itself). */
 export function runOf(body: unknown): Run {
-  const run = (body as { run?: Run }).run;
-  if (!run?.id) throw new Error(`no run in ${JSON.stringify(body).slice(0, 500)}`);
+  const run = body as Run;
+  if (typeof run?.id !== 'string')
+    throw new Error(`no run in ${JSON.stringify(body).slice(0, 500)}`);
   return run;
 }
 

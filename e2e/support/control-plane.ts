@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +113,22 @@ export class ControlPlane {
       throw new Error(`emisar-server ${args[0]} exited ${result.code}: ${result.stderr.trim()}`);
     }
     return JSON.parse(result.stdout) as T;
+  }
+
+  /**
+   * `emisar-server catalog build` over each packs folder, merged into one
+   * EMISAR_CATALOG_FILE that every node started afterwards trusts.
+   */
+  async trustPacks(dirs: string[]): Promise<void> {
+    const entries: unknown[] = [];
+    for (const dir of dirs) {
+      const result = await runServerCommand(['catalog', 'build', dir], this.env);
+      if (result.code !== 0) throw new Error(`catalog build ${dir}: ${result.stderr.trim()}`);
+      entries.push(...(JSON.parse(result.stdout) as unknown[]));
+    }
+    const file = join(this.dataDir, 'catalog.json');
+    await writeFile(file, JSON.stringify(entries));
+    this.env.EMISAR_CATALOG_FILE = file;
   }
 
   /** Starts another node (or restarts `node` on its port). Several nodes need PostgreSQL. */

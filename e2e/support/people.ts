@@ -35,8 +35,18 @@ export class People {
     return browser;
   }
 
-  /** `owner` invites `email` with `role`; the invitee accepts from the email and is signed in. */
-  async invite(owner: Browser, slug: string, email: string, role: string): Promise<Browser> {
+  /**
+   * `owner` invites `email` with `role`; the invitee accepts from the email and is
+   * signed in. New members reach no runner until granted: `owner` then grants
+   * `runnerAccess` (default: every runner).
+   */
+  async invite(
+    owner: Browser,
+    slug: string,
+    email: string,
+    role: string,
+    runnerAccess: Record<string, unknown> = { mode: 'all' },
+  ): Promise<Browser> {
     const invited = await owner.request('POST', `/api/v1/accounts/${slug}/invitations`, {
       email,
       role,
@@ -49,6 +59,11 @@ export class People {
     const member = this.browser();
     const accepted = await member.request('POST', '/api/v1/invitations/accept', { token });
     if (accepted.status !== 200) throw new Error(`accept: ${JSON.stringify(accepted.body)}`);
+    const base = `/api/v1/accounts/${slug}/members`;
+    const listed = await owner.request<{ members: { id: string; email: string }[] }>('GET', base);
+    const id = listed.body.members.find((m) => m.email === email)?.id;
+    const granted = await owner.request('PATCH', `${base}/${id}`, { runner_access: runnerAccess });
+    if (granted.status !== 200) throw new Error(`grant reach: ${JSON.stringify(granted.body)}`);
     return member;
   }
 }

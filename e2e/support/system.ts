@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { type SmtpSink, startSmtpSink } from '../../packages/server/src/test-support/smtp-sink.js';
 import { ApiClient, Runs } from './api.js';
 import { ControlPlane, type ServerNode } from './control-plane.js';
@@ -50,14 +49,9 @@ export class System {
 
   static async start(options: SystemOptions = {}): Promise<System> {
     const smtp = await startSmtpSink();
-    const cp = await ControlPlane.create({
-      smtpUrl: smtp.url,
-      env: { EMISAR_CATALOG_FILE: '', ...options.env },
-    });
+    const cp = await ControlPlane.create({ smtpUrl: smtp.url, env: options.env ?? {} });
     try {
-      const catalog = join(cp.env.EMISAR_DATA_DIR!, 'catalog.json');
-      await cp.cli(['catalog', 'build', SHIPPED_PACKS, TEST_PACKS, '--out', catalog]);
-      cp.env.EMISAR_CATALOG_FILE = catalog;
+      await cp.trustPacks([SHIPPED_PACKS, TEST_PACKS]);
       const account = await cp.cli<{ slug: string }>([
         'account',
         'create',
@@ -132,16 +126,26 @@ export class System {
     return runner;
   }
 
-  /** Polls the runner list until the runner named `name` (its hostname) is online. */
-  async waitOnline(name: string): Promise<RunnerView> {
+  /**
+   * Polls until the runner named `name` (its hostname) is online and advertises
+   * `actions` with the trusted pack hash (its runner_state was ingested).
+   */
+  async waitOnline(
+    name: string,
+    actions: string[] = ['linux.uptime', 'e2ekit.count'],
+  ): Promise<RunnerView> {
+    const base = `/api/v1/accounts/${this.slug}/runners`;
     return eventually(async () => {
-      const response = await this.api().request<{ runners: RunnerView[] }>(
-        'GET',
-        `/api/v1/accounts/${this.slug}/runners`,
+      const listed = await this.api().request<{ runners: RunnerView[] }>('GET', base);
+      const runner = listed.body.runners?.find((r) => r.name === name && r.online);
+      if (!runner) return undefined;
+      const detail = await this.api().request<{
+        actions: { id: string; trust: string }[];
+      }>('GET', `${base}/${runner.id}`);
+      const trusted = new Set(
+        detail.body.actions?.filter((a) => a.trust === 'trusted').map((a) => a.id),
       );
-      if (response.status !== 200) return undefined;
-      const runner = response.body.runners.find((r) => r.name === name);
-      return runner?.online ? runner : undefined;
+      return actions.every((id) => trusted.has(id)) ? runner : undefined;
     }, 100);
   }
 
