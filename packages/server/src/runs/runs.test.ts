@@ -252,6 +252,74 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     expect((await post(uptime())).status).toBe(201);
   });
 
+  it('refuses a changed contract, a missing executable, a retired version and a pack out of reach', async () => {
+    const before = await runCount();
+    const changed = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
+    const row = await h.storage.db
+      .selectFrom('runner_actions')
+      .select('descriptor')
+      .where('runner_id', '=', changed.id)
+      .where('action_id', '=', 'linux.uptime')
+      .executeTakeFirstOrThrow();
+    await h.storage.db
+      .updateTable('runner_actions')
+      .set({
+        descriptor: JSON.stringify({
+          ...row.descriptor,
+          execution: { ...row.descriptor.execution, binary: '/tmp/uptime' },
+        }),
+      })
+      .where('runner_id', '=', changed.id)
+      .where('action_id', '=', 'linux.uptime')
+      .execute();
+    expect(await post(uptime({ runner: changed.id }))).toMatchObject({
+      status: 409,
+      body: { error: { id: 'action_contract_changed' } },
+    });
+    expect(await auditOf(changed.id)).toContain('dispatch_blocked.action_contract_changed');
+
+    const missing = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
+    await h.storage.db
+      .updateTable('runner_actions')
+      .set({ primary_executable_available: false })
+      .where('runner_id', '=', missing.id)
+      .execute();
+    expect(await post(uptime({ runner: missing.id }))).toMatchObject({
+      status: 409,
+      body: { error: { id: 'executable_unavailable' } },
+    });
+
+    const member = await insertMember(h.storage.db, accountId, 'operator');
+    await setReach(member.membershipId, { mode: 'all' });
+    await h.storage.db
+      .updateTable('memberships')
+      .set({ pack_access: JSON.stringify({ mode: 'restricted', pack_ids: ['diagnostics'] }) })
+      .where('id', '=', member.membershipId)
+      .execute();
+    expect(await post(uptime(), {}, { bearer: await mcpKey(member.membershipId) })).toMatchObject({
+      status: 404,
+      body: { error: { id: 'unknown_action' } },
+    });
+
+    const retire = (retired: boolean) =>
+      h.storage.db
+        .updateTable('pack_versions')
+        .set({ retired })
+        .where('account_id', '=', accountId)
+        .where('pack_id', '=', 'linux')
+        .execute();
+    await retire(true);
+    try {
+      expect(await post(uptime())).toMatchObject({
+        status: 409,
+        body: { error: { id: 'pack_retired' } },
+      });
+    } finally {
+      await retire(false);
+    }
+    expect(await runCount()).toBe(before);
+  });
+
   it('an API key acts within its member’s runner reach: out of reach is 404', async () => {
     const member = await insertMember(h.storage.db, accountId, 'operator');
     await setReach(member.membershipId, { mode: 'restricted', groups: ['db'], runner_ids: [] });
