@@ -6,6 +6,7 @@ import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { ingestRunnerState } from '../catalog/ingest.js';
 import { publishedCatalog } from '../catalog/published.js';
 import { createApiKey } from '../credentials/api-keys.js';
+import type { RunHooks } from '../fleet/run-hooks.js';
 import { insertRunner, repoPacksState, withPackHash } from '../fleet/test-support/fixtures.js';
 import type { RunnerAccess } from '../members/roles.js';
 import type { Browser } from '../test-support/browser.js';
@@ -27,6 +28,8 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
   let bus: NotifyBus;
   let accountId: string;
   let runner: { id: string; name: string; group: string };
+  /** The runs side of the gateway, driven by hand (a recording connection stands in for the socket). */
+  let hooks: RunHooks;
   const slug = 'runs-a';
   const base = `/api/v1/accounts/${slug}`;
   const reason = 'checking why the web tier is slow';
@@ -43,6 +46,13 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
         .executeTakeFirstOrThrow()
     ).id;
     runner = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
+    hooks = createRunHooks({
+      db: h.storage.db,
+      bus,
+      clock: h.clock,
+      secretKey: h.config.secretKey,
+      sentDeadlineMs: 1_000,
+    });
   });
   afterAll(async () => {
     await bus.close();
@@ -147,13 +157,6 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
       "args":{"lines": 20, "file": "/var/log/syslog"}}`;
     const created = await post(body);
     expect(created.status).toBe(201);
-    const hooks = createRunHooks({
-      db: h.storage.db,
-      bus,
-      clock: h.clock,
-      secretKey: h.config.secretKey,
-      sentDeadlineMs: 1_000,
-    });
     const connection = new RecordingConnection(accountId, runner.id, 1);
     await hooks.deliverPending(connection);
     const frame = connection.sent.find(
@@ -381,13 +384,6 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
   });
 
   it('cancels a running run through the runner, waits for the result with ?wait, and serves its output', async () => {
-    const hooks = createRunHooks({
-      db: h.storage.db,
-      bus,
-      clock: h.clock,
-      secretKey: h.config.secretKey,
-      sentDeadlineMs: 1_000,
-    });
     const lone = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
     const created = await post(uptime({ runner: lone.id }));
     const id = String(created.body.id);
