@@ -431,6 +431,36 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     ]);
   });
 
+  it('cancels a pending run at once; the event stream leaves out runs beyond the caller’s reach', async () => {
+    const member = await insertMember(h.storage.db, accountId, 'viewer');
+    await setReach(member.membershipId, { mode: 'restricted', groups: ['db'], runner_ids: [] });
+    const key = await mcpKey(member.membershipId);
+    const received: string[] = [];
+    const stream = await new Promise<IncomingMessage>((resolve, reject) => {
+      httpGet(
+        `${h.url}${base}/events`,
+        { headers: { authorization: `Bearer ${key}` } },
+        resolve,
+      ).on('error', reject);
+    });
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => received.push(chunk));
+
+    const dbRunner = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'db');
+    const hidden = await post(uptime());
+    const visible = await post(uptime({ runner: dbRunner.id }));
+    const cancelled = await owner.request<Json>('POST', `${base}/runs/${visible.body.id}/cancel`);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', status_reason: null });
+    expect(await auditOf(String(visible.body.id))).toEqual(['run.requested', 'run.cancelled']);
+    for (let i = 0; i < 200 && received.join('').split(String(visible.body.id)).length < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    stream.destroy();
+    const text = received.join('');
+    expect(text.split(`data: {"id":"${visible.body.id}"}`).length).toBe(3);
+    expect(text).not.toContain(String(hidden.body.id));
+  });
+
   it('streams the account’s run events over SSE', async () => {
     const received: string[] = [];
     let wake = () => {};
