@@ -1,5 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
-import { lstat, readFile, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
@@ -167,7 +167,6 @@ function parseTrustProxy(text: string): string[] {
 }
 
 async function ensureDataDir(dataDir: string): Promise<void> {
-  const { mkdir } = await import('node:fs/promises');
   const existing = await stat(dataDir).catch(() => undefined);
   if (existing && !existing.isDirectory()) {
     throw new ConfigError(`EMISAR_DATA_DIR ${dataDir} exists and is not a directory`);
