@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_PACKS_DIR, repoPacksState } from '../fleet/test-support/fixtures.js';
-import { newEnrollmentKey } from '../fleet/test-support/harness.js';
+import { newEnrollmentKey, register, registration } from '../fleet/test-support/harness.js';
 import { type RealRunner, startRealRunner } from '../fleet/test-support/runner.js';
+import { TestRunnerSocket } from '../fleet/test-support/ws-client.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
 import {
@@ -12,6 +13,7 @@ import {
   signUp,
   startIdentityHarness,
 } from '../test-support/identity-app.js';
+import { resultFrame } from './test-support/fixtures.js';
 
 type Json = Record<string, unknown>;
 
@@ -34,6 +36,7 @@ describe(`runs over the wire with the real runner (${onPostgres ? 'PostgreSQL' :
   let runner: RealRunner;
   let catalogDir: string;
   let runnerId: string;
+  let accountId: string;
   const base = '/api/v1/accounts/wire-a';
 
   beforeAll(async () => {
@@ -51,6 +54,7 @@ describe(`runs over the wire with the real runner (${onPostgres ? 'PostgreSQL' :
       .select('id')
       .where('slug', '=', 'wire-a')
       .executeTakeFirstOrThrow();
+    accountId = account.id;
     const { key } = await newEnrollmentKey(h, account.id);
     runner = await startRealRunner({
       url: h.url,
@@ -114,6 +118,80 @@ describe(`runs over the wire with the real runner (${onPostgres ? 'PostgreSQL' :
       .executeTakeFirstOrThrow();
     expect(row.args_ciphertext).toBeNull();
     expect(row.progress_chunks).toBeGreaterThan(0);
+  });
+
+  it('dedups progress replayed on a new connection, acks the result once it is durable and a duplicate again', async () => {
+    const { key } = await newEnrollmentKey(h, accountId);
+    const { token } = (await register(h.url, key, registration('replay-host'))).body as {
+      token: string;
+    };
+    const state = await repoPacksState();
+    const first = await TestRunnerSocket.connect(h.url, token);
+    first.send(state);
+    const replayRunner = await eventually(async () => {
+      const row = await h.storage.db
+        .selectFrom('runners as r')
+        .innerJoin('runner_actions as a', 'a.runner_id', 'r.id')
+        .select('r.id')
+        .where('r.external_id', '=', 'replay-host')
+        .executeTakeFirst();
+      return row?.id;
+    });
+    const created = await owner.request<Json>('POST', `${base}/runs`, {
+      runner: replayRunner,
+      action_id: 'linux.uptime',
+      args: {},
+      reason: 'replay: progress arrives twice across a reconnect',
+    });
+    const requestId = String(created.body.request_id);
+    await first.waitFrame('run_action');
+    const progress = (seq: number) => ({
+      type: 'action_progress',
+      request_id: requestId,
+      seq,
+      stream: 'stdout',
+      data: `line ${seq}\n`,
+    });
+    first.send({ type: 'action_started', request_id: requestId });
+    first.send(progress(1));
+    first.send(progress(2));
+    await eventually(async () => {
+      const row = await h.storage.db
+        .selectFrom('runs')
+        .select('event_count')
+        .where('request_id', '=', requestId)
+        .executeTakeFirstOrThrow();
+      return row.event_count >= 4 ? true : undefined;
+    });
+
+    // The runner reconnects and replays everything not yet acknowledged.
+    const second = await TestRunnerSocket.connect(h.url, token);
+    second.send(state);
+    second.send({ type: 'action_started', request_id: requestId });
+    for (const seq of [1, 2, 3]) second.send(progress(seq));
+    const result = resultFrame(requestId, { progress_chunks: 3 });
+    second.send(result);
+    await second.waitFrame('ack_result');
+    second.send(result);
+    second.send({ ...result, request_id: 'req_not_a_run_of_this_runner' });
+    await second.until(() => second.frames.filter((f) => f.type === 'ack_result').length >= 3);
+    expect(second.frames.filter((f) => f.type === 'run_action')).toEqual([]);
+
+    const output = await owner.request<{ chunks: { data: string }[] }>(
+      'GET',
+      `${base}/runs/${created.body.id}/output`,
+    );
+    expect(output.body.chunks.map((c) => c.data)).toEqual(['line 1\n', 'line 2\n', 'line 3\n']);
+    const done = await owner.request<Json>('GET', `${base}/runs/${created.body.id}`);
+    expect(done.body).toMatchObject({ status: 'success', output: { complete: true } });
+    const audit = await h.storage.db
+      .selectFrom('audit_events')
+      .select('event_type')
+      .where('target_id', '=', String(created.body.id))
+      .execute();
+    expect(audit.filter((e) => e.event_type === 'run.success')).toHaveLength(1);
+    first.ws.terminate();
+    second.ws.terminate();
   });
 
   it('a run the runner refuses locally ends with the runner’s verdict', async () => {
