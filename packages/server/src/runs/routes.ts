@@ -9,7 +9,7 @@ import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { registerAccountRoute } from '../http/account-routes.js';
-import { InvalidParamsError } from '../http/errors.js';
+import { AppError, InvalidParamsError } from '../http/errors.js';
 import { parseInput, UUID_PATTERN } from '../http/validation.js';
 import type { AccountAccess } from '../members/access.js';
 import { runnerInReach } from '../members/roles.js';
@@ -70,7 +70,15 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDeps): vo
   app.addHook('preParsing', async (request, _reply, payload) => {
     if (request.method !== 'POST' || request.routeOptions.url !== CREATE_PATH) return payload;
     const chunks: Buffer[] = [];
-    for await (const chunk of payload) chunks.push(Buffer.from(chunk as Buffer));
+    let size = 0;
+    for await (const chunk of payload) {
+      size += (chunk as Buffer).length;
+      // Read no further than the body limit: the bytes are held in memory.
+      if (size > app.initialConfig.bodyLimit!) {
+        throw new AppError(413, 'payload_too_large', 'The request body is too large.');
+      }
+      chunks.push(Buffer.from(chunk as Buffer));
+    }
     const raw = Buffer.concat(chunks);
     rawBodies.set(request, raw);
     return Readable.from([raw]);

@@ -221,6 +221,9 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
       body: { error: { id: 'unknown_action' } },
     });
 
+    const huge = await post(uptime({ evidence: 'x'.repeat(1024 * 1024 + 1) }));
+    expect(huge).toMatchObject({ status: 413, body: { error: { id: 'payload_too_large' } } });
+
     const disabled = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
     await h.storage.db
       .updateTable('runners')
