@@ -127,10 +127,12 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDeps): vo
     method: 'GET',
     path: '/runs/:id',
     permission: 'fleet.view',
-    handler: async (request, access) => {
+    handler: async (request, access, _context, reply) => {
       const { id } = request.params as { id: string };
       const { wait } = parseInput(waitSchema, request.query);
-      return runView(await deps.runs.get(access, id, waitMs(wait)));
+      const gone = new AbortController();
+      reply.raw.on('close', () => gone.abort());
+      return runView(await deps.runs.get(access, id, waitMs(wait), gone.signal));
     },
   });
 

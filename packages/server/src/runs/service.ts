@@ -298,7 +298,13 @@ export function createRunService(deps: RunServiceDeps) {
    * The run, after waiting up to `waitMs` for it to be terminal. Woken by the
    * run's live event, which arrives from whichever node changed it.
    */
-  async function get(access: AccountAccess, runId: string, waitMs = 0): Promise<RunRow> {
+  async function get(
+    access: AccountAccess,
+    runId: string,
+    waitMs = 0,
+    /** The caller went away: stop waiting. */
+    signal?: AbortSignal,
+  ): Promise<RunRow> {
     let run = await findVisible(access, runId);
     if (isTerminal(run.status) || waitMs <= 0) return run;
     let wake = () => {};
@@ -314,8 +320,9 @@ export function createRunService(deps: RunServiceDeps) {
         // Read after subscribing: a change in between is never missed.
         run = await findVisible(access, runId);
         const remaining = deadline - Date.now();
-        if (isTerminal(run.status) || remaining <= 0) return run;
+        if (isTerminal(run.status) || remaining <= 0 || signal?.aborted) return run;
         let timer: NodeJS.Timeout | undefined;
+        signal?.addEventListener('abort', () => wake(), { once: true });
         await Promise.race([
           changed,
           new Promise<void>((resolve) => {
