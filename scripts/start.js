@@ -227,7 +227,7 @@ async function main() {
     const online = runners?.find((r) => r.online);
     if (!online) return undefined;
     // Ready once its runner_state is in: linux.uptime advertised with the trusted hash.
-    const { actions } = await (
+    const { runner: { actions } = {} } = await (
       await fetch(`${localUrl}/api/v1/accounts/${state.slug}/runners/${online.id}`, {
         headers: auth,
       })

@@ -140,10 +140,10 @@ export class System {
       const runner = listed.body.runners?.find((r) => r.name === name && r.online);
       if (!runner) return undefined;
       const detail = await this.api().request<{
-        actions: { id: string; trust: string }[];
+        runner: { actions: { id: string; trust: string }[] };
       }>('GET', `${base}/${runner.id}`);
       const trusted = new Set(
-        detail.body.actions?.filter((a) => a.trust === 'trusted').map((a) => a.id),
+        detail.body.runner?.actions.filter((a) => a.trust === 'trusted').map((a) => a.id),
       );
       return actions.every((id) => trusted.has(id)) ? runner : undefined;
     }, 100);
