@@ -163,20 +163,27 @@ try {
       const response = await fetch(`${api}/runs/${run.id}?wait=30s`, { headers: auth });
       run = await response.json();
     }
-    return run.status;
+    return run;
   }
 
   // Warm-up (JIT, connection pools).
   for (let i = 0; i < 20; i++) await oneRun(runners[0]);
 
   const latencies = [];
+  // Where the time goes, from the run's own timestamps (ms): queued→sent→started→finished.
+  const phases = { delivery: [], start: [], execution: [] };
   let failures = 0;
   for (let i = 0; i < runCount; i++) {
     const start = process.hrtime.bigint();
-    const status = await oneRun(runners[0]);
+    const run = await oneRun(runners[0]);
     latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
-    if (status !== 'success') failures++;
+    if (run.status !== 'success') failures++;
+    const at = (field) => Date.parse(run[field]);
+    phases.delivery.push(at('sent_at') - at('queued_at'));
+    phases.start.push(at('started_at') - at('sent_at'));
+    phases.execution.push(at('finished_at') - at('started_at'));
   }
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   latencies.sort((a, b) => a - b);
   const pct = (p) =>
     latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
@@ -186,9 +193,18 @@ try {
     p50Ms: round(pct(50)),
     p99Ms: round(pct(99)),
     maxMs: round(latencies.at(-1)),
+    medianPhasesMs: {
+      queuedToSent: median(phases.delivery),
+      sentToStarted: median(phases.start),
+      startedToFinished: median(phases.execution),
+    },
   };
   say(
     `sequential: ${runCount} runs, p50 ${sequential.p50Ms} ms, p99 ${sequential.p99Ms} ms, max ${sequential.maxMs} ms, ${failures} not success (goal p50 ≤ 15 ms)`,
+  );
+  const p = sequential.medianPhasesMs;
+  say(
+    `  median phases: queued→sent ${p.queuedToSent} ms, sent→started ${p.sentToStarted} ms, started→finished ${p.startedToFinished} ms`,
   );
 
   let done = 0;
@@ -198,7 +214,7 @@ try {
   await Promise.all(
     Array.from({ length: callers }, async (_, caller) => {
       for (let i = 0; Date.now() < endAt; i++) {
-        const status = await oneRun(runners[(caller + i * callers) % runners.length]);
+        const { status } = await oneRun(runners[(caller + i * callers) % runners.length]);
         if (status === 'success') done++;
         else concurrentFailures++;
       }
