@@ -22,3 +22,4 @@ export {
   type StrictJsonErrorCode,
   type StrictJsonOptions,
 } from './strict-json.js';
+export * from './text-rules.js';

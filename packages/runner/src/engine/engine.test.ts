@@ -125,15 +125,22 @@ describe('engine', () => {
     expect(line.event_type).toBe('dispatch_refused');
   });
 
-  it('answers unknown_action and an empty reason without executing', async () => {
+  it('answers unknown_action and a blank, invisible or bidi-controlled reason without executing', async () => {
     expect((await run(request('testkit.nope', {}))).result.status).toBe('unknown_action');
-    expect(
-      (await run(request('testkit.echo', { text: 'x' }, { reason: '  ' }))).result.status,
-    ).toBe('validation_failed');
-    expect((await journalLines()).map((l) => l.event_type)).toEqual([
+    for (const reason of ['  ', '\u200b'.repeat(12), 'looks fine \u202egnp.exe']) {
+      expect((await run(request('testkit.echo', { text: 'x' }, { reason }))).result.status).toBe(
+        'validation_failed',
+      );
+    }
+    const lines = await journalLines();
+    expect(lines.map((l) => l.event_type)).toEqual([
       'dispatch_refused',
       'validation_failed',
+      'validation_failed',
+      'validation_failed',
     ]);
+    expect(lines[2].error).toBe('reason has no visible character');
+    expect(lines[3].error).toContain('U+202E');
   });
 
   it('does not execute when execution_started cannot be journaled', async () => {

@@ -6,6 +6,7 @@ import {
   canonicalSha256Hex,
   EXECUTED_COMMAND_MAX_BYTES,
   type JsonObject,
+  reasonProblem,
 } from '@emisar/protocol';
 import type { RunnerConfig } from '../config/config.js';
 import type { Containment } from '../exec/cgroup.js';
@@ -93,8 +94,9 @@ export async function runAction(
     };
   };
 
-  if (!request.reason.trim())
-    return refuse('validation_failed', 'validation_failed', 'reason is empty');
+  // The control plane asks for more (REASON_MIN_VISIBLE); a local run needs one visible character.
+  const badReason = reasonProblem(request.reason, 1);
+  if (badReason) return refuse('validation_failed', 'validation_failed', `reason ${badReason}`);
   const entry = registry.actions.get(request.actionId);
   if (!entry) return refuse('dispatch_refused', 'unknown_action', 'unknown action');
   const { pack, action } = entry;

@@ -778,6 +778,7 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       {},
       { decision: 'maybe' },
       { decision: 'approve', note: 'x'.repeat(2001) },
+      { decision: 'approve', note: 'fine \u202eeurt' },
       { decision: 'approve', extra: 1 },
       { decision: 'approve', grant: { duration: '2y', scope: 'any_args' } },
       { decision: 'approve', grant: { duration: '1h', scope: 'any_args', max_uses: 0 } },

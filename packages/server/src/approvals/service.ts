@@ -15,7 +15,7 @@ import {
 } from '../http/errors.js';
 import { encodeKeysetCursor } from '../http/keyset-cursor.js';
 import type { RequestContext } from '../http/request-context.js';
-import { parseInput, UUID_PATTERN } from '../http/validation.js';
+import { approverText, parseInput, UUID_PATTERN } from '../http/validation.js';
 import type { MailOutbox } from '../mail/outbox.js';
 import type { AccountAccess } from '../members/access.js';
 import { notifyRunnerWork, type RunRelease } from '../runs/release.js';
@@ -66,7 +66,7 @@ export interface ApprovalsDeps {
 
 export const decisionSchema = z.strictObject({
   decision: z.enum(['approve', 'deny']),
-  note: z.string().max(2000).optional(),
+  note: approverText(2000).optional(),
   grant: grantOptionsSchema.optional(),
 });
 export type DecisionInput = z.infer<typeof decisionSchema>;

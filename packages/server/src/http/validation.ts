@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import { approverTextProblem } from '@emisar/protocol';
+import { z } from 'zod';
 import { InvalidParamsError } from './errors.js';
 
 /** Parses a request part with zod; the first problem becomes a 400 that never echoes values. */
@@ -11,3 +12,13 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.ou
 }
 
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Free text another person reads (an approval note): bounded, no bidi control. */
+export const approverText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .superRefine((text, ctx) => {
+      const problem = approverTextProblem(text);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });

@@ -1,11 +1,15 @@
 import { parseDuration } from '@emisar/packs';
 import {
+  approverTextProblem,
   ExactNumber,
   isJsonObject,
   type JsonObject,
   type JsonValue,
   parseStrictJson,
+  REASON_MIN_VISIBLE,
+  reasonProblem,
   StrictJsonError,
+  textLength,
 } from '@emisar/protocol';
 import { InvalidParamsError } from '../http/errors.js';
 
@@ -38,14 +42,9 @@ const FIELDS = new Set([
   'opts',
 ]);
 const OPTS = new Set(['timeout', 'max_stdout_bytes', 'max_stderr_bytes']);
-export const REASON_MIN = 12;
-export const REASON_MAX = 2000;
-export const EVIDENCE_MAX = 4000;
-export const EXPECTED_MAX = 2000;
+const EVIDENCE_MAX = 4000;
+const EXPECTED_MAX = 2000;
 const BODY_MAX_BYTES = 256 * 1024;
-
-/** Characters as the database counts them (code points). */
-export const textLength = (text: string) => [...text].length;
 
 export function parseCreateRunBody(raw: Buffer | string | undefined): CreateRunBody {
   if (raw === undefined || raw.length === 0)
@@ -80,26 +79,30 @@ export function parseCreateRunBody(raw: Buffer | string | undefined): CreateRunB
   };
 }
 
-/** The caller's reason, evidence and expectation: bounded text, the reason never blank. */
+/**
+ * The caller's reason, evidence and expectation, shown to approvers: the reason
+ * needs REASON_MIN_VISIBLE visible characters, and none of the three may carry
+ * a bidi control that makes it read other than it is stored.
+ */
 export function checkReasonFields(body: CreateRunBody): void {
-  if (body.reason.trim() === '' || textLength(body.reason) < REASON_MIN) {
+  const badReason = reasonProblem(body.reason);
+  if (badReason) {
     throw new InvalidParamsError(
-      `Give a reason of at least ${REASON_MIN} characters: why this action, on this host, now.`,
+      `Give a reason (why this action, on this host, now) of at least ${REASON_MIN_VISIBLE} visible characters; this one ${badReason}.`,
       'invalid_reason',
     );
   }
-  if (textLength(body.reason) > REASON_MAX) {
-    throw new InvalidParamsError(
-      `reason is longer than ${REASON_MAX} characters.`,
-      'invalid_reason',
-    );
+  checkFreeText('evidence', body.evidence, EVIDENCE_MAX);
+  checkFreeText('expected', body.expected, EXPECTED_MAX);
+}
+
+function checkFreeText(name: string, text: string | null, max: number): void {
+  if (text === null) return;
+  if (textLength(text) > max) {
+    throw new InvalidParamsError(`${name} is longer than ${max} characters.`);
   }
-  if (body.evidence !== null && textLength(body.evidence) > EVIDENCE_MAX) {
-    throw new InvalidParamsError(`evidence is longer than ${EVIDENCE_MAX} characters.`);
-  }
-  if (body.expected !== null && textLength(body.expected) > EXPECTED_MAX) {
-    throw new InvalidParamsError(`expected is longer than ${EXPECTED_MAX} characters.`);
-  }
+  const problem = approverTextProblem(text);
+  if (problem) throw new InvalidParamsError(`${name} ${problem}.`);
 }
 
 function requiredString(body: JsonObject, name: string, max: number): string {

@@ -199,6 +199,16 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     expect(short.body).toMatchObject({ error: { id: 'invalid_reason' } });
     const blank = await post(uptime({ reason: ' '.repeat(20) }));
     expect(blank.status).toBe(400);
+    const zeroWidth = await post(uptime({ reason: '\u200b'.repeat(12) }));
+    expect(zeroWidth.status).toBe(400);
+    expect(zeroWidth.body).toMatchObject({ error: { id: 'invalid_reason' } });
+    expect(String((zeroWidth.body.error as Json).message)).toContain('12 visible characters');
+    const override = await post(uptime({ reason: `${reason} \u202eevil` }));
+    expect(override.status).toBe(400);
+    expect(String((override.body.error as Json).message)).toContain('U+202E');
+    const isolated = await post(uptime({ evidence: 'load \u2067is fine\u2069' }));
+    expect(isolated.status).toBe(400);
+    expect(String((isolated.body.error as Json).message)).toMatch(/^evidence .*U\+2067/);
 
     const unknown = await post(uptime({ runner: randomUUID() }));
     expect(unknown.status).toBe(404);
