@@ -8,6 +8,7 @@ import {
   REASON_MAX_LENGTH,
   REASON_MIN_VISIBLE,
   reasonProblem,
+  replaceForbidden,
   visibleLength,
 } from './text-rules.js';
 
@@ -104,6 +105,22 @@ describe('forbiddenCodePoint', () => {
     expect(forbiddenCodePoint('a\tb\r\nc', 'multiline')).toBeUndefined();
     expect(forbiddenCodePoint('a\u000bb', 'multiline')).toBe(0x0b);
     expect(forbiddenCodePoint('a\u0000b', 'multiline')).toBe(0);
+  });
+
+  it('replaceForbidden leaves clean text alone and leaves nothing forbidden', () => {
+    fc.assert(
+      fc.property(cleanText('line'), (text) => {
+        expect(replaceForbidden(text)).toBe(text);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(anyCodePoint.map(unitsOf), { maxLength: 30 }), (chars) => {
+        const replaced = replaceForbidden(chars.join(''));
+        expect(forbiddenCodePoint(replaced)).toBeUndefined();
+        expect([...replaced].length).toBe([...chars.join('')].length);
+      }),
+    );
+    expect(replaceForbidden('curl/8\u0000\u0085')).toBe('curl/8\ufffd\ufffd');
   });
 
   it('labels code points as U+XXXX', () => {

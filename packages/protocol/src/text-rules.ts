@@ -42,6 +42,14 @@ export function forbiddenCodePoint(text: string, shape: TextShape = 'line'): num
   return undefined;
 }
 
+/** The text with every forbidden code point replaced by U+FFFD, for informational values. */
+export function replaceForbidden(text: string, shape: TextShape = 'line'): string {
+  if (forbiddenCodePoint(text, shape) === undefined) return text;
+  let out = '';
+  for (const char of text) out += forbiddenCodePoint(char, shape) === undefined ? char : '\ufffd';
+  return out;
+}
+
 function isNoncharacter(codePoint: number): boolean {
   return (codePoint >= 0xfdd0 && codePoint <= 0xfdef) || (codePoint & 0xfffe) === 0xfffe;
 }

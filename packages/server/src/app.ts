@@ -10,6 +10,7 @@ import { registerFleet } from './fleet/register.js';
 import type { RunHooks } from './fleet/run-hooks.js';
 import { installErrorHandling } from './http/errors.js';
 import { registerHealthRoutes } from './http/health-routes.js';
+import { installInputHygiene } from './http/input-hygiene.js';
 import { loggerOptions, requestIdOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { registerPolicy } from './policy/register.js';
@@ -48,6 +49,7 @@ export async function createApp({
     reply.header('x-request-id', request.id);
   });
   installErrorHandling(app);
+  installInputHygiene(app);
   await installSecurityHeaders(app, config.secureCookies);
   // Off by default; routes opt in with `config: { rateLimit: {...} }`.
   await app.register(rateLimit, { global: false });

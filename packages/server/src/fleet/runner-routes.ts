@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
+import { InvalidInputError } from '../http/input-hygiene.js';
 import { requestContext } from '../http/request-context.js';
 import type { EnrollmentService } from './enrollment.js';
 import type { RunnerGateway } from './gateway.js';
@@ -44,6 +45,13 @@ export async function registerRunnerRoutes(
   await app.register(async (scope) => {
     scope.setErrorHandler((error, request, reply) => {
       if (error instanceof RunnerEndpointError) return sendFlat(reply, error);
+      if (error instanceof InvalidInputError) {
+        const badId = error.part === 'body field' && error.field === 'external_id';
+        return sendFlat(
+          reply,
+          new RunnerEndpointError(400, badId ? 'invalid_external_id' : 'invalid_request'),
+        );
+      }
       const status = (error as { statusCode?: number }).statusCode;
       if (status && status >= 400 && status < 500) {
         return sendFlat(reply, new RunnerEndpointError(status, 'invalid_request'));

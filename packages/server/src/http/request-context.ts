@@ -1,3 +1,4 @@
+import { replaceForbidden } from '@emisar/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { AuthMethod } from '../auth/tables.js';
 import type { ApiKeyPrincipal } from '../credentials/api-keys.js';
@@ -44,7 +45,9 @@ export function requestContext(
   const userAgent = request.headers['user-agent'];
   return {
     ip: request.ip,
-    userAgent: typeof userAgent === 'string' ? userAgent.slice(0, USER_AGENT_MAX) : null,
+    // Informational: kept even when odd, with what no text column accepts replaced.
+    userAgent:
+      typeof userAgent === 'string' ? replaceForbidden(userAgent.slice(0, USER_AGENT_MAX)) : null,
     requestId: request.id,
     authMethod: auth?.authMethod ?? null,
     mfa: auth?.mfa ?? false,
