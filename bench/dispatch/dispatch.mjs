@@ -79,6 +79,8 @@ try {
     EMISAR_BASE_URL: url,
     EMISAR_DATA_DIR: join(work, 'server'),
     EMISAR_CATALOG_FILE: join(work, 'catalog.json'),
+    // One API key drives every run: measure dispatch, not the per-credential budget.
+    RATE_LIMIT_RUNS_PER_MINUTE: '0',
     ...database.env,
   };
   const cli = async (args) => JSON.parse(await serverCommand([...args, '--json'], env));

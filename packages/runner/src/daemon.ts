@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   type CredentialOptions,
   discardToken,
+  EnrollmentError,
   obtainToken,
   refreshIfDue,
 } from './cloud/enrollment.js';
@@ -212,8 +213,9 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonExit> {
 }
 
 /**
- * Registration when the control plane is unreachable is retried with the session's
- * backoff; a refusal (4xx) or a bad token file ends start-up at once.
+ * Registration when the control plane is unreachable, busy (429, honouring its
+ * Retry-After) or failing (5xx) is retried with the session's backoff; any other
+ * refusal (4xx) or a bad token file ends start-up at once.
  */
 async function obtainTokenPatiently(
   credentials: CredentialOptions,
@@ -223,10 +225,14 @@ async function obtainTokenPatiently(
     try {
       return await obtainToken(credentials);
     } catch (error) {
-      if (!(error instanceof TypeError)) throw error; // fetch failed: network, DNS, TLS
-      const delay = backoffDelay(attempt, config.cloud.reconnectMinMs, config.cloud.reconnectMaxMs);
+      const busy = error instanceof EnrollmentError && error.retryable;
+      if (!(error instanceof TypeError) && !busy) throw error; // TypeError: network, DNS, TLS
+      const delay = Math.max(
+        backoffDelay(attempt, config.cloud.reconnectMinMs, config.cloud.reconnectMaxMs),
+        busy ? (error.retryAfterMs ?? 0) : 0,
+      );
       credentials.log(
-        `control plane unreachable (${errorMessage(error)}); retrying in ${delay} ms`,
+        `control plane ${busy ? 'busy' : 'unreachable'} (${errorMessage(error)}); retrying in ${delay} ms`,
       );
       await new Promise((resolve) => setTimeout(resolve, delay));
     }

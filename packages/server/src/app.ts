@@ -8,6 +8,7 @@ import type { ServerConfig } from './config.js';
 import type { Storage } from './db/database.js';
 import { registerFleet } from './fleet/register.js';
 import type { RunHooks } from './fleet/run-hooks.js';
+import { installCredentialLimits } from './http/credential-limits.js';
 import { installErrorHandling } from './http/errors.js';
 import { registerHealthRoutes } from './http/health-routes.js';
 import { installInputHygiene } from './http/input-hygiene.js';
@@ -50,6 +51,7 @@ export async function createApp({
   });
   installErrorHandling(app);
   installInputHygiene(app);
+  installCredentialLimits(app, { db: storage.db, clock, limits: config.rateLimits });
   await installSecurityHeaders(app, config.secureCookies);
   // Off by default; routes opt in with `config: { rateLimit: {...} }`.
   await app.register(rateLimit, { global: false });

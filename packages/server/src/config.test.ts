@@ -66,6 +66,9 @@ describe('loadConfig', () => {
     [{ ...postgres, EMISAR_BASE_URL: 'https://x.example/app' }, /origin only/],
     [{ ...postgres, TRUST_PROXY: '10.0.0.0/33' }, /TRUST_PROXY entry/],
     [{ ...postgres, TLS_CERT_FILE: '/nonexistent/cert.pem' }, /must be set together/],
+    [{ ...postgres, RATE_LIMIT_RUNS_PER_MINUTE: '-1' }, /RATE_LIMIT_RUNS_PER_MINUTE must be/],
+    [{ ...postgres, RATE_LIMIT_WRITES_PER_MINUTE: '1.5' }, /RATE_LIMIT_WRITES_PER_MINUTE/],
+    [{ ...postgres, RATE_LIMIT_RUNNER_REGISTER_PER_MINUTE: '2000000' }, /from 0 \(off\)/],
   ])('rejects bad configuration %#', async (env, message) => {
     const error = await loadConfig(env).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
@@ -73,6 +76,28 @@ describe('loadConfig', () => {
     // Secrets from the environment never appear in the message.
     expect((error as Error).message).not.toContain('hunter2');
     expect((error as Error).message).not.toContain(secret);
+  });
+
+  it('reads the per-minute request budgets, 0 turning one off', async () => {
+    expect((await loadConfig(postgres)).rateLimits).toEqual({
+      runsPerMinute: 120,
+      writesPerMinute: 600,
+      runnerRegisterPerMinute: 60,
+      runnerRefreshPerMinute: 30,
+    });
+    const config = await loadConfig({
+      ...postgres,
+      RATE_LIMIT_RUNS_PER_MINUTE: '0',
+      RATE_LIMIT_WRITES_PER_MINUTE: ' 50 ',
+      RATE_LIMIT_RUNNER_REGISTER_PER_MINUTE: '5',
+      RATE_LIMIT_RUNNER_REFRESH_PER_MINUTE: '',
+    });
+    expect(config.rateLimits).toEqual({
+      runsPerMinute: 0,
+      writesPerMinute: 50,
+      runnerRegisterPerMinute: 5,
+      runnerRefreshPerMinute: 30,
+    });
   });
 
   it('accepts trusted proxy addresses and CIDRs', async () => {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { type AuditConfig, parseAuditConfig } from './audit/config.js';
 import type { StorageTarget } from './db/database.js';
 import { parseTimingConfig, type TimingConfig } from './fleet/timing.js';
+import { parseRateLimitConfig, type RateLimitConfig } from './http/rate-limit-config.js';
 import { type MailConfig, parseMailConfig } from './mail/config.js';
 
 /** A configuration problem the operator must fix; the CLI prints it on one line and exits 2. */
@@ -29,6 +30,7 @@ export interface ServerConfig {
   audit: AuditConfig;
   mail: MailConfig;
   timing: TimingConfig;
+  rateLimits: RateLimitConfig;
   /** `EMISAR_CATALOG_FILE`: published pack hashes trusted on first sighting. */
   catalogFile: string | undefined;
 }
@@ -67,6 +69,10 @@ const environmentSchema = z.object({
   APPROVAL_TTL: optionalText,
   RUNNER_TOKEN_TTL: optionalText,
   SWEEP_INTERVAL: optionalText,
+  RATE_LIMIT_RUNS_PER_MINUTE: optionalText,
+  RATE_LIMIT_WRITES_PER_MINUTE: optionalText,
+  RATE_LIMIT_RUNNER_REGISTER_PER_MINUTE: optionalText,
+  RATE_LIMIT_RUNNER_REFRESH_PER_MINUTE: optionalText,
 });
 
 function fieldProblem(error: z.ZodError): string {
@@ -109,6 +115,7 @@ export async function loadConfig(
     audit: parseAuditConfig(e),
     mail: parseMailConfig(e, e.HOST),
     timing: parseTimingConfig(e),
+    rateLimits: parseRateLimitConfig(e),
     catalogFile: e.EMISAR_CATALOG_FILE ? path.resolve(cwd, e.EMISAR_CATALOG_FILE) : undefined,
   };
 }

@@ -10,8 +10,15 @@ export class EnrollmentError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
+    /** From `Retry-After` on a 429 or 503: how long the control plane asked to wait. */
+    readonly retryAfterMs?: number,
   ) {
     super(`enrollment refused (${status} ${code})`);
+  }
+
+  /** Too many requests or a passing server problem: worth trying again later. */
+  get retryable(): boolean {
+    return this.status === 429 || this.status >= 500;
   }
 }
 
@@ -41,9 +48,11 @@ async function postToken(url: URL, bearer: string, body: unknown): Promise<Token
   }
   if (!response.ok) {
     const code = (json as { error?: unknown })?.error;
+    const retryAfter = Number(response.headers.get('retry-after'));
     throw new EnrollmentError(
       response.status,
       typeof code === 'string' ? code.slice(0, 64) : 'http_error',
+      Number.isSafeInteger(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
     );
   }
   const parsed = RunnerTokenResponseSchema.safeParse(json);

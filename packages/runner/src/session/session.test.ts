@@ -372,6 +372,13 @@ describe('runner session', () => {
     expect(logs.filter((l) => l.includes('unreachable'))).toHaveLength(2);
   });
 
+  it('waits and registers again when the control plane answers 429 rate_limited', async () => {
+    cp.busyRegistrations = 1;
+    await startRunner();
+    expect(cp.registrations).toBe(1);
+    expect(logs.filter((l) => l.includes('busy') && l.includes('rate_limited'))).toHaveLength(1);
+  });
+
   it('refreshes a due token, keeps the old one when refresh fails, and re-registers on a new key', async () => {
     await mkdir(home.dataDir, { recursive: true });
     const tokenPath = join(home.dataDir, 'token.json');

@@ -15,6 +15,8 @@ export class FakeControlPlane {
   registrations = 0;
   /** Drop this many registration requests on the floor (the runner sees a network error). */
   dropRegistrations = 0;
+  /** Answer this many registration requests 429 `rate_limited` with Retry-After: 1. */
+  busyRegistrations = 0;
   refreshes = 0;
   /** Status to answer /runner/token/refresh with instead of a new token. */
   refreshStatus: number | undefined;
@@ -38,6 +40,12 @@ export class FakeControlPlane {
           if (this.dropRegistrations > 0) {
             this.dropRegistrations -= 1;
             request.socket.destroy();
+            return;
+          }
+          if (this.busyRegistrations > 0) {
+            this.busyRegistrations -= 1;
+            response.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+            response.end('{"error":"rate_limited"}');
             return;
           }
           this.registrations += 1;

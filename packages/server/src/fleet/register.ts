@@ -15,7 +15,7 @@ import { registerRunnerRoutes } from './runner-routes.js';
 import { createFleetService } from './service.js';
 
 export interface FleetOptions {
-  config: Pick<ServerConfig, 'timing' | 'catalogFile'>;
+  config: Pick<ServerConfig, 'timing' | 'catalogFile' | 'rateLimits'>;
   storage: Pick<Storage, 'db'>;
   clock: Clock;
   bus: NotifyBus;
@@ -49,7 +49,7 @@ export async function registerFleet(
     log: app.log,
   });
   await gateway.start();
-  await registerRunnerRoutes(app, { db, clock, enrollment, gateway });
+  await registerRunnerRoutes(app, { db, clock, enrollment, gateway, limits: config.rateLimits });
   registerFleetRoutes(app, { db, clock, fleet: createFleetService({ db, clock, bus }) });
   registerCatalogRoutes(app, { db, clock, catalog: createCatalogService({ db, clock, bus }) });
   const stopCleanup = startFleetCleanup({ db, clock }, app.log);

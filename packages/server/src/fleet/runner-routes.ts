@@ -2,9 +2,12 @@ import { FRAME_MAX_BYTES } from '@emisar/protocol';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import { hitDurableLimit } from '../auth/rate-limits.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
+import { AppError } from '../http/errors.js';
 import { InvalidInputError } from '../http/input-hygiene.js';
+import type { RateLimitConfig } from '../http/rate-limit-config.js';
 import { requestContext } from '../http/request-context.js';
 import type { EnrollmentService } from './enrollment.js';
 import type { RunnerGateway } from './gateway.js';
@@ -16,6 +19,7 @@ export interface RunnerRouteDeps {
   clock: Clock;
   enrollment: EnrollmentService;
   gateway: RunnerGateway;
+  limits: Pick<RateLimitConfig, 'runnerRegisterPerMinute' | 'runnerRefreshPerMinute'>;
 }
 
 declare module 'fastify' {
@@ -26,6 +30,24 @@ declare module 'fastify' {
 
 function sendFlat(reply: FastifyReply, error: RunnerEndpointError) {
   return reply.status(error.status).send(error.body());
+}
+
+/**
+ * Spends one request of the endpoint's budget for the client address and for
+ * the presented bearer (enrollment key or runner token, counted by digest),
+ * before the bearer is even checked.
+ */
+async function spendEndpointBudget(
+  deps: RunnerRouteDeps,
+  endpoint: 'runner_register' | 'runner_refresh',
+  max: number,
+  request: FastifyRequest,
+): Promise<void> {
+  if (max === 0) return;
+  const limit = (per: string) => ({ name: `${endpoint}_${per}`, max, windowMs: 60_000 });
+  await hitDurableLimit(deps.db, limit('ip'), request.ip, deps.clock);
+  const bearer = bearerOf(request.headers.authorization);
+  if (bearer) await hitDurableLimit(deps.db, limit('key'), bearer, deps.clock);
 }
 
 /**
@@ -52,6 +74,10 @@ export async function registerRunnerRoutes(
           new RunnerEndpointError(400, badId ? 'invalid_external_id' : 'invalid_request'),
         );
       }
+      // rate_limited (with Retry-After), unavailable…: the same id, in the flat shape.
+      if (error instanceof AppError) {
+        return reply.status(error.status).headers(error.headers).send({ error: error.id });
+      }
       const status = (error as { statusCode?: number }).statusCode;
       if (status && status >= 400 && status < 500) {
         return sendFlat(reply, new RunnerEndpointError(status, 'invalid_request'));
@@ -61,6 +87,12 @@ export async function registerRunnerRoutes(
     });
 
     scope.post('/runner/register', async (request, reply) => {
+      await spendEndpointBudget(
+        deps,
+        'runner_register',
+        deps.limits.runnerRegisterPerMinute,
+        request,
+      );
       const issued = await deps.enrollment.register(
         bearerOf(request.headers.authorization),
         request.body,
@@ -69,9 +101,15 @@ export async function registerRunnerRoutes(
       return reply.status(201).send(issued);
     });
 
-    scope.post('/runner/token/refresh', async (request) =>
-      deps.enrollment.refresh(bearerOf(request.headers.authorization)),
-    );
+    scope.post('/runner/token/refresh', async (request) => {
+      await spendEndpointBudget(
+        deps,
+        'runner_refresh',
+        deps.limits.runnerRefreshPerMinute,
+        request,
+      );
+      return deps.enrollment.refresh(bearerOf(request.headers.authorization));
+    });
 
     scope.get(
       '/runner/socket',

@@ -5,6 +5,7 @@ import type { Database } from '../db/schema.js';
 import { type AccountAccess, requirePermission, resolveAccountAccess } from '../members/access.js';
 import type { Permission } from '../members/roles.js';
 import { contextOf, requirePrincipal } from './auth.js';
+import type { CredentialBudget } from './credential-limits.js';
 import { ForbiddenError } from './errors.js';
 import type { RequestContext } from './request-context.js';
 
@@ -16,6 +17,8 @@ export interface AccountRouteSpec {
   /** People only: API keys get 403 (minting keys, managing the team…). */
   sessionOnly?: boolean;
   status?: number;
+  /** The per-credential budget a state-changing route spends (default `writes`). */
+  budget?: CredentialBudget;
   handler(
     request: FastifyRequest,
     access: AccountAccess,
@@ -48,6 +51,7 @@ export function registerAccountRoute(
   app.route({
     method: spec.method,
     url: `/api/v1/accounts/:slug${spec.path}`,
+    ...(spec.budget ? { config: { credentialBudget: spec.budget } } : {}),
     handler: async (request, reply) => {
       const principal = requirePrincipal(request);
       const { slug } = request.params as { slug: string };

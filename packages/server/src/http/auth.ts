@@ -74,9 +74,7 @@ export async function installAuth(app: FastifyInstance, deps: AuthHttpDeps): Pro
         request.principal = await resolveSession(deps.db, unsigned.value, deps.clock);
       }
     }
-    if (STATE_CHANGING.has(request.method) && isRestApi(request)) {
-      checkCsrf(request, origin);
-    }
+    if (isStateChanging(request)) checkCsrf(request, origin);
   });
 }
 
@@ -103,6 +101,9 @@ function refuseSecretInQuery(request: FastifyRequest): void {
 }
 
 const isRestApi = (request: FastifyRequest) => request.url.startsWith('/api/v1/');
+/** A REST request that may change something (CSRF rule, per-credential budgets). */
+export const isStateChanging = (request: FastifyRequest) =>
+  STATE_CHANGING.has(request.method) && isRestApi(request);
 const isApiKeyBearer = (authorization: string) => authorization.startsWith('Bearer emk-');
 
 /**

@@ -3,6 +3,7 @@ import { trustedRunner } from '../approvals/test-support/fixtures.js';
 import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { createEnrollmentKey } from '../credentials/enrollment-keys.js';
 import type { Browser } from '../test-support/browser.js';
+import { countAccountRows } from '../test-support/counts.js';
 import { onPostgres } from '../test-support/database.js';
 import {
   type IdentityHarness,
@@ -42,16 +43,7 @@ describe(`forbidden code points are refused at the input layer (${onPostgres ? '
     await h.close();
   });
 
-  const count = async (table: 'runs' | 'api_keys') =>
-    Number(
-      (
-        await h.storage.db
-          .selectFrom(table)
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('account_id', '=', accountId)
-          .executeTakeFirstOrThrow()
-      ).n,
-    );
+  const count = (table: 'runs' | 'api_keys') => countAccountRows(h.storage.db, table, accountId);
   const expectRefused = (response: { status: number; body: unknown }, field: RegExp) => {
     expect(response.status).toBe(400);
     const error = (response.body as { error: { id: string; message: string } }).error;

@@ -89,6 +89,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDeps): vo
     path: '/runs',
     permission: 'runs.dispatch',
     status: 201,
+    budget: 'runs',
     handler: async (request, access, context) => {
       const key = request.headers['idempotency-key'];
       const { run } = await deps.runs.create({

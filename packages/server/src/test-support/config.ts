@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { ServerConfig } from '../config.js';
 import type { StorageTarget } from '../db/database.js';
 import type { TimingConfig } from '../fleet/timing.js';
+import { DEFAULT_RATE_LIMITS } from '../http/rate-limit-config.js';
 
 /** Short timing knobs: sockets time out and work is swept within seconds. */
 export const TEST_TIMING: TimingConfig = {
@@ -33,6 +34,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     audit: { checkpointIntervalMs: 3_600_000, retentionIntervalMs: 86_400_000 },
     mail: { transport: { kind: 'none' }, from: 'emisar <no-reply@localhost>', devMailbox: true },
     timing: TEST_TIMING,
+    rateLimits: DEFAULT_RATE_LIMITS,
     catalogFile: undefined,
     ...overrides,
   };
