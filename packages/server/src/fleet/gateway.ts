@@ -20,6 +20,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { RUNNER_WORK_CHANNEL } from '../runs/release.js';
 import type { RunHooks, RunnerConnection } from './run-hooks.js';
+import { RunnerErrorTally } from './runner-error-tally.js';
 import type { TimingConfig } from './timing.js';
 import type { AuthenticatedRunner } from './tokens.js';
 
@@ -210,6 +211,8 @@ export interface RunnerGateway {
   stop(): Promise<void>;
   /** Runner ids with a live socket on this node. */
   localRunnerIds(): string[];
+  /** `error` frames each runner sent to this node, by code (`concurrency_cap_reached` is back-pressure, not counted). */
+  runnerErrorCounts(runnerId: string): Record<string, number>;
 }
 
 /**
@@ -222,6 +225,7 @@ export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
   const { db, clock, bus, runHooks, log } = deps;
   const nodeId = randomUUID();
   const live = new Map<string, LiveConnection>();
+  const runnerErrors = new RunnerErrorTally(log);
   const internals: RunnerGatewayInternals = { log, runHooks, timing: deps.timing };
   const unsubscribes: (() => Promise<void>)[] = [];
   /** Settles once the socket closed and its lease was released. */
@@ -382,6 +386,7 @@ export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
         return;
       }
       case 'error':
+        if (frame.code !== 'concurrency_cap_reached') runnerErrors.record(conn, frame);
         return runHooks.runnerError(conn, frame);
     }
   }
@@ -512,6 +517,7 @@ export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
     },
 
     localRunnerIds: () => [...live.keys()],
+    runnerErrorCounts: (runnerId) => runnerErrors.countsOf(runnerId),
   };
 }
 

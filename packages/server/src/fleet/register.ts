@@ -14,6 +14,13 @@ import type { RunHooks } from './run-hooks.js';
 import { registerRunnerRoutes } from './runner-routes.js';
 import { createFleetService } from './service.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This node's runner sockets (their error counts, local runner ids). */
+    runnerGateway: RunnerGateway;
+  }
+}
+
 export interface FleetOptions {
   config: Pick<ServerConfig, 'timing' | 'catalogFile' | 'rateLimits'>;
   storage: Pick<Storage, 'db'>;
@@ -49,6 +56,7 @@ export async function registerFleet(
     log: app.log,
   });
   await gateway.start();
+  app.decorate('runnerGateway', gateway);
   await registerRunnerRoutes(app, { db, clock, enrollment, gateway, limits: config.rateLimits });
   registerFleetRoutes(app, { db, clock, fleet: createFleetService({ db, clock, bus }) });
   registerCatalogRoutes(app, { db, clock, catalog: createCatalogService({ db, clock, bus }) });

@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import type {
   ActionProgressFrame,
   ActionResultFrame,
@@ -74,6 +75,8 @@ export class RecordingRunHooks implements RunHooks {
 
 export interface FleetHarness {
   app: FastifyInstance;
+  /** Log lines written so far (none unless `logLevel` is overridden: tests default to silent). */
+  logs: () => Record<string, unknown>[];
   storage: Storage;
   clock: ManualClock;
   hooks: RecordingRunHooks;
@@ -89,16 +92,26 @@ export async function startFleetHarness(
   const ownStorage = storage ?? (await openTestStorage());
   const clock = new ManualClock(new Date());
   const hooks = new RecordingRunHooks();
+  let logged = '';
+  const logStream = new PassThrough().on('data', (chunk) => {
+    logged += chunk;
+  });
   const app = await createApp({
     config: testConfig(overrides),
     storage: ownStorage,
     clock,
     runHooks: hooks,
+    logStream,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };
   return {
     app,
+    logs: () =>
+      logged
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
     storage: ownStorage,
     clock,
     hooks,
