@@ -22,11 +22,10 @@ export { argsJsonSchema } from './json-schema.js';
 export { loadPack, PACK_MANIFEST } from './load.js';
 export { type ClampedOpts, clampOpts, type RunOpts } from './opts.js';
 export { cleanPath, isUnder } from './paths.js';
-export {
-  BUILTIN_REDACTION_RULES,
-  type BuiltinRedactionRule,
-  type PassResult,
-} from './redaction/builtin.js';
+export { BUILTIN_REDACTION_RULES, type BuiltinRedactionRule } from './redaction/builtin.js';
+export { BUILTIN_REDACTION_EXAMPLES, type RedactionExample } from './redaction/examples.js';
+export { LINE_HOLD } from './redaction/lines.js';
+export { PACK_MATCH_BOUND } from './redaction/pack-regex.js';
 export {
   type CompiledRedactionRules,
   type CompiledRule,
@@ -35,14 +34,14 @@ export {
   type RedactionRuleInput,
   sensitiveValueRules,
 } from './redaction/rules.js';
+export type { PassResult } from './redaction/scan.js';
 export { isSecretKey } from './redaction/secret-keys.js';
 export {
   createStreamRedactor,
-  LINE_BOUND,
-  MAX_RULE_BOUND,
   type RedactionHit,
   redactText,
   type StreamRedactor,
+  streamHoldBack,
 } from './redaction/stream.js';
 export { type Invocation, RenderError, renderInvocation } from './render.js';
 export {

@@ -1,60 +1,71 @@
 import { CREDENTIAL_PREFIXES } from '@emisar/protocol';
+import {
+  type PassResult,
+  regexScanner,
+  runScan,
+  type Scanner,
+  ScanStage,
+  type Search,
+  withAlso,
+} from './scan.js';
 import { isSecretKey, SECRET_KEY_HINT } from './secret-keys.js';
 
-/** The result of one built-in pass over text that never spans a line break. */
-export interface PassResult {
-  text: string;
-  count: number;
-  /** Hits a combined pass made on behalf of another rule. */
-  also?: { name: string; count: number };
-}
-
 /**
- * A built-in rule: ours, linear-time JavaScript, each match bounded by
- * maxLength and confined to one line.
+ * A built-in rule: ours, linear-time JavaScript, confined to one line, each
+ * decision reading at most `reach` characters from where it was found (so a
+ * long line can be redacted as it streams, exactly as if it were whole).
  */
 export interface BuiltinRedactionRule {
   readonly name: string;
   readonly type: 'builtin';
-  readonly maxLength: number;
+  readonly scanner: Scanner;
   /** When the named rule is in the same set, it already did this rule's work. */
   readonly coveredBy?: string;
+  /** The name a combined pass counts its other hits under. */
+  readonly alsoName?: string;
   apply(text: string): PassResult;
+  stage(): ScanStage;
 }
 
 const TOKEN_BOUND = 4096;
-const JWT_BOUND = 16 * 1024;
 
-/** A rule from one global regex; `replace` may return undefined to keep a match (not a secret after all). */
+function builtinRule(
+  name: string,
+  scanner: Scanner,
+  extra: { coveredBy?: string; alsoName?: string } = {},
+): BuiltinRedactionRule {
+  const { alsoName } = extra;
+  return {
+    name,
+    type: 'builtin',
+    scanner,
+    ...extra,
+    apply(text) {
+      const r = runScan(scanner, text, 0, 0, Number.POSITIVE_INFINITY);
+      return withAlso({ text: r.text, count: r.count }, alsoName, r.also);
+    },
+    stage: () => new ScanStage(scanner, alsoName),
+  };
+}
+
+/**
+ * A rule from one global regex whose matches are at most maxLength long;
+ * `replace` may return undefined to keep a match (not a secret after all).
+ */
 function regexRule(
   name: string,
   regex: RegExp,
   replace: string | ((match: string, groups: string[]) => string | undefined),
-  maxLength = TOKEN_BOUND,
+  maxLength: number,
 ): BuiltinRedactionRule {
-  if (!regex.global) throw new Error(`${name}: the regex must be global`);
-  return {
-    name,
-    type: 'builtin',
-    maxLength,
-    apply(text) {
-      regex.lastIndex = 0;
-      if (!regex.test(text)) return { text, count: 0 };
-      let count = 0;
-      regex.lastIndex = 0;
-      const out = text.replace(regex, (match: string, ...rest: unknown[]) => {
-        const groups = rest.slice(0, -2) as string[];
-        const replacement =
-          typeof replace === 'string'
-            ? replace.replace(/\$(\d)/g, (_, i: string) => groups[Number(i) - 1] ?? '')
-            : replace(match, groups);
-        if (replacement === undefined) return match;
-        count++;
-        return replacement;
-      });
-      return { text: out, count };
-    },
+  const decide = (m: RegExpExecArray) => {
+    const groups = m.slice(1) as string[];
+    return typeof replace === 'string'
+      ? replace.replace(/\$(\d)/g, (_, i: string) => groups[Number(i) - 1] ?? '')
+      : replace(m[0], groups);
   };
+  // One character of look-ahead past the longest match (\b, (?!…), a greedy end).
+  return builtinRule(name, regexScanner(regex, maxLength + 1, decide));
 }
 
 // Base64 that is more than an English word: a digit or symbol, or capitals past the first letter.
@@ -62,10 +73,9 @@ function looksEncoded(value: string): boolean {
   return /[0-9+/=]/.test(value) || /[A-Z]/.test(value.slice(1));
 }
 
-const prefixes = Object.values(CREDENTIAL_PREFIXES)
-  .sort((a, b) => b.length - a.length)
-  .map((p) => p.replace(/-/g, '\\-'))
-  .join('|');
+const sortedPrefixes = Object.values(CREDENTIAL_PREFIXES).sort((a, b) => b.length - a.length);
+const longestPrefix = sortedPrefixes[0]!.length;
+const prefixes = sortedPrefixes.map((p) => p.replace(/-/g, '\\-')).join('|');
 
 const ALREADY_REDACTED = /^\[REDACTED/;
 const SEPARATOR = /[ \t]{0,8}[:=][ \t]{0,8}/y;
@@ -73,43 +83,42 @@ const BARE_VALUE = /[^\s"',;&}\]]{1,4096}/y;
 
 type Quote = '"' | "'" | '';
 
-/**
- * Finds `key = value`, `key: value` and `"key": value` where key is secret-like.
- * Scans only around substrings a secret key must contain, so ordinary log lines
- * cost one pass of a literal search.
- */
-function assignmentRule(
-  name: 'json-secret-field' | 'secret-assignment',
-  both: boolean,
-): BuiltinRedactionRule {
-  const json = name === 'json-secret-field';
-  const isKeyChar = (c: number) =>
+const KEY_MAX = 128;
+
+function isKeyChar(c: number): boolean {
+  return (
     (c >= 48 && c <= 57) ||
     (c >= 65 && c <= 90) ||
     (c >= 97 && c <= 122) ||
     c === 95 ||
     c === 46 ||
-    c === 45;
+    c === 45
+  );
+}
+
+/**
+ * Finds `key = value`, `key: value` and `"key": value` where key is secret-like.
+ * Scans only around substrings a secret key must contain, so ordinary log lines
+ * cost one pass of a literal search. A key is at most 128 characters; the walk
+ * over key characters stops one past that, so a decision stays in reach.
+ */
+function assignmentScanner(json: boolean, both: boolean): Scanner {
   const hint = new RegExp(SECRET_KEY_HINT.source, 'gi');
-  return {
-    name,
-    type: 'builtin' as const,
-    maxLength: 128 + 16 + TOKEN_BOUND + 2,
-    apply(text) {
-      hint.lastIndex = 0;
-      if (!hint.test(text)) return { text, count: 0 };
-      let out = '';
-      let copied = 0;
-      let count = 0;
-      let other = 0;
-      hint.lastIndex = 0;
+  const search =
+    (text: string): Search =>
+    (from, floor) => {
+      hint.lastIndex = from;
       for (let m = hint.exec(text); m !== null; m = hint.exec(text)) {
+        const hintEnd = m.index + m[0].length;
         let start = m.index;
-        while (start > 0 && isKeyChar(text.charCodeAt(start - 1))) start--;
-        let end = m.index + m[0].length;
-        while (end < text.length && isKeyChar(text.charCodeAt(end))) end++;
+        while (start > 0 && hintEnd - start <= KEY_MAX && isKeyChar(text.charCodeAt(start - 1)))
+          start--;
+        let end = hintEnd;
+        while (end < text.length && end - m.index <= KEY_MAX && isKeyChar(text.charCodeAt(end)))
+          end++;
         hint.lastIndex = end;
-        if (start < copied || end - start > 128 || !isSecretKey(text.slice(start, end))) continue;
+        if (start < floor || end - start > KEY_MAX || !isSecretKey(text.slice(start, end)))
+          continue;
         const keyQuote: Quote = text[start - 1] === '"' ? '"' : text[start - 1] === "'" ? "'" : '';
         let pos = end;
         if (keyQuote !== '') {
@@ -131,18 +140,18 @@ function assignmentRule(
             : keyQuote === '"'
               ? '"[REDACTED]"'
               : '[REDACTED]';
-        out += text.slice(copied, pos) + replacement;
-        copied = value.end;
-        hint.lastIndex = value.end;
-        if (isJson === json) count++;
-        else other++;
+        return {
+          anchor: m.index,
+          start: pos,
+          end: value.end,
+          text: replacement,
+          also: isJson !== json,
+        };
       }
-      if (count + other === 0) return { text, count };
-      const result: PassResult = { text: out + text.slice(copied), count };
-      if (both) result.also = { name: 'secret-assignment', count: other };
-      return result;
-    },
-  };
+      return undefined;
+    };
+  // Key (plus the one character past it), quote, separator, a quoted value and its closing quote.
+  return { reach: KEY_MAX + 1 + 1 + 17 + TOKEN_BOUND + 3, lookBehind: KEY_MAX + 2, over: search };
 }
 
 function readValue(
@@ -174,68 +183,84 @@ function readValue(
 export const BUILTIN_REDACTION_RULES: readonly BuiltinRedactionRule[] = Object.freeze([
   regexRule(
     'bearer-token',
-    /\bbearer[ \t]{1,16}[A-Za-z0-9._~+/-]{8,4096}=*/gi,
+    /\bbearer[ \t]{1,16}[A-Za-z0-9._~+/-]{8,4096}={0,16}/gi,
     'Bearer [REDACTED]',
+    6 + 16 + TOKEN_BOUND + 16,
   ),
-  regexRule('basic-auth', /\bbasic[ \t]{1,16}([A-Za-z0-9+/]{8,4096}={0,2})/gi, (_, [value]) =>
-    looksEncoded(value!) ? 'Basic [REDACTED]' : undefined,
+  regexRule(
+    'basic-auth',
+    /\bbasic[ \t]{1,16}([A-Za-z0-9+/]{8,4096}={0,2})/gi,
+    (_, [value]) => (looksEncoded(value!) ? 'Basic [REDACTED]' : undefined),
+    5 + 16 + TOKEN_BOUND + 2,
   ),
-  jwtRule(),
+  builtinRule('jwt', jwtScanner()),
   regexRule(
     'emisar-token',
     new RegExp(`(?<![A-Za-z0-9_-])(?:${prefixes})[A-Za-z0-9_-]{30,4096}`, 'g'),
     '[REDACTED_EMISAR_TOKEN]',
+    longestPrefix + TOKEN_BOUND,
   ),
   regexRule(
     'aws-access-key',
     /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
     '[REDACTED_AWS_KEY]',
+    20,
   ),
   regexRule(
     'github-token',
     /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})/g,
     '[REDACTED_GH_TOKEN]',
+    11 + 255,
   ),
-  regexRule('gitlab-token', /\bglpat-[A-Za-z0-9_-]{20,255}/g, '[REDACTED_GITLAB_TOKEN]'),
-  regexRule('slack-token', /\bxox[baprs]-[A-Za-z0-9-]{10,255}/g, '[REDACTED_SLACK_TOKEN]'),
+  regexRule('gitlab-token', /\bglpat-[A-Za-z0-9_-]{20,255}/g, '[REDACTED_GITLAB_TOKEN]', 6 + 255),
+  regexRule('slack-token', /\bxox[baprs]-[A-Za-z0-9-]{10,255}/g, '[REDACTED_SLACK_TOKEN]', 5 + 255),
   regexRule(
     'stripe-secret-key',
     /\b[sr]k_(?:live|test)_[A-Za-z0-9]{10,255}/g,
     '[REDACTED_STRIPE_KEY]',
+    8 + 255,
   ),
   regexRule(
     'anthropic-api-key',
     /\bsk-ant-api\d\d-[A-Za-z0-9_-]{20,4096}/g,
     '[REDACTED_ANTHROPIC_KEY]',
+    13 + TOKEN_BOUND,
   ),
   regexRule(
     'openai-api-key',
     /\bsk-(?:(?:proj|svcacct)-[A-Za-z0-9_-]{20,4096}|[A-Za-z0-9]{32,4096})/g,
     '[REDACTED_OPENAI_KEY]',
+    11 + TOKEN_BOUND,
   ),
   regexRule(
     'google-api-key',
     /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g,
     '[REDACTED_GOOGLE_API_KEY]',
+    39,
   ),
-  regexRule('npm-token', /\bnpm_[A-Za-z0-9]{36}(?![A-Za-z0-9])/g, '[REDACTED_NPM_TOKEN]'),
+  regexRule('npm-token', /\bnpm_[A-Za-z0-9]{36}(?![A-Za-z0-9])/g, '[REDACTED_NPM_TOKEN]', 40),
   regexRule(
     'sendgrid-api-key',
     /\bSG\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{16,128}/g,
     '[REDACTED_SENDGRID_KEY]',
+    3 + 64 + 1 + 128,
   ),
   privateKeyMarker('private-key-block'),
   privateKeyMarker('pgp-private-key-block'),
-  urlCredentialsRule(),
+  builtinRule('url-credentials', urlCredentialsScanner()),
   regexRule(
     'cookie-header',
     /\b((?:set-)?cookie)[ \t]{0,8}:[ \t]{0,8}[^\r\n]{1,8192}/gi,
     (_, [header]) => `${header}: [REDACTED]`,
-    8192 + 32,
+    10 + 8 + 1 + 8 + 8192,
   ),
   // One scan finds both forms; secret-assignment runs alone only without json-secret-field.
-  assignmentRule('json-secret-field', true),
-  { ...assignmentRule('secret-assignment', false), coveredBy: 'json-secret-field' },
+  builtinRule('json-secret-field', assignmentScanner(true, true), {
+    alsoName: 'secret-assignment',
+  }),
+  builtinRule('secret-assignment', assignmentScanner(false, false), {
+    coveredBy: 'json-secret-field',
+  }),
 ]);
 
 function isBase64Url(c: number): boolean {
@@ -250,82 +275,84 @@ function isWordChar(c: number): boolean {
 
 /**
  * `eyJ…` header, payload and signature in base64url, each part at most 5400
- * characters. A scanner, not a regex: a regex backtracks over every `eyJ` in a
- * long run, which crafted output could make quadratic.
+ * characters, after a non-word character. A scanner, not a regex: a regex
+ * backtracks over every `eyJ` in a long run, which crafted output could make
+ * quadratic. Every candidate in a run shares the run's end, so one failure
+ * rules out the candidates after it, and a remembered run end is not scanned
+ * twice.
  */
-function jwtRule(): BuiltinRedactionRule {
+function jwtScanner(): Scanner {
   const PART_MAX = 5400;
-  const runEnd = (text: string, from: number) => {
-    let i = from;
-    while (i < text.length && isBase64Url(text.charCodeAt(i))) i++;
-    return i;
-  };
   return {
-    name: 'jwt',
-    type: 'builtin',
-    maxLength: JWT_BOUND,
-    apply(text) {
-      let at = text.indexOf('eyJ');
-      if (at === -1) return { text, count: 0 };
-      let out = '';
-      let copied = 0;
-      let count = 0;
-      while (at !== -1) {
-        const headerEnd = runEnd(text, at + 3);
-        let next = headerEnd;
-        if (at === 0 || !isWordChar(text.charCodeAt(at - 1))) {
-          const header = headerEnd - at - 3;
-          if (header >= 2 && header <= PART_MAX && text[headerEnd] === '.') {
-            const payloadEnd = runEnd(text, headerEnd + 1);
-            const payload = payloadEnd - headerEnd - 1;
-            if (payload >= 2 && payload <= PART_MAX && text[payloadEnd] === '.') {
-              const end = Math.min(runEnd(text, payloadEnd + 1), payloadEnd + 1 + PART_MAX);
-              out += `${text.slice(copied, at)}[REDACTED_JWT]`;
-              copied = end;
-              next = end;
-              count++;
-            }
+    // The header, payload and signature with their dots, and one character past each run.
+    reach: 3 + 3 * PART_MAX + 3,
+    lookBehind: 1,
+    over(text) {
+      let runFrom = -1;
+      let runTo = -1;
+      const runEnd = (from: number) => {
+        if (from >= runFrom && from <= runTo) return runTo;
+        let i = from;
+        while (i < text.length && isBase64Url(text.charCodeAt(i))) i++;
+        runFrom = from;
+        runTo = i;
+        return i;
+      };
+      return (from) => {
+        let at = text.indexOf('eyJ', from);
+        while (at !== -1) {
+          if (at > 0 && isWordChar(text.charCodeAt(at - 1))) {
+            at = text.indexOf('eyJ', at + 1);
+            continue;
           }
+          const headerEnd = runEnd(at + 3);
+          const header = headerEnd - at - 3;
+          if (header > PART_MAX) {
+            // A later start in the same run has a short enough header only this far on.
+            at = text.indexOf('eyJ', Math.max(at + 1, headerEnd - 3 - PART_MAX));
+            continue;
+          }
+          const payloadEnd = header >= 2 && text[headerEnd] === '.' ? runEnd(headerEnd + 1) : -1;
+          const payload = payloadEnd - headerEnd - 1;
+          if (payload < 2 || payload > PART_MAX || text[payloadEnd] !== '.') {
+            at = text.indexOf('eyJ', headerEnd);
+            continue;
+          }
+          const end = Math.min(runEnd(payloadEnd + 1), payloadEnd + 1 + PART_MAX);
+          return { anchor: at, start: at, end, text: '[REDACTED_JWT]' };
         }
-        at = text.indexOf('eyJ', next);
-      }
-      return count === 0 ? { text, count } : { text: out + text.slice(copied), count };
+        return undefined;
+      };
     },
   };
 }
 
 /** `scheme://user:password@` → `scheme://[REDACTED]@`, found from the literal `://`. */
-function urlCredentialsRule(): BuiltinRedactionRule {
+function urlCredentialsScanner(): Scanner {
   const userinfo = /[^\s:@/?#]{1,256}:[^\s@/?#]{1,1024}@/y;
   const schemeChar = /[A-Za-z0-9+.-]/;
   return {
-    name: 'url-credentials',
-    type: 'builtin',
-    maxLength: 32 + 3 + 256 + 1 + 1024 + 1,
-    apply(text) {
-      let at = text.indexOf('://');
-      if (at === -1) return { text, count: 0 };
-      let out = '';
-      let copied = 0;
-      let count = 0;
-      for (; at !== -1; at = text.indexOf('://', at + 3)) {
+    reach: 3 + 256 + 1 + 1024 + 1,
+    lookBehind: 1,
+    over: (text) => (from) => {
+      for (let at = text.indexOf('://', from); at !== -1; at = text.indexOf('://', at + 3)) {
         if (at === 0 || !schemeChar.test(text[at - 1]!)) continue;
         userinfo.lastIndex = at + 3;
         const m = userinfo.exec(text);
         if (m === null) continue;
-        out += `${text.slice(copied, at + 3)}[REDACTED]@`;
-        copied = at + 3 + m[0].length;
-        count++;
+        return { anchor: at, start: at + 3, end: at + 3 + m[0].length, text: '[REDACTED]@' };
       }
-      return count === 0 ? { text, count } : { text: out + text.slice(copied), count };
+      return undefined;
     },
   };
 }
 
 /** Private-key blocks are masked by the stream's state machine; as a line rule they do nothing. */
 function privateKeyMarker(name: string): BuiltinRedactionRule {
-  return { name, type: 'builtin', maxLength: 0, apply: (text) => ({ text, count: 0 }) };
+  return builtinRule(name, { reach: 0, lookBehind: 0, over: () => () => undefined });
 }
 
-export const PRIVATE_KEY_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----/g;
-export const PRIVATE_KEY_END = /-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/g;
+/** The longest text either private-key marker can match (at most four words before PRIVATE). */
+export const PRIVATE_KEY_MARKER_BOUND = 11 + 4 * 33 + 11 + 6 + 5;
+export const PRIVATE_KEY_BEGIN = /-----BEGIN ((?:[A-Z0-9]{1,32} ){0,4})PRIVATE KEY( BLOCK)?-----/g;
+export const PRIVATE_KEY_END = /-----END (?:[A-Z0-9]{1,32} ){0,4}PRIVATE KEY(?: BLOCK)?-----/g;

@@ -1,13 +1,20 @@
 import { RE2JS } from 're2js';
 import type { RedactionRuleSpec } from '../types.js';
-import type { BuiltinRedactionRule, PassResult } from './builtin.js';
+import type { BuiltinRedactionRule } from './builtin.js';
+import { PackRegexStage, packRegexPass } from './pack-regex.js';
+import { type LineStage, type PassResult, regexScanner, runScan, ScanStage } from './scan.js';
 
 export type RedactionRuleInput = RedactionRuleSpec | BuiltinRedactionRule;
 
 export interface CompiledRule {
   readonly name: string;
   readonly type: 'regex' | 'literal' | 'builtin';
+  /** The name a combined pass counts its other hits under. */
+  readonly alsoName?: string;
+  /** Redacts text made of whole lines (or a part of one between private-key blocks). */
   apply(text: string): PassResult;
+  /** A fresh stage for one line too long to hold whole. */
+  stage(): LineStage;
 }
 
 /** Rules ready to run, in order. Build once per run; reuse across streams. */
@@ -26,19 +33,46 @@ function literalRule(name: string, literals: string[], replacement: string): Com
   const parts = [
     ...new Set(literals.flatMap((l) => l.split(/\r?\n/)).filter((l) => l !== '')),
   ].sort((a, b) => b.length - a.length);
-  if (parts.length === 0) return { name, type: 'literal', apply: (text) => ({ text, count: 0 }) };
-  const regex = new RegExp(parts.map(escapeRegExp).join('|'), 'g');
+  if (parts.length === 0) {
+    const none = { reach: 0, lookBehind: 0, over: () => () => undefined };
+    return {
+      name,
+      type: 'literal',
+      apply: (text) => ({ text, count: 0 }),
+      stage: () => new ScanStage(none),
+    };
+  }
+  // A literal set reads nothing around a match, and no match is longer than its longest literal.
+  const scanner = regexScanner(
+    new RegExp(parts.map(escapeRegExp).join('|'), 'g'),
+    parts[0]!.length,
+    () => replacement,
+    0,
+  );
   return {
     name,
     type: 'literal',
     apply(text) {
-      let count = 0;
-      const out = text.replace(regex, () => {
-        count++;
-        return replacement;
-      });
-      return { text: out, count };
+      const r = runScan(scanner, text, 0, 0, Number.POSITIVE_INFINITY);
+      return { text: r.text, count: r.count };
     },
+    stage: () => new ScanStage(scanner),
+  };
+}
+
+/** A pack-authored RE2 rule; `^` and `$` mean line start and end, since rules apply within lines. */
+function regexRule(name: string, pattern: string, replacement: string): CompiledRule {
+  const re = RE2JS.compile(pattern, RE2JS.MULTILINE);
+  const expand = goExpander(replacement, re.namedGroups());
+  return {
+    name,
+    type: 'regex',
+    apply(text) {
+      if (!re.test(text)) return { text, count: 0 };
+      const r = packRegexPass(re, expand, text, 0, text.length);
+      return { text: r.text, count: r.count };
+    },
+    stage: () => new PackRegexStage(re, expand),
   };
 }
 
@@ -46,7 +80,7 @@ function literalRule(name: string, literals: string[], replacement: string): Com
 function goExpander(
   template: string,
   names: Record<string, number>,
-): (groups: (string | undefined)[]) => string {
+): (groups: (string | null)[]) => string {
   const pieces: (string | number)[] = [];
   const re = /\$(?:\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g;
   let last = 0;
@@ -62,26 +96,6 @@ function goExpander(
   }
   pieces.push(template.slice(last));
   return (groups) => pieces.map((p) => (typeof p === 'string' ? p : (groups[p] ?? ''))).join('');
-}
-
-/** A pack-authored RE2 rule; `^` and `$` mean line start and end, since rules apply within lines. */
-function regexRule(name: string, pattern: string, replacement: string): CompiledRule {
-  const re = RE2JS.compile(pattern, RE2JS.MULTILINE);
-  const expand = goExpander(replacement, re.namedGroups());
-  const groupCount = re.groupCount();
-  return {
-    name,
-    type: 'regex',
-    apply(text) {
-      if (!re.test(text)) return { text, count: 0 };
-      let count = 0;
-      const out = re.matcher(text).replaceAll((...args: unknown[]) => {
-        count++;
-        return expand(args.slice(0, groupCount + 1) as (string | undefined)[]);
-      });
-      return { text: out, count };
-    },
-  };
 }
 
 /**

@@ -1,21 +1,12 @@
-import { PRIVATE_KEY_BEGIN, PRIVATE_KEY_END } from './builtin.js';
+import { PRIVATE_KEY_BEGIN, PRIVATE_KEY_END, PRIVATE_KEY_MARKER_BOUND } from './builtin.js';
+import { LINE_HOLD, LineRedactor, stagedHoldBack } from './lines.js';
 import {
   type CompiledRedactionRules,
+  type CompiledRule,
   compileRedactionRules,
   type RedactionRuleInput,
 } from './rules.js';
 
-/**
- * Output is cut into segments: each line with its newline, and a line longer
- * than this is cut into pieces of this many UTF-16 units (one less when that
- * would split a surrogate pair). Rules never see across a segment boundary, so
- * every match is bounded by this and the result does not depend on chunking.
- */
-export const LINE_BOUND = 32 * 1024;
-/** The built-in rules' longest bound (JWT); the hold-back is at least this. */
-export const MAX_RULE_BOUND = 16 * 1024;
-/** Process complete lines in batches of about this size. */
-const BATCH = 1 << 20;
 const PRIVATE_KEY_MASK = '[REDACTED_PRIVATE_KEY]';
 
 export interface RedactionHit {
@@ -25,22 +16,12 @@ export interface RedactionHit {
 }
 
 export interface StreamRedactor {
-  /** Feeds the next chunk; returns the redacted output that is now final (cut at segment ends). */
+  /** Feeds the next chunk; returns the redacted output that is now final. */
   push(chunk: string): string;
   /** Ends the stream and returns the rest. */
   end(): string;
-  /** Per-rule hit counts so far (rules with no hits are left out). */
+  /** Per-rule hit counts so far, in rule order (rules with no hits are left out). */
   hits(): RedactionHit[];
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
-}
-
-/** End of the piece starting at `start` in a line too long to keep whole. */
-function pieceEnd(text: string, start: number): number {
-  const end = start + LINE_BOUND;
-  return isHighSurrogate(text.charCodeAt(end - 1)) ? end - 1 : end;
 }
 
 function asCompiled(
@@ -49,123 +30,125 @@ function asCompiled(
   return 'rules' in rules ? rules : compileRedactionRules(rules as readonly RedactionRuleInput[]);
 }
 
+/** Hit counts, listed in rule order whatever order the hits came in. */
+class HitCounts {
+  private readonly counts = new Map<string, RedactionHit>();
+  private readonly order: string[] = [];
+
+  constructor(rules: readonly CompiledRule[]) {
+    for (const rule of rules) {
+      this.order.push(rule.name);
+      if (rule.alsoName !== undefined) this.order.push(rule.alsoName);
+    }
+  }
+
+  add(name: string, type: string, count: number): void {
+    if (count === 0) return;
+    const known = this.counts.get(name);
+    if (known) known.count += count;
+    else this.counts.set(name, { name, type, count });
+    if (!this.order.includes(name)) this.order.push(name);
+  }
+
+  list(): RedactionHit[] {
+    const hits: RedactionHit[] = [];
+    for (const name of new Set(this.order)) {
+      const hit = this.counts.get(name);
+      if (hit !== undefined) hits.push({ ...hit });
+    }
+    return hits;
+  }
+}
+
 /**
  * A streaming redactor whose concatenated output always equals redactText of
- * the whole stream. It emits only whole segments and holds back the current
- * line (up to LINE_BOUND ≥ MAX_RULE_BOUND). Private-key blocks are masked from
- * BEGIN through END, or to the end of the stream, whatever their size.
+ * the whole stream, however the stream is cut into chunks. Private-key blocks
+ * are masked from BEGIN through END, or to the end of the stream, whatever
+ * their size; the rules apply to the text between them, line by line.
+ *
+ * Memory: at most PRIVATE_KEY_MARKER_BOUND characters wait to be checked for a
+ * key marker; an unfinished line is held whole up to LINE_HOLD characters, and
+ * a longer line streams, holding back at most streamHoldBack(rules) characters.
  */
 export function createStreamRedactor(
   rules: CompiledRedactionRules | readonly RedactionRuleInput[],
 ): StreamRedactor {
-  const { rules: compiled } = asCompiled(rules);
-  const counts = new Map<string, RedactionHit>();
+  const compiled = asCompiled(rules).rules;
+  const counts = new HitCounts(compiled);
+  const lines = new LineRedactor(compiled, (rule, result) => {
+    counts.add(rule.name, rule.type, result.count);
+    if (result.also !== undefined) counts.add(result.also.name, rule.type, result.also.count);
+  });
   let pending = '';
   let inKey = false;
+  // A high surrogate that ended the last output waits for its other half.
+  let carry = '';
   let ended = false;
 
-  const hit = (name: string, type: string, count: number) => {
-    if (count === 0) return;
-    const known = counts.get(name);
-    if (known) known.count += count;
-    else counts.set(name, { name, type, count });
-  };
-
-  const applyRules = (text: string): string => {
-    let out = text;
-    for (const rule of compiled) {
-      const result = rule.apply(out);
-      hit(rule.name, rule.type, result.count);
-      if (result.also !== undefined) hit(result.also.name, rule.type, result.also.count);
-      out = result.text;
-    }
-    return out;
-  };
-
-  /** Redacts one unit: text that is never cut inside a segment and has no cut inside it. */
-  const redactUnit = (unit: string): string => {
+  const drain = (last: boolean): string => {
     let out = '';
-    let pos = 0;
-    while (pos < unit.length) {
+    for (;;) {
       if (inKey) {
-        PRIVATE_KEY_END.lastIndex = pos;
-        const end = PRIVATE_KEY_END.exec(unit);
-        if (end === null) return out;
+        PRIVATE_KEY_END.lastIndex = 0;
+        const end = PRIVATE_KEY_END.exec(pending);
+        if (end === null) {
+          pending = pending.slice(undecided(pending, '-----END ', last));
+          return out;
+        }
+        pending = pending.slice(end.index + end[0].length);
         inKey = false;
-        pos = end.index + end[0].length;
         continue;
       }
-      PRIVATE_KEY_BEGIN.lastIndex = pos;
-      const begin = PRIVATE_KEY_BEGIN.exec(unit);
-      if (begin === null) return out + applyRules(unit.slice(pos));
-      out += applyRules(unit.slice(pos, begin.index)) + PRIVATE_KEY_MASK;
-      hit(
-        begin[1]?.startsWith('PGP ') ? 'pgp-private-key-block' : 'private-key-block',
-        'builtin',
-        1,
-      );
+      PRIVATE_KEY_BEGIN.lastIndex = 0;
+      const begin = PRIVATE_KEY_BEGIN.exec(pending);
+      if (begin === null) {
+        const cut = undecided(pending, '-----BEGIN ', last);
+        out += lines.write(pending.slice(0, cut));
+        pending = pending.slice(cut);
+        return last ? out + lines.close() : out;
+      }
+      out += lines.write(pending.slice(0, begin.index)) + lines.close() + PRIVATE_KEY_MASK;
+      const type = begin[1]?.startsWith('PGP ') ? 'pgp-private-key-block' : 'private-key-block';
+      counts.add(type, 'builtin', 1);
+      pending = pending.slice(begin.index + begin[0].length);
       inKey = true;
-      pos = begin.index + begin[0].length;
     }
-    return out;
   };
 
-  /**
-   * Redacts text made of whole segments. Units end at newlines (batched up to
-   * BATCH) and at the cuts inside over-long lines.
-   */
-  const redactSegments = (text: string): string => {
-    let out = '';
-    let unitStart = 0;
-    let lineStart = 0;
-    while (lineStart < text.length) {
-      const nl = text.indexOf('\n', lineStart);
-      const lineEnd = nl === -1 ? text.length : nl + 1;
-      if (lineEnd - lineStart > LINE_BOUND) {
-        // Each piece of an over-long line is its own unit.
-        if (lineStart > unitStart) out += redactUnit(text.slice(unitStart, lineStart));
-        let start = lineStart;
-        while (lineEnd - start > LINE_BOUND) {
-          const end = pieceEnd(text, start);
-          out += redactUnit(text.slice(start, end));
-          start = end;
-        }
-        unitStart = start;
-      } else if (lineEnd - unitStart >= BATCH) {
-        out += redactUnit(text.slice(unitStart, lineEnd));
-        unitStart = lineEnd;
-      }
-      lineStart = lineEnd;
-    }
-    if (unitStart < text.length) out += redactUnit(text.slice(unitStart));
-    return out;
+  const settle = (out: string): string => {
+    out = carry + out;
+    const code = out.charCodeAt(out.length - 1);
+    carry = !ended && code >= 0xd800 && code <= 0xdbff ? out.slice(-1) : '';
+    return carry === '' ? out : out.slice(0, -1);
   };
 
   return {
     push(chunk) {
       if (ended) throw new Error('push after end');
       if (chunk === '') return '';
-      const newline = chunk.lastIndexOf('\n');
-      let ready = newline === -1 ? 0 : pending.length + newline + 1;
       pending += chunk;
-      // Cut whole pieces off a tail line that has outgrown the bound.
-      while (pending.length - ready >= LINE_BOUND) ready = pieceEnd(pending, ready);
-      if (ready === 0) return '';
-      const out = redactSegments(pending.slice(0, ready));
-      pending = pending.slice(ready);
-      return out;
+      return settle(drain(false));
     },
     end() {
       if (ended) return '';
       ended = true;
-      const out = redactSegments(pending);
-      pending = '';
-      return out;
+      return settle(drain(true));
     },
-    hits() {
-      return [...counts.values()].map((h) => ({ ...h }));
-    },
+    hits: () => counts.list(),
   };
+}
+
+/**
+ * Where text that might still begin a key marker (`-----BEGIN ` or `-----END `
+ * and a bounded rest, never across a newline) starts, or text.length.
+ */
+function undecided(text: string, literal: string, last: boolean): number {
+  if (last) return text.length;
+  const from = Math.max(text.lastIndexOf('\n') + 1, text.length - PRIVATE_KEY_MARKER_BOUND + 1, 0);
+  for (let at = text.indexOf('-', from); at !== -1; at = text.indexOf('-', at + 1)) {
+    if (text.startsWith(literal.slice(0, text.length - at), at)) return at;
+  }
+  return text.length;
 }
 
 /** Whole-buffer redaction: exactly what a stream of the same text produces. */
@@ -176,4 +159,13 @@ export function redactText(
   const redactor = createStreamRedactor(rules);
   const out = redactor.push(text) + redactor.end();
   return { text: out, hits: redactor.hits() };
+}
+
+/**
+ * The most a stream redactor holds back of one line: the whole line up to
+ * LINE_HOLD, then what the staged rules hold (the longest reach of each rule
+ * in turn, since each rule reads the one before's output).
+ */
+export function streamHoldBack(rules: CompiledRedactionRules | readonly RedactionRuleInput[]) {
+  return Math.max(LINE_HOLD, stagedHoldBack(asCompiled(rules).rules));
 }

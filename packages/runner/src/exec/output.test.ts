@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { BUILTIN_REDACTION_RULES, createStreamRedactor, redactText } from '@emisar/packs';
 import { describe, expect, it } from 'vitest';
 import { PIECE_BYTES, StreamCapture, type StreamRedactor } from './output.js';
 
@@ -65,5 +66,28 @@ describe('StreamCapture', () => {
     const { c } = capture(1 << 20, 4);
     c.push(Buffer.from('ab€cd'));
     expect(c.end().preview).toBe('ab');
+  });
+});
+
+describe('StreamCapture with the real redactor', () => {
+  it('redacts a secret that crosses the 64 KiB piece bound of one long line', () => {
+    // `… AKIAIO` ends the first piece and `SFODNN7EXAMPLE …` starts the second.
+    const line = `${'a'.repeat(PIECE_BYTES - 7)} AKIAIOSFODNN7EXAMPLE and more\n`;
+    expect(line.indexOf('SFODNN')).toBe(PIECE_BYTES);
+    const redactor = createStreamRedactor(BUILTIN_REDACTION_RULES);
+    const pieces: string[] = [];
+    const c = new StreamCapture({
+      maxRawBytes: 1 << 20,
+      previewBytes: 16,
+      redactor,
+      keepText: true,
+      emit: (t) => pieces.push(t),
+    });
+    c.push(Buffer.from(line));
+    c.end();
+    expect(c.text()).toBe(`${'a'.repeat(PIECE_BYTES - 7)} [REDACTED_AWS_KEY] and more\n`);
+    expect(c.text()).toBe(redactText(line, BUILTIN_REDACTION_RULES).text);
+    expect(pieces.join('')).toBe(c.text());
+    expect(redactor.hits()).toEqual([{ name: 'aws-access-key', type: 'builtin', count: 1 }]);
   });
 });
