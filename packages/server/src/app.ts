@@ -56,15 +56,15 @@ export async function createApp({
   // Off by default; routes opt in with `config: { rateLimit: {...} }`.
   await app.register(rateLimit, { global: false });
   registerHealthRoutes(app, storage.db);
-  await registerIdentity(app, { config, storage, clock });
+  const bus = createNotifyBus(storage);
+  app.addHook('onClose', () => bus.close());
+  await registerIdentity(app, { config, storage, clock, bus });
   registerAuditRoutes(app, {
     db: storage.db,
     clock,
     baseUrl: config.baseUrl,
     signingKey: config.signingKey,
   });
-  const bus = createNotifyBus(storage);
-  app.addHook('onClose', () => bus.close());
   await registerFleet(app, {
     config,
     storage,

@@ -7,6 +7,7 @@ import { createPasskeyService } from '../auth/passkeys.js';
 import { createPasswordService } from '../auth/password.js';
 import { registerAuthRoutes } from '../auth/routes.js';
 import { createSignInService } from '../auth/sign-in.js';
+import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../clock.js';
 import type { ServerConfig } from '../config.js';
 import { registerCredentialRoutes } from '../credentials/routes.js';
@@ -33,6 +34,8 @@ export interface IdentityOptions {
   config: Pick<ServerConfig, 'baseUrl' | 'secretKey' | 'secureCookies' | 'mail' | 'trustProxy'>;
   storage: Pick<Storage, 'db'>;
   clock: Clock;
+  /** Membership changes are announced on it (open event streams re-check their access). */
+  bus: NotifyBus;
   /** How often the outbox sweep looks for due mail (it is also nudged after each send). */
   mailSweepIntervalMs?: number;
 }
@@ -48,7 +51,7 @@ export interface Identity {
  */
 export async function registerIdentity(
   app: FastifyInstance,
-  { config, storage, clock, mailSweepIntervalMs = 2_000 }: IdentityOptions,
+  { config, storage, clock, bus, mailSweepIntervalMs = 2_000 }: IdentityOptions,
 ): Promise<Identity> {
   const { db } = storage;
   const { baseUrl, secureCookies } = config;
@@ -81,7 +84,7 @@ export async function registerIdentity(
   const signIn = createSignInService({ db, clock, outbox, baseUrl, totpBox });
   const passwords = createPasswordService({ db, clock, outbox, baseUrl });
   const passkeys = createPasskeyService({ db, clock, baseUrl, signIn });
-  const members = createMemberService({ db, clock, outbox, baseUrl, signIn });
+  const members = createMemberService({ db, clock, bus, outbox, baseUrl, signIn });
   const credentials = createCredentialService({ db, clock });
 
   registerAuthRoutes(app, { db, clock, secureCookies, trustsProxy, signIn, passwords, passkeys });

@@ -2,8 +2,12 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { NotifyBus } from './notify-bus.js';
 
-/** What changed in an account; subscribers read the row by id (payloads carry ids only). */
-export type AccountEventKind = 'run' | 'run_output' | 'approval' | 'runner' | 'trust';
+/**
+ * What changed in an account; subscribers read the row by id (payloads carry
+ * ids only). `member` (a membership's role, reach, suspension, sessions or
+ * removal) is for the server's own streams, never sent to clients.
+ */
+export type AccountEventKind = 'run' | 'run_output' | 'approval' | 'runner' | 'trust' | 'member';
 
 export interface AccountEvent {
   accountId: string;
@@ -18,6 +22,7 @@ const KINDS: ReadonlySet<string> = new Set<AccountEventKind>([
   'approval',
   'runner',
   'trust',
+  'member',
 ]);
 
 /** Inside a transaction the event is delivered on commit, never for a rollback. */

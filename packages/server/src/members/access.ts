@@ -3,7 +3,7 @@ import type { AuditActor } from '../accounts/audit-trail.js';
 import { type AccountRow, findLiveAccountBySlug } from '../accounts/queries.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
-import { ForbiddenError, NotFoundError } from '../http/errors.js';
+import { ForbiddenError, NotFoundError, UnauthorizedError } from '../http/errors.js';
 import type { KeyPrincipal, SessionPrincipal } from '../http/request-context.js';
 import { API_KEY_PERMISSIONS, type Permission, ROLE_PERMISSIONS } from './roles.js';
 import type { MembershipsTable } from './tables.js';
@@ -82,6 +82,39 @@ export async function resolveAccountAccess(
       ? { kind: 'user', id: principal.userId, label: principal.email }
       : { kind: 'api_key', id: principal.key.keyId, label: email };
   return { account, membership, permissions, principal, actor };
+}
+
+/**
+ * The caller's access as it stands now, for work that outlives its request (an
+ * event stream): the session or API key must still be live, then every check
+ * of resolveAccountAccess runs again. Throws as they do once access is gone.
+ */
+export async function refreshAccountAccess(
+  db: Kysely<Database>,
+  access: AccountAccess,
+  clock: Clock,
+): Promise<AccountAccess> {
+  const { principal } = access;
+  const now = clock.now().toISOString();
+  const live =
+    principal.kind === 'session'
+      ? await db
+          .selectFrom('sessions')
+          .select('id')
+          .where('id', '=', principal.sessionId)
+          .where('revoked_at', 'is', null)
+          .where('expires_at', '>', now)
+          .executeTakeFirst()
+      : await db
+          .selectFrom('api_keys')
+          .select('id')
+          .where('id', '=', principal.key.keyId)
+          .where('account_id', '=', access.account.id)
+          .where('revoked_at', 'is', null)
+          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+          .executeTakeFirst();
+  if (!live) throw new UnauthorizedError();
+  return resolveAccountAccess(db, principal, access.account.slug, clock);
 }
 
 export function requirePermission(access: AccountAccess, permission: Permission): void {

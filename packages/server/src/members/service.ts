@@ -4,6 +4,8 @@ import { removeTotp } from '../auth/mfa.js';
 import { revokeSessions } from '../auth/sessions.js';
 import type { SignInResult, SignInService } from '../auth/sign-in.js';
 import { findOrCreateUser, findUserById } from '../auth/users.js';
+import { publishAccountEvent } from '../bus/account-events.js';
+import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../clock.js';
 import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from '../credentials/secrets.js';
 import type { Database } from '../db/schema.js';
@@ -27,6 +29,7 @@ export const INVITATION_TTL_MS = 7 * 86_400_000;
 export interface MemberDeps {
   db: Kysely<Database>;
   clock: Clock;
+  bus: NotifyBus;
   outbox: Pick<MailOutbox, 'enqueue' | 'kick'>;
   baseUrl: string;
   signIn: Pick<SignInService, 'startSession'>;
@@ -64,7 +67,15 @@ const lastOwner = () =>
 
 /** Team management: roles, access, suspension, removal and invitations. */
 export function createMemberService(deps: MemberDeps) {
-  const { db, clock } = deps;
+  const { db, clock, bus } = deps;
+
+  /** On commit, every node re-checks the event streams this member has open. */
+  const announce = (trx: Kysely<Database>, access: AccountAccess, membershipId: string) =>
+    publishAccountEvent(bus, trx, {
+      accountId: access.account.id,
+      kind: 'member',
+      id: membershipId,
+    });
 
   function memberQuery(executor: Kysely<Database>, accountId: string) {
     return executor
@@ -223,6 +234,7 @@ export function createMemberService(deps: MemberDeps) {
           .where('id', '=', target.id)
           .where('account_id', '=', access.account.id)
           .execute();
+        await announce(trx, access, target.id);
         await audit(trx, ...events);
       });
       return (await memberQuery(db, access.account.id)
@@ -253,6 +265,7 @@ export function createMemberService(deps: MemberDeps) {
           .where('id', '=', target.id)
           .where('account_id', '=', access.account.id)
           .execute();
+        await announce(trx, access, target.id);
         const email = await emailOf(trx, target.user_id);
         await audit(
           trx,
@@ -297,6 +310,7 @@ export function createMemberService(deps: MemberDeps) {
         }
         if (what === 'sessions') {
           await revokeSessions(trx, target.user_id, clock);
+          await announce(trx, access, target.id);
         } else {
           await removeTotp(trx, target.user_id);
           await trx.deleteFrom('passkeys').where('user_id', '=', target.user_id).execute();
@@ -341,6 +355,7 @@ export function createMemberService(deps: MemberDeps) {
           .where('id', '=', target.id)
           .where('account_id', '=', access.account.id)
           .execute();
+        await announce(trx, access, target.id);
         const keys = await trx
           .updateTable('api_keys')
           .set({ revoked_at: now })

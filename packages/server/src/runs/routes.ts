@@ -4,15 +4,13 @@ import { parseDuration } from '@emisar/packs';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { type AccountEvent, subscribeAccountEvents } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { registerAccountRoute } from '../http/account-routes.js';
 import { AppError, InvalidParamsError } from '../http/errors.js';
 import { parseInput, UUID_PATTERN } from '../http/validation.js';
-import type { AccountAccess } from '../members/access.js';
-import { runnerInReach } from '../members/roles.js';
+import { streamAccountEvents } from './event-stream.js';
 import type { RunService } from './service.js';
 import { IN_PROGRESS_STATUSES, TERMINAL_STATUSES } from './tables.js';
 import { runView } from './view.js';
@@ -182,30 +180,23 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDeps): vo
         connection: 'close',
       });
       res.write(': connected\n\n');
-      let queue = Promise.resolve();
-      let counter = 0;
-      const stop = await subscribeAccountEvents(deps.bus, (event) => {
-        if (event.accountId !== access.account.id) return;
-        queue = queue
-          .then(async () => {
-            if (res.destroyed || !(await mayHear(deps.db, access, event))) return;
-            counter += 1;
-            res.write(
-              `event: ${event.kind}\nid: ${counter}\ndata: ${JSON.stringify({ id: event.id })}\n\n`,
-            );
-          })
-          .catch((error: unknown) => request.log.warn({ err: error }, 'event stream write failed'));
-      });
-      const heartbeat = setInterval(() => res.write(': ping\n\n'), deps.sseHeartbeatMs ?? 15_000);
-      heartbeat.unref();
+      await streamAccountEvents(
+        {
+          db: deps.db,
+          clock: deps.clock,
+          bus: deps.bus,
+          log: request.log,
+          heartbeatMs: deps.sseHeartbeatMs ?? 15_000,
+        },
+        access,
+        res,
+      );
       streams.add(res);
       const ending = endAfterMs === undefined ? undefined : setTimeout(() => res.end(), endAfterMs);
       res.on('close', () => {
         streams.delete(res);
-        clearInterval(heartbeat);
         clearTimeout(ending);
         res.socket?.destroy();
-        void stop();
       });
       return undefined;
     },
@@ -223,35 +214,4 @@ function durationMs(text: string, name: string): number {
     throw new InvalidParamsError(`${name} must be a duration such as 10s.`);
   }
   return Number(ns / 1_000_000n);
-}
-
-/** Whether the caller may see what an event names (runner reach decides for runs, runners and approvals). */
-async function mayHear(
-  db: Kysely<Database>,
-  access: AccountAccess,
-  event: AccountEvent,
-): Promise<boolean> {
-  const reach = access.membership.runner_access;
-  if (reach.mode === 'all' || event.kind === 'trust') return true;
-  if (reach.mode === 'none') return false;
-  const table = event.kind === 'approval' ? 'approval_requests' : 'runs';
-  const runnerId =
-    event.kind === 'runner'
-      ? event.id
-      : (
-          await db
-            .selectFrom(table)
-            .select('runner_id')
-            .where('id', '=', event.id)
-            .where('account_id', '=', access.account.id)
-            .executeTakeFirst()
-        )?.runner_id;
-  if (!runnerId || !UUID_PATTERN.test(runnerId)) return false;
-  const runner = await db
-    .selectFrom('runners')
-    .select(['id', 'group_name'])
-    .where('id', '=', runnerId)
-    .where('account_id', '=', access.account.id)
-    .executeTakeFirst();
-  return runner !== undefined && runnerInReach(reach, { id: runner.id, group: runner.group_name });
 }
