@@ -8,17 +8,18 @@ import {
 } from './args.js';
 import { compareLiterals, numberLiteral } from './decimal.js';
 import { parseDuration } from './duration.js';
+import { checkInterpreterRule } from './interpreter-rule/index.js';
 import { ACTION_ID, ID_MAX_BYTES, readSchemaVersion } from './manifest.js';
 import { checkOutputSchema } from './output-schema.js';
 import { cleanPath } from './paths.js';
 import { FieldReader, isPlainMapping } from './reader.js';
 import { BUILTIN_REDACTION_RULES } from './redaction/builtin.js';
 import { canMatchNewline } from './regex-safety.js';
-import { checkShellProgram } from './shell-rule.js';
 import { parseTemplate, soleExpression } from './template.js';
 import { firstSentence, utf8Bytes } from './text.js';
 import {
   type ActionDefinition,
+  type ActionRefusal,
   ARG_TYPES,
   type ArgSpec,
   type ArgType,
@@ -59,7 +60,8 @@ const BUILTIN_NAMES = new Set(BUILTIN_REDACTION_RULES.map((r) => r.name));
 /** A parsed action, plus the reason it is refused when it parsed but must never run. */
 export interface ParsedAction {
   action: ActionDefinition;
-  refusal?: string;
+  /** Empty when the action may run. */
+  refusals: ActionRefusal[];
 }
 
 const PATH_RULES = ['allowed_paths', 'denied_paths', 'allowed_prefixes', 'denied_prefixes'];
@@ -272,9 +274,6 @@ function readExecution(r: FieldReader, kind: 'exec' | 'script', args: ArgSpec[])
     checkTemplates(r, 'argv', argv, args, true);
     script = { path, interpreter, absolutePath: '', sha256: '' };
   }
-  const shellProblem = kind === 'exec' ? checkShellProgram(binary, argv, args) : undefined;
-  if (shellProblem !== undefined) r.fail(kind === 'exec' ? 'command' : 'argv', shellProblem);
-
   const env: Record<string, string> = {};
   const envReader = r.child('env');
   for (const [key, value] of Object.entries(envReader?.value ?? {})) {
@@ -324,7 +323,7 @@ function readExecution(r: FieldReader, kind: 'exec' | 'script', args: ArgSpec[])
   return execution;
 }
 
-function readRedaction(r: FieldReader, refusals: string[]): RedactionRuleSpec[] {
+function readRedaction(r: FieldReader, refusals: ActionRefusal[]): RedactionRuleSpec[] {
   const names = new Set<string>();
   return r.children('redact').map((rule) => {
     rule.only(['name', 'type', 'pattern', 'literal', 'replacement']);
@@ -343,7 +342,10 @@ function readRedaction(r: FieldReader, refusals: string[]): RedactionRuleSpec[] 
         rule.fail('pattern', `is not valid RE2: ${(err as Error).message}`);
       }
       if (canMatchNewline(pattern)) {
-        refusals.push(`redaction rule ${name} can match a newline; rules apply within one line`);
+        refusals.push({
+          rule: 'redaction',
+          reason: `redaction rule ${name} can match a newline; rules apply within one line`,
+        });
       }
       return { name, type, pattern, replacement };
     }
@@ -351,7 +353,10 @@ function readRedaction(r: FieldReader, refusals: string[]): RedactionRuleSpec[] 
       if (rule.has('pattern')) rule.fail('pattern', 'is only for type: regex');
       const literal = rule.string('literal', { required: true });
       if (literal.includes('\n'))
-        refusals.push(`redaction rule ${name} contains a newline; rules apply within one line`);
+        refusals.push({
+          rule: 'redaction',
+          reason: `redaction rule ${name} contains a newline; rules apply within one line`,
+        });
       return { name, type, literal, replacement };
     }
     return rule.fail('type', 'must be regex or literal');
@@ -370,7 +375,7 @@ function readByteBounds(r: FieldReader, key: string): [number, number, number] {
   return [value, min, max];
 }
 
-function readOutput(r: FieldReader, refusals: string[]): OutputSpec {
+function readOutput(r: FieldReader, refusals: ActionRefusal[]): OutputSpec {
   r.only([
     'parser',
     'parser_required',
@@ -467,7 +472,9 @@ export function readAction(src: YamlSource, packId: string): ParsedAction {
     seen.add(arg.name);
   }
   const execution = readExecution(r.child('execution', { required: true })!, kind, args);
-  const refusals: string[] = [];
+  const refusals: ActionRefusal[] = [];
+  const interpreter = checkInterpreterRule(execution, args);
+  if (interpreter !== undefined) refusals.push({ rule: 'interpreter', reason: interpreter });
   const output = readOutput(r.child('output', { required: true })!, refusals);
 
   const exampleReaders = r.children('examples', { max: 16 });
@@ -499,5 +506,5 @@ export function readAction(src: YamlSource, packId: string): ParsedAction {
     output,
     examples,
   };
-  return refusals.length > 0 ? { action, refusal: refusals.join('; ') } : { action };
+  return { action, refusals };
 }

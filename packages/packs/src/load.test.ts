@@ -397,17 +397,29 @@ describe('loadPack: action rules', () => {
     expect(err.message).toContain(message);
   });
 
-  it('refuses a shell program that embeds a free string, allows env and positional args', async () => {
+  it('refuses alone an action whose free string reaches shell program text; env and positional args pass', async () => {
     const shell = (argv: string[], extra: Record<string, unknown> = {}) =>
       actionDoc({ execution: { command: { binary: 'sh', argv }, timeout: '5s', ...extra } });
-    const embedded = await loadError({
+    const embedded = await load({
       actions: { 'actions/a.yaml': shell(['-c', 'echo {{ args.word }}']) },
     });
-    expect(embedded.message).toContain('embeds args.word, which is free text');
-    const cluster = await loadError({
+    expect(embedded.hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(embedded.actions).toEqual([]);
+    expect(embedded.refusedActions).toMatchObject([
+      {
+        id: 'fx.echo',
+        file: 'actions/a.yaml',
+        refusals: [{ rule: 'interpreter' }],
+        action: { id: 'fx.echo' },
+      },
+    ]);
+    expect(embedded.refusedActions[0]!.reason).toContain(
+      'argument word (open-ended) is spliced into argv[1], which reaches sh as program text',
+    );
+    const cluster = await load({
       actions: { 'actions/a.yaml': shell(['-ec', 'echo {{ args.word }}']) },
     });
-    expect(cluster.message).toContain('embeds args.word');
+    expect(cluster.refusedActions[0]!.reason).toContain('argument word (open-ended)');
     const viaEnv = await load({
       actions: {
         'actions/a.yaml': shell(['-c', 'echo "$WORD"'], { env: { WORD: '{{ args.word }}' } }),
@@ -442,15 +454,19 @@ describe('loadPack: action rules', () => {
       },
     });
     expect(pack.actions).toHaveLength(1);
-    const unbounded = await actionError({
-      args: [{ name: 'n', type: 'integer', default: 1, validation: { min: 1 } }],
-      execution: {
-        command: { binary: 'bash', argv: ['-c', 'head -n {{ args.n }}'] },
-        timeout: '5s',
+    const unbounded = await load({
+      actions: {
+        'actions/a.yaml': actionDoc({
+          args: [{ name: 'n', type: 'integer', default: 1, validation: { min: 1 } }],
+          execution: {
+            command: { binary: 'bash', argv: ['-c', 'head -n {{ args.n }}'] },
+            timeout: '5s',
+          },
+          examples: [],
+        }),
       },
-      examples: [],
     });
-    expect(unbounded.message).toContain('without both min and max');
+    expect(unbounded.refusedActions[0]!.reason).toContain('argument n (open-ended)');
   });
 
   it('refuses an array arg spliced into a larger argv element', async () => {

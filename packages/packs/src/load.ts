@@ -106,8 +106,12 @@ export async function loadPack(dir: string): Promise<LoadedPack> {
       script.absolutePath = scriptFile.file.absolutePath;
       script.sha256 = createHash('sha256').update(scriptFile.bytes).digest('hex');
     }
-    if (parsed.refusal === undefined) actions.push(action);
-    else refusedActions.push({ id: action.id, file: entry, reason: parsed.refusal });
+    const { refusals } = parsed;
+    if (refusals.length === 0) actions.push(action);
+    else {
+      const reason = refusals.map((r) => r.reason).join('; ');
+      refusedActions.push({ id: action.id, file: entry, reason, refusals, action });
+    }
   }
   const verify = manifest.setup.verify;
   if (verify !== undefined && !ids.has(verify)) {

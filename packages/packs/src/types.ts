@@ -168,9 +168,31 @@ export interface LoadedPack {
   manifest: PackManifest;
   actions: ActionDefinition[];
   /** Actions that parsed but were refused at load, with why; they never run. */
-  refusedActions: { id: string; file: string; reason: string }[];
+  refusedActions: RefusedAction[];
   /** The hashed file set, in hash order. */
   files: PackFile[];
+}
+
+/**
+ * Why an action that parsed must never run as loaded: `interpreter` (an
+ * open-ended value reaches code, options or the program to run), `redaction`
+ * (a rule that can match across lines).
+ */
+export type RefusalRule = 'interpreter' | 'redaction';
+
+export interface ActionRefusal {
+  rule: RefusalRule;
+  reason: string;
+}
+
+/** An action listed with why it is refused; never advertised. */
+export interface RefusedAction {
+  id: string;
+  file: string;
+  /** Every reason, joined. */
+  reason: string;
+  refusals: ActionRefusal[];
+  action: ActionDefinition;
 }
 
 export type { JsonObject, JsonValue };

@@ -20,19 +20,25 @@ export function registerPackCommands(program: Command): void {
       } catch (error) {
         throw new CliError(`pack ${path} is invalid: ${errorMessage(error)}`);
       }
+      const refused = loaded.refusedActions;
       if (globals(command).json) {
-        return printJson({
+        printJson({
           id: loaded.id,
           version: loaded.version,
           hash: loaded.hash,
           pack_ref: loaded.packRef,
           actions: loaded.actions.map((a) => a.id),
+          refused_actions: refused.map((a) => ({ id: a.id, file: a.file, reason: a.reason })),
         });
+      } else {
+        const verdict = refused.length === 0 ? 'OK' : 'loaded with refused actions';
+        print(`pack ${loaded.id} ${verdict}: ${loaded.actions.length} actions`);
+        print(`hash: ${loaded.hash}`);
+        for (const action of refused) print(`refused action ${action.id}: ${action.reason}`);
       }
-      print(`pack ${loaded.id} OK: ${loaded.actions.length} actions`);
-      print(`hash: ${loaded.hash}`);
-      for (const refused of loaded.refusedActions)
-        print(`refused action ${refused.id}: ${refused.reason}`);
+      // A refused action never runs on any host: the pack is not valid as written.
+      if (refused.length > 0)
+        throw new CliError(`pack ${loaded.id}: ${refused.length} action(s) refused`);
     });
 
   pack

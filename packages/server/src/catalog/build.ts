@@ -8,6 +8,8 @@ export interface BuiltCatalog {
   entries: PublishedEntry[];
   /** Packs that failed to load (a published catalog should have none). */
   degraded: { pack: string; reason: string }[];
+  /** Actions the loader refuses (interpreter rule, redaction): a published pack should have none. */
+  refused: { pack: string; action: string; reason: string }[];
 }
 
 /** The published catalog of every pack under `packsDir`: `[{pack_id, version, hash}]`. */
@@ -21,7 +23,10 @@ export async function buildCatalog(packsDir: string): Promise<BuiltCatalog> {
       ...(pack.manifest.retiredBelow ? { retired_below: pack.manifest.retiredBelow } : {}),
     }))
     .sort((a, b) => a.pack_id.localeCompare(b.pack_id) || a.version.localeCompare(b.version));
-  return { entries, degraded };
+  const refused = packs.flatMap((pack) =>
+    pack.refusedActions.map((a) => ({ pack: pack.id, action: a.id, reason: a.reason })),
+  );
+  return { entries, degraded, refused };
 }
 
 /** `emisar-server catalog build <packs-dir> [--out file]`. */
@@ -35,10 +40,14 @@ export function registerCatalogCommands(program: Command): void {
     .argument('<packs-dir>', 'a folder of packs (or one pack)')
     .option('--out <file>', 'write here instead of stdout')
     .action(async (packsDir: string, options: { out?: string }) => {
-      const { entries, degraded } = await buildCatalog(packsDir);
+      const { entries, degraded, refused } = await buildCatalog(packsDir);
       if (degraded.length > 0) {
         const first = degraded[0]!;
         throw new ConfigError(`pack ${first.pack} does not load: ${first.reason}`);
+      }
+      if (refused.length > 0) {
+        const lines = refused.map((r) => `pack ${r.pack}: refused action ${r.action}: ${r.reason}`);
+        throw new ConfigError(lines.join('\n'));
       }
       if (entries.length === 0) throw new ConfigError(`no packs found under ${packsDir}`);
       const text = `${JSON.stringify(entries, null, 2)}\n`;
