@@ -1,6 +1,8 @@
 // Audit export throughput: writes N audit events for one account, starts a real
 // `emisar-server start` process on the same database, exports everything with
 // GET /api/audit?limit=all over HTTP, and prints events/s and the server's peak RSS.
+// With --verify it checks the chain and the signed head statement (the last line)
+// against the key the server publishes at /.well-known/emisar-audit-key.
 // Imports the built dist: run `npm run build` first.
 //
 //   node bench/audit-export/export.mjs [--count 1000000] [--verify] [--json]
@@ -11,7 +13,7 @@
 // BENCH_SERVER_NODE_OPTIONS is handed to the server process as NODE_OPTIONS (to try V8
 // heap settings such as --max-semi-space-size=4).
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -61,7 +63,8 @@ try {
         result.lines === count &&
         result.firstSeq === 1 &&
         result.lastSeq === count &&
-        result.consecutive,
+        result.consecutive &&
+        result.signedHead,
       verified: result.verified,
       seconds: Number(result.seconds.toFixed(3)),
       eventsPerSecond: Math.round(result.lines / result.seconds),
@@ -260,6 +263,7 @@ async function exportAll(server, secret) {
   let firstSeq = null;
   let lastSeq = 0;
   let consecutive = true;
+  let head = null;
   const verifyQueue = options.verify ? [] : null;
   let rest = '';
   response.setEncoding('utf8');
@@ -268,6 +272,13 @@ async function exportAll(server, secret) {
     const parts = text.split('\n');
     rest = parts.pop();
     for (const line of parts) {
+      // Every response ends with its signed head statement, after the events.
+      if (head !== null) consecutive = false;
+      if (line.startsWith('{"type":')) {
+        head = line;
+        verifyQueue?.push(line);
+        continue;
+      }
       // Cheap on purpose: the client shares the machine with the server it measures.
       const seq = line.startsWith('{"seq":')
         ? Number(line.slice(7, line.indexOf(',', 7)))
@@ -282,16 +293,32 @@ async function exportAll(server, secret) {
   const seconds = (performance.now() - started) / 1000;
   const peakRssMb = await rssMb(server.pid, 'VmHWM');
   let verified = null;
-  if (verifyQueue) verified = (await verifyAuditExport(verifyQueue, { filtered: false })).ok;
+  if (verifyQueue) {
+    const published = await getJson(`${server.url}/.well-known/emisar-audit-key`);
+    const publicKey = createPublicKey(published.public_key);
+    verified = (await verifyAuditExport(verifyQueue, { publicKey, filtered: false })).ok;
+  }
   return {
     lines,
     firstSeq,
     lastSeq,
     consecutive: consecutive && rest === '',
+    signedHead: head !== null,
     seconds,
     peakRssMb,
     rssBeforeMb,
     verified,
     nextCursor: response.headers['x-next-cursor'] ?? null,
   };
+}
+
+async function getJson(url) {
+  const response = await new Promise((resolve, reject) => {
+    http.get(url, resolve).on('error', reject);
+  });
+  let text = '';
+  response.setEncoding('utf8');
+  for await (const chunk of response) text += chunk;
+  if (response.statusCode !== 200) throw new Error(`${url} answered ${response.statusCode}`);
+  return JSON.parse(text);
 }

@@ -149,7 +149,7 @@ export class System {
     }, 100);
   }
 
-  /** The audit export (NDJSON) through the `audit_export` key: every event. */
+  /** The audit export (NDJSON) through the `audit_export` key: every event (the signed head statement that ends it left out). */
   async auditEvents(): Promise<Record<string, unknown>[]> {
     const response = await new ApiClient(this.node.url, this.keys.audit).request(
       'GET',
@@ -157,10 +157,12 @@ export class System {
     );
     if (response.status !== 200)
       throw new Error(`audit export: ${response.status} ${response.text}`);
-    return response.text
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = response.text.split('\n').filter(Boolean);
+    const head = JSON.parse(lines.pop() ?? '{}') as { type?: unknown };
+    if (head.type !== 'emisar.audit_export_head.v1') {
+      throw new Error('audit export: the last line is not the signed head statement');
+    }
+    return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 
   /** Process output of the server nodes and the runner, for failure messages. */

@@ -1,9 +1,10 @@
-import { createPublicKey, type KeyObject, sign } from 'node:crypto';
+import { type KeyObject, sign } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { checkpointMessage } from './checkpoint-message.js';
 import { AUDIT_LOCK_NAMESPACE } from './record.js';
+import { publishedAuditKey } from './signing-key.js';
 import { normalizeTimestamp } from './timestamps.js';
 import type { CheckpointsDocument } from './verify.js';
 
@@ -73,13 +74,5 @@ export async function listAuditCheckpoints(deps: {
     .where('account_id', '=', deps.accountId)
     .orderBy('seq')
     .execute();
-  return {
-    algorithm: 'Ed25519',
-    public_key: publicKeyPem(deps.signingKey),
-    checkpoints: rows,
-  };
-}
-
-export function publicKeyPem(signingKey: KeyObject): string {
-  return createPublicKey(signingKey).export({ format: 'pem', type: 'spki' }).toString();
+  return { ...publishedAuditKey(deps.signingKey), checkpoints: rows };
 }

@@ -1,13 +1,16 @@
+import type { KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../config.js';
+import { AUDIT_KEY_PATH, parseAuditPublicKey } from './signing-key.js';
 import { type CheckpointsDocument, type VerifyReport, verifyAuditExport } from './verify.js';
 
 const checkpointsSchema = z.object({
   algorithm: z.literal('Ed25519'),
+  key_id: z.string().optional(),
   public_key: z.string(),
   checkpoints: z.array(
     z.object({
@@ -26,25 +29,36 @@ export function registerAuditCommands(program: Command): void {
   audit
     .command('verify-export')
     .description(
-      'verify an NDJSON export from GET /api/audit offline: every hash, every link, no gaps',
+      'verify an NDJSON export from GET /api/audit offline: every hash, every link, the signed head, no gaps retention did not make',
     )
     .argument('<file>', 'the exported .ndjson file')
-    .option('--filtered', 'the export was filtered or retention-trimmed: allow gaps', false)
+    .requiredOption(
+      '--public-key <file>',
+      `the server's public key, pinned: a PEM, or the JSON of GET ${AUDIT_KEY_PATH}`,
+    )
+    .option('--filtered', 'accept an export filtered by event_type or since', false)
     .option(
       '--checkpoints <file>',
       'the JSON from GET /api/audit/checkpoints, fetched before the export',
     )
-    .action(async (file: string, options: { filtered: boolean; checkpoints?: string }) => {
-      const checkpoints = options.checkpoints
-        ? await readCheckpoints(options.checkpoints)
-        : undefined;
-      const report = await verifyAuditExport(await readLines(file), {
-        filtered: options.filtered,
-        ...(checkpoints ? { checkpoints } : {}),
-      });
-      process.stdout.write(describe(report, checkpoints !== undefined));
-      if (!report.ok) process.exitCode = 1;
-    });
+    .action(
+      async (
+        file: string,
+        options: { publicKey: string; filtered: boolean; checkpoints?: string },
+      ) => {
+        const publicKey = await readPublicKey(options.publicKey);
+        const checkpoints = options.checkpoints
+          ? await readCheckpoints(options.checkpoints)
+          : undefined;
+        const report = await verifyAuditExport(await readLines(file), {
+          publicKey,
+          filtered: options.filtered,
+          ...(checkpoints ? { checkpoints } : {}),
+        });
+        process.stdout.write(describe(report, checkpoints !== undefined));
+        if (!report.ok) process.exitCode = 1;
+      },
+    );
 }
 
 /** The file's lines, read as a stream: memory stays flat however large the export. */
@@ -59,13 +73,25 @@ async function readLines(file: string): Promise<AsyncIterable<string>> {
   return createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
 }
 
-async function readCheckpoints(file: string): Promise<CheckpointsDocument> {
-  let text: string;
+async function readText(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
     throw new ConfigError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`);
   }
+}
+
+async function readPublicKey(file: string): Promise<KeyObject> {
+  const text = await readText(file);
+  try {
+    return parseAuditPublicKey(text);
+  } catch (error) {
+    throw new ConfigError(`${file} ${(error as Error).message}`);
+  }
+}
+
+async function readCheckpoints(file: string): Promise<CheckpointsDocument> {
+  const text = await readText(file);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -88,7 +114,8 @@ function describe(report: VerifyReport, withCheckpoints: boolean): string {
   const signed = withCheckpoints
     ? `; ${report.checkpointsMatched} signed checkpoint(s) matched, ${report.checkpointsNotCovered} not covered by this export`
     : '';
-  const summary = `${report.events} event(s), ${range}${offChain}${signed}`;
+  const head = report.head ? `; signed head seq ${report.head.seq} at ${report.head.signedAt}` : '';
+  const summary = `${report.events} event(s), ${range}${offChain}${head}${signed}`;
   if (report.ok) return `verified: ${summary}\n`;
   return `FAILED: ${summary}\n${report.problems.map((p) => `  ${p}\n`).join('')}`;
 }

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { parseStrictJson } from '@emisar/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
@@ -5,14 +6,24 @@ import { onPostgres, openTestStorage } from '../test-support/database.js';
 import { EXPORTED_FIELDS } from './chain.js';
 import { type AuditExportService, createAuditExportService } from './export.js';
 import { type AuditCursor, type AuditFilter, decodeCursor, encodeCursor, START } from './query.js';
-import { recordAuditEvent } from './record.js';
-import { insertAccount, sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
+import { recordAuditEvent, recordAuditEvents } from './record.js';
+import {
+  insertAccount,
+  sampleEvent,
+  signal,
+  signedExport,
+  writeEvents,
+} from './test-support/fixtures.js';
 import { verifyAuditExport } from './verify.js';
 
 let storage: Awaited<ReturnType<typeof openTestStorage>>;
 let service: AuditExportService;
 const clock = new ManualClock('2026-05-01T12:00:00Z');
 const everything: AuditFilter = { since: null, eventTypes: null };
+const { privateKey: signingKey, publicKey } = generateKeyPairSync('ed25519');
+const signer = { signingKey, clock };
+const verify = (lines: string[], filtered: boolean) =>
+  verifyAuditExport(lines, { publicKey, filtered });
 
 beforeAll(async () => {
   storage = await openTestStorage();
@@ -54,7 +65,14 @@ describe('audit export service', () => {
 
   it('fills a page across a gap that retention left in the chain', async () => {
     const accountId = await insertAccount(storage.db);
-    await writeEvents(storage.db, accountId, 30);
+    await writeEvents(storage.db, accountId, 4);
+    // Long expired, so the delete guard lets them go.
+    const expired = Array.from({ length: 16 }, (_, i) => ({
+      ...sampleEvent(accountId, i + 5),
+      occurredAt: '2020-01-01T00:00:00Z',
+    }));
+    await storage.db.transaction().execute((trx) => recordAuditEvents(trx, expired));
+    await writeEvents(storage.db, accountId, 10, 10, 21);
     await storage.db
       .deleteFrom('audit_events')
       .where('account_id', '=', accountId)
@@ -95,7 +113,7 @@ describe('audit export service', () => {
     });
     expect(first.occurred_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
     expect(lines[0]).not.toMatch(/": /);
-    const report = await verifyAuditExport(lines, { filtered: false });
+    const report = await verify(await signedExport(service, signer, accountId), false);
     expect(report).toMatchObject({ ok: true, events: 5, firstSeq: 1, lastSeq: 5, pieces: 1 });
   });
 
@@ -111,7 +129,8 @@ describe('audit export service', () => {
     const lines = text.split('\n').filter(Boolean);
     expect(seqsOf(lines)).toEqual(Array.from({ length: 4490 }, (_, i) => i + 11));
     expect(stream.sent()).toBe(4490);
-    expect((await verifyAuditExport(lines, { filtered: true })).ok).toBe(true);
+    const after = await signedExport(service, signer, accountId, { after: { seq: 10, sub: 0 } });
+    expect(await verify(after, false)).toMatchObject({ ok: true, firstSeq: 11, lastSeq: 4501 });
   });
 
   it('streams nothing, with no cursor, for an empty range', async () => {
@@ -149,9 +168,11 @@ describe('audit export service', () => {
       eventTypes: null,
     });
     expect(seqsOf(recent.lines)).toEqual([2, 3, 4]);
-    expect((await verifyAuditExport(recent.lines, { filtered: true })).ok).toBe(true);
-    const strict = await verifyAuditExport(recent.lines, { filtered: false });
-    expect(strict.ok).toBe(false);
+    const signed = await signedExport(service, signer, accountId, {
+      filter: { since: '2026-04-02T00:00:00.000000Z', eventTypes: null },
+    });
+    expect(await verify(signed, true)).toMatchObject({ ok: true, events: 3 });
+    expect((await verify(signed, false)).ok).toBe(false);
   });
 
   it('writes audit.exported at most once per key per hour, outside the chain, hidden unless asked', async () => {
@@ -191,7 +212,10 @@ describe('audit export service', () => {
       [null, '11111111-1111-4111-8111-111111111111', 1],
     ]);
     expect(exported.stream.next).toEqual({ seq: 4, sub: 1 });
-    expect((await verifyAuditExport(exported.lines, { filtered: true })).ok).toBe(true);
+    const signed = await signedExport(service, signer, accountId, {
+      filter: { since: null, eventTypes: ['audit.exported'] },
+    });
+    expect(await verify(signed, true)).toMatchObject({ ok: true, offChain: 3 });
 
     // Paging through a mix resumes correctly between events outside the chain.
     const mixed = {

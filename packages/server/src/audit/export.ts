@@ -2,6 +2,7 @@ import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { EXPORTED_FIELDS } from './chain.js';
+import type { ExportCoverage } from './export-head.js';
 import {
   type AuditCursor,
   type AuditExportRequest,
@@ -59,6 +60,11 @@ interface Batch {
 
 const EMPTY: Batch = { count: 0, last: null, pieces: [] };
 
+interface ChainHead {
+  seq: number;
+  hash: string | null;
+}
+
 export interface AuditPage {
   /** How many events `text` holds. */
   count: number;
@@ -68,6 +74,8 @@ export interface AuditPage {
   last: AuditCursor | null;
   /** The page holds `limit` events, so more may follow at once. */
   full: boolean;
+  /** What the page covered, for its signed head statement. */
+  coverage(): Promise<ExportCoverage>;
 }
 
 export interface AuditStream {
@@ -77,6 +85,8 @@ export interface AuditStream {
   chunks: AsyncGenerator<string, void>;
   /** Lines sent so far. */
   sent(): number;
+  /** What the stream covered, for its signed head statement; ask once `chunks` is done. */
+  coverage(): Promise<ExportCoverage>;
 }
 
 export interface ExportNote {
@@ -192,42 +202,79 @@ export function createAuditExportService(deps: {
     return batch;
   };
 
-  /** The last position committed now: later commits take later positions. */
-  const exportEnd = async (accountId: string, filter: AuditFilter): Promise<AuditCursor | null> => {
-    const head = await db
+  /**
+   * The chain head now, and the last position committed now (later commits
+   * take later positions): where an export that starts now ends.
+   */
+  const exportEnd = async (
+    accountId: string,
+    filter: AuditFilter,
+  ): Promise<{ head: ChainHead; end: AuditCursor | null }> => {
+    const row = await db
       .selectFrom('audit_chain_heads')
-      .select('seq')
+      .select(['seq', 'hash'])
       .where('account_id', '=', accountId)
       .executeTakeFirst();
-    const seq = head?.seq ?? 0;
-    if (!filter.eventTypes?.includes(EXPORTED_EVENT_TYPE)) return seq ? { seq, sub: 0 } : null;
+    const head = { seq: row?.seq ?? 0, hash: row?.hash ?? null };
+    if (!filter.eventTypes?.includes(EXPORTED_EVENT_TYPE)) {
+      return { head, end: head.seq ? { seq: head.seq, sub: 0 } : null };
+    }
     const offChain = await db
       .selectFrom('audit_events')
       .select((eb) => eb.fn.max('cursor_sub').as('sub'))
       .where('account_id', '=', accountId)
-      .where('cursor_seq', '=', seq)
+      .where('cursor_seq', '=', head.seq)
       .executeTakeFirst();
     const sub = offChain?.sub ?? 0;
-    return seq || sub ? { seq, sub } : null;
+    return { head, end: head.seq || sub ? { seq: head.seq, sub } : null };
+  };
+
+  /**
+   * What a response covered. Read after its rows, so ranges a sweep deleted
+   * while it ran are listed (an exported row may be among them).
+   */
+  const coverageOf = async (
+    accountId: string,
+    range: { after: AuditCursor; through: AuditCursor; head: ChainHead },
+    filter: AuditFilter,
+  ): Promise<ExportCoverage> => {
+    const row = await db
+      .selectFrom('audit_chain_heads')
+      .select('removed_by_retention')
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
+    return {
+      account_id: accountId,
+      head_seq: range.head.seq,
+      head_hash: range.head.hash,
+      removed_by_retention: row?.removed_by_retention ?? [],
+      after: range.after,
+      through: range.through,
+      filter: { since: filter.since, event_types: filter.eventTypes },
+    };
   };
 
   return {
     async page(accountId, request) {
-      const end = await exportEnd(accountId, request.filter);
+      const { head, end } = await exportEnd(accountId, request.filter);
       const batch = end
         ? await fetchRange(accountId, request.filter, request.after, end, request.limit)
         : EMPTY;
+      const full = batch.count === request.limit;
+      const through = full && batch.last ? batch.last : later(request.after, end);
       return {
         count: batch.count,
         last: batch.last,
         text: batch.pieces.join(''),
-        full: batch.count === request.limit,
+        full,
+        coverage: () =>
+          coverageOf(accountId, { after: request.after, through, head }, request.filter),
       };
     },
 
     async stream(accountId, after, filter) {
       // Everything committed by now; the next poll from the cursor picks up the rest.
-      const end = await exportEnd(accountId, filter);
+      const { head, end } = await exportEnd(accountId, filter);
       const first = end ? await fetchRange(accountId, filter, after, end, STREAM_BATCH) : EMPTY;
       let sent = 0;
       async function* chunks(): AsyncGenerator<string, void> {
@@ -243,7 +290,12 @@ export function createAuditExportService(deps: {
           batch = await next;
         }
       }
-      return { next: first.count ? end : null, chunks: chunks(), sent: () => sent };
+      return {
+        next: first.count ? end : null,
+        chunks: chunks(),
+        sent: () => sent,
+        coverage: () => coverageOf(accountId, { after, through: later(after, end), head }, filter),
+      };
     },
 
     async noteExport(note) {
@@ -288,6 +340,9 @@ export function createAuditExportService(deps: {
 
 const isBefore = (a: AuditCursor, b: AuditCursor) =>
   a.seq < b.seq || (a.seq === b.seq && a.sub < b.sub);
+
+/** The later of two positions; `b` may be absent. */
+const later = (a: AuditCursor, b: AuditCursor | null) => (b && isBefore(a, b) ? b : a);
 
 const isStart = (cursor: AuditCursor) => cursor.seq === 0 && cursor.sub === 0;
 

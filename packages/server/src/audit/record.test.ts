@@ -75,7 +75,12 @@ describe('recordAuditEvent', () => {
       .selectAll()
       .where('account_id', '=', accountId)
       .executeTakeFirstOrThrow();
-    expect(head).toEqual({ account_id: accountId, seq: 26, hash: chain[25]!.hash });
+    expect(head).toEqual({
+      account_id: accountId,
+      seq: 26,
+      hash: chain[25]!.hash,
+      removed_by_retention: [],
+    });
   });
 
   it('keeps exact numbers, unicode and the caller-given time through storage', async () => {

@@ -1,7 +1,8 @@
 import { type Kysely, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
-import { AUDIT_LOCK_NAMESPACE, recordAuditEvent } from './record.js';
+import { AUDIT_LOCK_NAMESPACE, lockAuditChain, recordAuditEvent } from './record.js';
+import { mergeSeqRanges, type SeqRange } from './seq-ranges.js';
 
 const RETENTION_SWEEP_LOCK = 2;
 
@@ -35,18 +36,14 @@ export async function sweepAuditRetention(deps: {
         .select('account_id')
         .distinct()
         .where('retain_until', '<', now)
+        .where('retain_until', '<', sql<string>`now()`)
         .orderBy('account_id')
         .execute();
       let deleted = 0;
       for (const { account_id: accountId } of expired) {
         deleted += await conn.transaction().execute(async (trx) => {
-          const result = await trx
-            .deleteFrom('audit_events')
-            .where('account_id', '=', accountId)
-            .where('retain_until', '<', now)
-            .executeTakeFirst();
-          const count = Number(result.numDeletedRows);
-          if (count === 0) return 0;
+          const gone = await deleteExpired(trx, accountId, now);
+          if (gone.deleted === 0) return 0;
           await trx
             .deleteFrom('audit_checkpoints as c')
             .where('c.account_id', '=', accountId)
@@ -62,14 +59,18 @@ export async function sweepAuditRetention(deps: {
               ),
             )
             .execute();
+          // Under the chain lock, taken here rather than at the start so the
+          // account's writers wait for the bookkeeping only, not the deletion.
+          await lockAuditChain(trx, accountId);
+          await noteRemoved(trx, accountId, gone.ranges);
           await recordAuditEvent(trx, {
             accountId,
             eventType: 'audit.retention_swept',
             actor: { kind: 'system', id: null, label: 'retention sweep' },
-            payload: { deleted: count, retained_from: now },
+            payload: { deleted: gone.deleted, retained_from: now },
             occurredAt: now,
           });
-          return count;
+          return gone.deleted;
         });
       }
       return { ran: true, accounts: expired.length, deleted };
@@ -79,4 +80,54 @@ export async function sweepAuditRetention(deps: {
       );
     }
   });
+}
+
+/**
+ * Deletes the account's expired events: those past `retain_until` by the
+ * sweep's clock and by the database's, which the delete guard checks (a node
+ * whose clock runs ahead leaves the difference to the next sweep). Returns how
+ * many rows went and the chain seqs among them as ranges.
+ */
+async function deleteExpired(
+  trx: Kysely<Database>,
+  accountId: string,
+  now: string,
+): Promise<{ deleted: number; ranges: SeqRange[] }> {
+  const { rows } = await sql<{ deleted: number; ranges: SeqRange[] }>`
+    WITH gone AS (
+      DELETE FROM audit_events
+      WHERE account_id = ${accountId} AND retain_until < ${now} AND retain_until < now()
+      RETURNING seq
+    ), islands AS (
+      SELECT min(seq) AS first, max(seq) AS last
+      FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS island FROM gone WHERE seq IS NOT NULL) s
+      GROUP BY island
+    )
+    SELECT
+      (SELECT count(*) FROM gone)::int AS deleted,
+      coalesce((SELECT json_agg(json_build_array(first, last) ORDER BY first) FROM islands), '[]'::json) AS ranges
+  `.execute(trx);
+  return rows[0]!;
+}
+
+/** Adds what the sweep deleted to the ranges an export's head statement explains gaps by. */
+async function noteRemoved(
+  trx: Kysely<Database>,
+  accountId: string,
+  ranges: readonly SeqRange[],
+): Promise<void> {
+  if (ranges.length === 0) return;
+  const head = await trx
+    .selectFrom('audit_chain_heads')
+    .select('removed_by_retention')
+    .where('account_id', '=', accountId)
+    .executeTakeFirst();
+  if (!head) return;
+  await trx
+    .updateTable('audit_chain_heads')
+    .set({
+      removed_by_retention: JSON.stringify(mergeSeqRanges(head.removed_by_retention, ranges)),
+    })
+    .where('account_id', '=', accountId)
+    .execute();
 }

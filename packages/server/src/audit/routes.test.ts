@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../app.js';
@@ -5,6 +6,7 @@ import { ManualClock } from '../clock.js';
 import { testConfig } from '../test-support/config.js';
 import { onPostgres, openTestStorage } from '../test-support/database.js';
 import { signAuditCheckpoints } from './checkpoints.js';
+import { EXPORT_HEAD_TYPE, exportHeadSignedBy } from './export-head.js';
 import { recordAuditEvent } from './record.js';
 import {
   insertAccount,
@@ -38,11 +40,14 @@ const get = (url: string, secret?: string) =>
     url,
     headers: secret ? { authorization: `Bearer ${secret}` } : {},
   });
-const lineSeqs = (body: string) =>
-  body
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line).seq);
+/** The events of a response, after checking that its last line is the head statement. */
+const eventsOf = (body: string): Record<string, unknown>[] => {
+  const lines = body.split('\n').filter(Boolean);
+  expect(JSON.parse(lines.at(-1)!).type).toBe(EXPORT_HEAD_TYPE);
+  return lines.slice(0, -1).map((line) => JSON.parse(line));
+};
+const lineSeqs = (body: string) => eventsOf(body).map((event) => event.seq as number | null);
+const publicKey = createPublicKey(config.signingKey);
 const newKey = () => insertApiKey(storage.db, accountId, 'audit_export', clock);
 
 describe('GET /api/audit', () => {
@@ -67,7 +72,7 @@ describe('GET /api/audit', () => {
     expect(first.headers['x-next-cursor']).toBe(Buffer.from('25').toString('base64url'));
     expect(first.headers.link).toBeUndefined();
 
-    const seen: number[] = [];
+    const seen: (number | null)[] = [];
     let url: string | undefined = '/api/audit?limit=10';
     let cursor: string | undefined;
     while (url) {
@@ -80,7 +85,7 @@ describe('GET /api/audit', () => {
     expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
     const empty = await get(`/api/audit?cursor=${cursor}`, key);
     expect(empty.statusCode).toBe(200);
-    expect(empty.body).toBe('');
+    expect(eventsOf(empty.body)).toEqual([]);
     expect(empty.headers['x-next-cursor']).toBeUndefined();
     expect(empty.headers.link).toBeUndefined();
   });
@@ -97,7 +102,7 @@ describe('GET /api/audit', () => {
       'event_type=runner.registered,user.signed_in',
     );
     const future = await get('/api/audit?since=2999-01-01', key);
-    expect(future.body).toBe('');
+    expect(eventsOf(future.body)).toEqual([]);
     const cursorWins = await get(
       `/api/audit?since=2999-01-01&cursor=${Buffer.from('20').toString('base64url')}`,
       key,
@@ -136,8 +141,16 @@ describe('GET /api/audit', () => {
     expect(response.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
     expect(response.headers['x-next-cursor']).toBe(Buffer.from('25').toString('base64url'));
     const lines = response.body.split('\n').filter(Boolean);
-    expect(lines).toHaveLength(25);
-    expect(await verifyAuditExport(lines, { filtered: false })).toMatchObject({ ok: true });
+    expect(lines).toHaveLength(26);
+    // The key pinned on first use, from the well-known URL.
+    const published = await get('/.well-known/emisar-audit-key');
+    const pinned = createPublicKey(published.json().public_key);
+    expect(await verifyAuditExport(lines, { publicKey: pinned, filtered: false })).toMatchObject({
+      ok: true,
+      events: 25,
+      heads: 1,
+      head: { seq: 25 },
+    });
   });
 
   it('records audit.exported once per key per hour, shown only when asked for', async () => {
@@ -147,11 +160,7 @@ describe('GET /api/audit', () => {
     const plain = await get('/api/audit?limit=all', key);
     expect(lineSeqs(plain.body).every((seq) => seq !== null)).toBe(true);
     const asked = await get('/api/audit?event_type=audit.exported&limit=all', key);
-    const notes = asked.body
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line))
-      .filter((e) => e.payload.limit === 5);
+    const notes = eventsOf(asked.body).filter((e) => (e.payload as { limit?: number }).limit === 5);
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatchObject({
       seq: null,
@@ -174,6 +183,40 @@ describe('GET /api/audit', () => {
     expect((await get('/api/audit?limit=1', await newKey())).statusCode).toBe(200);
   });
 
+  it('ends every response with a head statement signed by the key the well-known URL serves', async () => {
+    const published = await get('/.well-known/emisar-audit-key');
+    expect(published.statusCode).toBe(200);
+    expect(published.headers['cache-control']).toBe('public, max-age=3600');
+    const { algorithm, key_id, public_key } = published.json();
+    expect(algorithm).toBe('Ed25519');
+    expect(key_id).toMatch(/^[0-9a-f]{16}$/);
+    expect(createPublicKey(public_key).export({ format: 'der', type: 'spki' })).toEqual(
+      publicKey.export({ format: 'der', type: 'spki' }),
+    );
+
+    const key = await newKey();
+    const page = await get('/api/audit?limit=10&event_type=user.signed_in', key);
+    const lines = page.body.split('\n').filter(Boolean);
+    const head = JSON.parse(lines.at(-1)!);
+    expect(head).toMatchObject({
+      type: EXPORT_HEAD_TYPE,
+      account_id: accountId,
+      head_seq: 25,
+      removed_by_retention: [],
+      after: { seq: 0, sub: 0 },
+      // A full page covers up to its last line.
+      through: { seq: JSON.parse(lines.at(-2)!).seq, sub: 0 },
+      filter: { since: null, event_types: ['user.signed_in'] },
+      key_id,
+    });
+    expect(head.head_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(exportHeadSignedBy(head, publicKey)).toBe(true);
+    expect(await verifyAuditExport(lines, { publicKey, filtered: true })).toMatchObject({
+      ok: true,
+      events: 10,
+    });
+  });
+
   it('serves signed checkpoints that the exported file verifies against', async () => {
     const key = await newKey();
     await signAuditCheckpoints({ db: storage.db, signingKey: config.signingKey, clock });
@@ -183,7 +226,11 @@ describe('GET /api/audit', () => {
     expect(document.algorithm).toBe('Ed25519');
     expect(document.checkpoints.every((c) => c.account_id === accountId)).toBe(true);
     const lines = (await get('/api/audit?limit=all', key)).body.split('\n').filter(Boolean);
-    const report = await verifyAuditExport(lines, { filtered: false, checkpoints: document });
+    const report = await verifyAuditExport(lines, {
+      publicKey,
+      filtered: false,
+      checkpoints: document,
+    });
     expect(report).toMatchObject({ ok: true, checkpointsMatched: 1 });
   });
 });
@@ -216,14 +263,10 @@ describe.runIf(onPostgres)(
       for (;;) {
         const response = await get(`/api/audit?limit=7${cursor ? `&cursor=${cursor}` : ''}`, key);
         expect(response.statusCode).toBe(200);
-        seen.push(
-          ...response.body
-            .split('\n')
-            .filter(Boolean)
-            .map((line) => JSON.parse(line)),
-        );
+        const events = eventsOf(response.body) as (typeof seen)[number][];
+        seen.push(...events);
         cursor = (response.headers['x-next-cursor'] as string | undefined) ?? cursor;
-        if (response.body !== '') continue;
+        if (events.length > 0) continue;
         if (pending.size > 0) await Promise.race(pending);
         else if (!released) {
           released = true;

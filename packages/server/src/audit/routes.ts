@@ -10,6 +10,7 @@ import { requestContext } from '../http/request-context.js';
 import { listAuditCheckpoints } from './checkpoints.js';
 import { registerAuditConsoleRoutes } from './console-routes.js';
 import { createAuditExportService } from './export.js';
+import { createExportHeadSigner } from './export-head.js';
 import {
   type AuditCursor,
   type AuditExportRequest,
@@ -17,6 +18,7 @@ import {
   parseAuditQuery,
   type RawAuditQuery,
 } from './query.js';
+import { AUDIT_KEY_PATH, publishedAuditKey } from './signing-key.js';
 
 export interface AuditRouteDeps {
   db: Kysely<Database>;
@@ -29,13 +31,20 @@ const NDJSON = 'application/x-ndjson; charset=utf-8';
 const REQUESTS_PER_MINUTE = 60;
 
 /**
- * The SIEM export (`GET /api/audit`) and its signed checkpoints, for
- * `audit_export` API keys only, 60 requests a minute per key; and the
+ * The SIEM export (`GET /api/audit`, each response ending in a signed head
+ * statement) and its signed checkpoints, for `audit_export` API keys only, 60
+ * requests a minute per key; the public key that verifies both; and the
  * console's audit page and CSV download.
  */
 export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps): void {
   const service = createAuditExportService(deps);
+  const signHead = createExportHeadSigner(deps);
   registerAuditConsoleRoutes(app, { ...deps, service });
+  const published = publishedAuditKey(deps.signingKey);
+  // Public: a verifier pins it on first use (`audit verify-export --public-key`).
+  app.get(AUDIT_KEY_PATH, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=3600').send(published),
+  );
   const keys = new WeakMap<FastifyRequest, ApiKeyPrincipal>();
 
   const authenticate = async (request: FastifyRequest) => {
@@ -88,6 +97,7 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
       async function* body() {
         try {
           yield* stream.chunks;
+          yield signHead(await stream.coverage());
         } finally {
           await note(stream.sent());
         }
@@ -103,7 +113,7 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
         reply.header('link', `<${nextUrl(deps.baseUrl, query, page.last)}>; rel="next"`);
       }
     }
-    return reply.send(page.text);
+    return reply.send(page.text + signHead(await page.coverage()));
   });
 
   app.get('/api/audit/checkpoints', routeOptions, async (request, reply) => {

@@ -85,6 +85,19 @@ describe('retention sweep', () => {
     // The checkpoint at seq 3 signs nothing the server can still export.
     const left = await listAuditCheckpoints({ db: storage.db, signingKey, accountId });
     expect(left.checkpoints).toEqual([]);
+    const removed = async () =>
+      (
+        await storage.db
+          .selectFrom('audit_chain_heads')
+          .select(['seq', 'removed_by_retention'])
+          .where('account_id', '=', accountId)
+          .executeTakeFirstOrThrow()
+      ).removed_by_retention;
+    // What the sweep deleted, for export head statements to explain the gaps by.
+    expect(await removed()).toEqual([
+      [1, 1],
+      [3, 3],
+    ]);
 
     const again = await sweepAuditRetention({ db: storage.db, clock });
     expect(again).toMatchObject({ ran: true, deleted: 0 });
@@ -94,6 +107,14 @@ describe('retention sweep', () => {
       .where('account_id', '=', accountId)
       .executeTakeFirstOrThrow();
     expect(Number(count.n)).toBe(2);
+
+    // Later deletions merge with earlier ones into one range when they meet.
+    const later = await sweepAuditRetention({
+      db: storage.db,
+      clock: new ManualClock('2026-07-09'),
+    });
+    expect(later.deleted).toBeGreaterThanOrEqual(2);
+    expect(await removed()).toEqual([[1, 4]]);
   });
 });
 

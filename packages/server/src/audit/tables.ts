@@ -1,5 +1,6 @@
 import type { ColumnType } from 'kysely';
 import type { Timestamp } from '../db/schema.js';
+import type { SeqRange } from './seq-ranges.js';
 
 export type ActorKind = 'user' | 'api_key' | 'runner' | 'system' | 'oauth_client';
 
@@ -37,6 +38,8 @@ export interface AuditChainHeadsTable {
   account_id: string;
   seq: number;
   hash: string;
+  /** What the retention sweep deleted from the chain, as merged seq ranges (JSON on write). */
+  removed_by_retention: ColumnType<SeqRange[], string | undefined, string>;
 }
 
 export interface AuditCheckpointsTable {

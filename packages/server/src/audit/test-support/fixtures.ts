@@ -1,8 +1,12 @@
+import type { KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { type Clock, systemClock } from '../../clock.js';
 import { type ApiKeyKind, createApiKey } from '../../credentials/api-keys.js';
 import type { Database } from '../../db/schema.js';
 import { insertMember } from '../../test-support/members.js';
+import type { AuditExportService } from '../export.js';
+import { createExportHeadSigner } from '../export-head.js';
+import { type AuditCursor, type AuditFilter, START } from '../query.js';
 import { type AuditEventInput, recordAuditEvents } from '../record.js';
 
 let accounts = 0;
@@ -80,4 +84,30 @@ export function signal(): { promise: Promise<void>; fire: () => void } {
     fire = resolve;
   });
   return { promise, fire };
+}
+
+/**
+ * The lines `GET /api/audit` sends for one request, its signed head statement
+ * last: a page when `limit` is given, else the `limit=all` stream.
+ */
+export async function signedExport(
+  service: AuditExportService,
+  signer: { signingKey: KeyObject; clock: Clock },
+  accountId: string,
+  request: { after?: AuditCursor; filter?: AuditFilter; limit?: number } = {},
+): Promise<string[]> {
+  const after = request.after ?? START;
+  const filter = request.filter ?? { since: null, eventTypes: null };
+  const sign = createExportHeadSigner(signer);
+  let text: string;
+  if (request.limit !== undefined) {
+    const page = await service.page(accountId, { after, filter, limit: request.limit });
+    text = page.text + sign(await page.coverage());
+  } else {
+    const stream = await service.stream(accountId, after, filter);
+    text = '';
+    for await (const chunk of stream.chunks) text += chunk;
+    text += sign(await stream.coverage());
+  }
+  return text.split('\n').filter(Boolean);
 }

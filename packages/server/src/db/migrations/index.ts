@@ -6,6 +6,7 @@ import * as m0004 from './0004_fleet.js';
 import * as m0005 from './0005_policy.js';
 import * as m0006 from './0006_runs.js';
 import * as m0006b from './0006b_run_timeout.js';
+import * as m0008 from './0008_audit_deletion_guard.js';
 
 /** Every migration, in order. Names are permanent once released. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005_policy': m0005,
   '0006_runs': m0006,
   '0006b_run_timeout': m0006b,
+  '0008_audit_deletion_guard': m0008,
 };
