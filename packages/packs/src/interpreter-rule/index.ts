@@ -1,4 +1,5 @@
 import type { ArgSpec, ExecutionSpec } from '../types.js';
+import { checkEnvironment } from './env.js';
 import { explore, TooManyStates } from './explore.js';
 import { startProgram } from './machine.js';
 import { slotsOf, TooManyRenderings } from './slots.js';
@@ -40,14 +41,19 @@ export function describeFinding(f: InterpreterFinding, argvName = 'argv'): strin
  * a program that runs another command only as a whole argv element in a data
  * position, or through `execution.env`; never spliced into a larger element,
  * and never where the program reads code, options, its own settings or the
- * program to run. Command runners are followed into the command they run.
+ * program to run. Command runners are followed into the command they run, and
+ * environment variables that programs read as code, options or programs to
+ * run (PATH, NODE_OPTIONS, PERL5OPT …) take no open-ended value.
  * Returns why an execution breaks it (the first place in argv order), or
  * undefined.
  */
 export function checkInterpreterRule(
-  execution: Pick<ExecutionSpec, 'binary' | 'argv' | 'script'>,
+  execution: Pick<ExecutionSpec, 'binary' | 'argv' | 'script'> &
+    Partial<Pick<ExecutionSpec, 'env'>>,
   args: readonly ArgSpec[],
 ): string | undefined {
+  const environment = checkEnvironment(execution.env ?? {}, args);
+  if (environment !== undefined) return environment;
   const script = execution.script !== undefined;
   const program = { kind: 'text' as const, text: execution.binary, at: -1, args: [] };
   const starts = startProgram(program, []).filter((m) => 'g' in m);

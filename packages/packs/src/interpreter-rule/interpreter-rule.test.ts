@@ -167,6 +167,29 @@ describe('the interpreter rule refuses', () => {
   });
 });
 
+describe('the interpreter rule in execution.env', () => {
+  const run = (env: Record<string, string>, binary = 'uptime') =>
+    checkInterpreterRule({ binary, argv: [], env }, specs({ ...OPEN, ...BOUNDED }));
+
+  it.each([
+    ['PATH', '/usr/bin:{{ args.x }}', 'where programs are looked up'],
+    ['NODE_OPTIONS', '{{ args.x }}', 'node options'],
+    ['PERL5OPT', '{{ args.x }}', 'perl switches'],
+    ['LUA_INIT_5_4', '{{ args.x }}', 'lua code'],
+    ['GIT_CONFIG_VALUE_0', '{{ args.x }}', 'git configuration'],
+  ])('refuses an open-ended value in %s', (key, value, what) => {
+    expect(run({ [key]: value })).toContain(
+      `argument x (open-ended) reaches execution.env.${key}, which programs read as ${what}`,
+    );
+  });
+
+  it('lets data variables and bounded values through', () => {
+    expect(run({ MESSAGE: '{{ args.x }}' }, 'bash')).toBeUndefined();
+    expect(run({ PATH: '/usr/bin:/opt/{{ args.mode }}/bin' })).toBeUndefined();
+    expect(run({ PATH: '/usr/bin:/bin' })).toBeUndefined();
+  });
+});
+
 describe('the interpreter rule lets through', () => {
   it.each([
     ['bash', ['-c', 'echo "$1"', 'name', x]],
