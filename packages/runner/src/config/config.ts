@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { compileRedactionRules, type RedactionRuleSpec } from '@emisar/packs';
+import { HEARTBEAT_INTERVAL_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS } from '@emisar/protocol';
 import { parseAllDocuments } from 'yaml';
 import { errorCode } from '../fs-util.js';
 import { compileAdmission, RISKS, type Risk } from './admission.js';
@@ -248,12 +249,15 @@ export function parseRunnerConfig(
   const rules = readRedactionRules(redaction.rules, r);
 
   const dataDir = pathOf(r.string(paths, 'data_dir', 'paths.data_dir'));
-  const reconnectMinMs = r.duration(cloud, 'reconnect_min', 'cloud.reconnect_min') ?? 1000;
-  const reconnectMaxMs = r.duration(cloud, 'reconnect_max', 'cloud.reconnect_max') ?? 60_000;
+  const reconnectMinMs =
+    r.duration(cloud, 'reconnect_min', 'cloud.reconnect_min') ?? RECONNECT_MIN_MS;
+  const reconnectMaxMs =
+    r.duration(cloud, 'reconnect_max', 'cloud.reconnect_max') ?? RECONNECT_MAX_MS;
   if (reconnectMinMs <= 0 || reconnectMaxMs < reconnectMinMs) {
     r.fail('cloud.reconnect_min', 'must be positive and not above cloud.reconnect_max');
   }
-  const heartbeatEveryMs = r.duration(cloud, 'heartbeat_every', 'cloud.heartbeat_every') ?? 30_000;
+  const heartbeatEveryMs =
+    r.duration(cloud, 'heartbeat_every', 'cloud.heartbeat_every') ?? HEARTBEAT_INTERVAL_MS;
   if (heartbeatEveryMs <= 0) r.fail('cloud.heartbeat_every', 'must be positive');
 
   return {

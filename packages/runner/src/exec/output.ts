@@ -1,7 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
+import { PROGRESS_CHUNK_MAX_BYTES } from '@emisar/protocol';
 
-export const PIECE_BYTES = 64 * 1024;
+/** A long line goes on in pieces of this size: each fits one progress frame. */
+export const PIECE_BYTES = PROGRESS_CHUNK_MAX_BYTES;
 
 /** The streaming redactor the packs package builds for a run (one per stream). */
 export interface StreamRedactor {

@@ -1,4 +1,5 @@
 import { parseDuration } from '@emisar/packs';
+import { CONNECTION_LEASE_MS, SERVER_HEARTBEAT_TIMEOUT_MS } from '@emisar/protocol';
 import { ConfigError } from '../config.js';
 
 /** The timing knobs of the fleet and dispatch (spec: Configuration), in milliseconds. */
@@ -33,8 +34,8 @@ export interface TimingEnvironment {
 }
 
 const KNOBS: [keyof TimingConfig, keyof TimingEnvironment, string][] = [
-  ['heartbeatTimeoutMs', 'HEARTBEAT_TIMEOUT', '90s'],
-  ['runnerLeaseMs', 'RUNNER_LEASE', '120s'],
+  ['heartbeatTimeoutMs', 'HEARTBEAT_TIMEOUT', `${SERVER_HEARTBEAT_TIMEOUT_MS / 1000}s`],
+  ['runnerLeaseMs', 'RUNNER_LEASE', `${CONNECTION_LEASE_MS / 1000}s`],
   ['dispatchGraceMs', 'DISPATCH_GRACE', '120s'],
   ['sentDeadlineMs', 'SENT_DEADLINE', '30s'],
   ['runDeadlineMs', 'RUN_DEADLINE', '60s'],

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { argSpecsFromDeclared, validateArgs } from '@emisar/packs';
-import { canonicalSha256Hex, type JsonObject, newRequestId } from '@emisar/protocol';
+import {
+  ARGS_MAX_BYTES,
+  canonicalSha256Hex,
+  type JsonObject,
+  newRequestId,
+} from '@emisar/protocol';
 import { type Kysely, sql } from 'kysely';
 import { takeStandingGrant } from '../approvals/grants.js';
 import type { ApprovalService } from '../approvals/service.js';
@@ -123,8 +128,8 @@ export function createRunService(deps: RunServiceDeps) {
       throw new InvalidParamsError(`Invalid arguments — ${details.join('; ')}.`, 'invalid_args');
     }
     const args = argsAtRest(body.args, specs);
-    if (args.bytes > 32 * 1024) {
-      throw new InvalidParamsError('args exceed 32 KiB.', 'args_too_large');
+    if (args.bytes > ARGS_MAX_BYTES) {
+      throw new InvalidParamsError(`args exceed ${ARGS_MAX_BYTES / 1024} KiB.`, 'args_too_large');
     }
 
     const requestId = newRequestId();
