@@ -12,5 +12,5 @@ export { buildRunnerState } from './engine/state.js';
 export { Journal, JournalError, type JournalEvent } from './journal/journal.js';
 export { type VerifyReport, verifyJournalFile } from './journal/verify.js';
 export { detectIsolation, engineDeps, openJournal } from './runtime.js';
-export { dispatchDigest } from './session/dispatcher.js';
+export { dispatchDigest } from './session/dispatch-checks.js';
 export { type DispatchEntry, DispatchLog, DispatchLogError } from './state/dispatch-log.js';

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { hashPackFiles } from '@emisar/packs';
 import {
   type ActionResultFrame,
   type ActionResultReason,
@@ -13,7 +12,13 @@ import { type EngineDeps, type EngineResult, runAction } from '../engine/engine.
 import type { Registry } from '../engine/registry.js';
 import { errorMessage } from '../fs-util.js';
 import type { Journal } from '../journal/journal.js';
-import { type DispatchLog, emptyOutputCounts, type StoredResult } from '../state/dispatch-log.js';
+import {
+  type DispatchEntry,
+  type DispatchLog,
+  emptyOutputCounts,
+  type StoredResult,
+} from '../state/dispatch-log.js';
+import { dispatchDigest, trustGate } from './dispatch-checks.js';
 import { RunRecord } from './run-record.js';
 
 /** The socket as the dispatcher sees it; frames sent while disconnected are simply lost (replay covers them). */
@@ -36,6 +41,9 @@ export interface DispatcherDeps {
 }
 
 const EARLY_CANCELS_MAX = 1024;
+
+/** Fields every journal event about one dispatch carries. */
+type JournalBase = Record<string, unknown>;
 
 /**
  * The runner's side of the session: the dispatch pipeline (in the spec's order),
@@ -113,20 +121,8 @@ export class Dispatcher {
     const requestId = frame.request_id;
     const digest = dispatchDigest(frame, rawArgs);
     if (this.executing.has(requestId)) return;
-
     const known = this.deps.dispatchLog.get(requestId);
-    if (known) {
-      if (known.dispatch_sha256 !== digest) {
-        this.send(synthesised(requestId, 'failed', 'dispatch_id_conflict'));
-        return;
-      }
-      const record = this.runs.get(requestId);
-      if (record?.result) {
-        for (const progress of record.replayAll()) this.send(progress);
-        this.send(record.result);
-      } else if (known.result) this.send(toFrame(known.result));
-      return;
-    }
+    if (known) return this.replay(requestId, digest, known);
 
     const journalBase = {
       group: this.deps.engine.config.runner.group ?? 'default',
@@ -136,112 +132,144 @@ export class Dispatcher {
       request: { args_sha256: sha256(rawArgs), reason: frame.reason },
     };
     const maxConcurrent = this.deps.maxConcurrent ?? MAX_CONCURRENT_ACTIONS;
-    if (this.executing.size >= maxConcurrent) {
-      this.send({
-        type: 'error',
-        code: 'concurrency_cap_reached',
-        request_id: requestId,
-        message: FRAME_ERROR_MESSAGES.concurrency_cap_reached,
-      });
-      await this.deps.journal
-        .append({
-          event_type: 'dispatch_refused',
-          ...journalBase,
-          error: 'concurrency_cap_reached',
-        })
-        .catch(() => {});
-      return;
-    }
+    if (this.executing.size >= maxConcurrent) return this.refuseAtCap(requestId, journalBase);
 
     const record = new RunRecord(requestId, digest);
     let done!: () => void;
     this.executing.set(requestId, new Promise<void>((resolve) => (done = resolve)));
     this.runs.set(requestId, record);
     try {
-      let reserved: 'reserved' | 'full';
-      try {
-        reserved = await this.deps.dispatchLog.reserve(requestId, digest);
-      } catch (error) {
-        this.deps.log(`dispatch log write failed: ${errorMessage(error)}`);
-        reserved = 'full';
-      }
-      if (reserved === 'full') {
-        this.runs.delete(requestId);
-        await this.deps.journal
-          .append({
-            event_type: 'dispatch_refused',
-            ...journalBase,
-            error: 'dispatch_reservation_failed',
-          })
-          .catch(() => {});
-        this.send(synthesised(requestId, 'failed', 'dispatch_reservation_failed'));
-        return;
-      }
-      if (this.earlyCancels.delete(requestId)) {
-        await this.finalize(record, synthesised(requestId, 'cancelled', 'cancelled_before_start'));
-        return;
-      }
-
-      const registry = this.deps.registry();
-      const gate = await trustGate(registry, frame);
-      if (gate) {
-        const event = await this.deps.journal
-          .append({ event_type: 'dispatch_refused', ...journalBase, error: gate })
-          .catch(() => undefined);
-        await this.finalize(record, {
-          ...synthesised(requestId, 'pack_hash_mismatch'),
-          ...(event ? { event_id: event.eventId } : { local_audit_failed: true }),
-        });
-        await this.deps
-          .advertise(true)
-          .catch((error) => this.deps.log(`re-advertise failed: ${errorMessage(error)}`));
-        return;
-      }
-
-      record.started = true;
-      this.send({ type: 'action_started', request_id: requestId });
-      let result: EngineResult;
-      try {
-        result = await runAction(
-          this.deps.engine,
-          registry,
-          {
-            requestId,
-            actionId: frame.action_id,
-            args: frame.args,
-            argsSha256: sha256(rawArgs),
-            reason: frame.reason,
-            opts: frame.opts,
-          },
-          {
-            signal: record.abort.signal,
-            onProgress: (stream, text) => {
-              record.addProgress(stream, text);
-              this.scheduleFlush();
-            },
-          },
-        );
-      } catch (error) {
-        this.deps.log(`engine error: ${errorMessage(error)}`);
-        result = {
-          ...emptyOutputCounts(),
-          status: 'error',
-          reason: 'engine_error',
-          exit_code: null,
-          duration_ms: 0,
-        };
-      }
-      await this.finalize(record, {
-        ...result,
-        type: 'action_result',
-        request_id: requestId,
-        progress_chunks: record.progressChunks,
-        dropped_progress_chunks: record.droppedChunks,
-      });
+      const registry = await this.clearToRun(frame, record, journalBase);
+      if (registry) await this.execute(frame, rawArgs, record, registry);
     } finally {
       this.executing.delete(requestId);
       done();
     }
+  }
+
+  /** A dispatch seen before: the same one gets its stored outcome again, a different one a conflict. */
+  private replay(requestId: string, digest: string, known: DispatchEntry): void {
+    if (known.dispatch_sha256 !== digest) {
+      this.send(synthesised(requestId, 'failed', 'dispatch_id_conflict'));
+      return;
+    }
+    const record = this.runs.get(requestId);
+    if (record?.result) {
+      for (const progress of record.replayAll()) this.send(progress);
+      this.send(record.result);
+    } else if (known.result) this.send(toFrame(known.result));
+  }
+
+  private async refuseAtCap(requestId: string, journalBase: JournalBase): Promise<void> {
+    this.send({
+      type: 'error',
+      code: 'concurrency_cap_reached',
+      request_id: requestId,
+      message: FRAME_ERROR_MESSAGES.concurrency_cap_reached,
+    });
+    await this.deps.journal
+      .append({ event_type: 'dispatch_refused', ...journalBase, error: 'concurrency_cap_reached' })
+      .catch(() => {});
+  }
+
+  /**
+   * Reserves the dispatch in the log, honours a cancel that came first and
+   * checks the pack at the trust gate; returns the registry to run with, or
+   * undefined when the dispatch ended here.
+   */
+  private async clearToRun(
+    frame: RunActionFrame,
+    record: RunRecord,
+    journalBase: JournalBase,
+  ): Promise<Registry | undefined> {
+    const requestId = frame.request_id;
+    let reserved: 'reserved' | 'full';
+    try {
+      reserved = await this.deps.dispatchLog.reserve(requestId, record.digest);
+    } catch (error) {
+      this.deps.log(`dispatch log write failed: ${errorMessage(error)}`);
+      reserved = 'full';
+    }
+    if (reserved === 'full') {
+      this.runs.delete(requestId);
+      await this.deps.journal
+        .append({
+          event_type: 'dispatch_refused',
+          ...journalBase,
+          error: 'dispatch_reservation_failed',
+        })
+        .catch(() => {});
+      this.send(synthesised(requestId, 'failed', 'dispatch_reservation_failed'));
+      return undefined;
+    }
+    if (this.earlyCancels.delete(requestId)) {
+      await this.finalize(record, synthesised(requestId, 'cancelled', 'cancelled_before_start'));
+      return undefined;
+    }
+    const registry = this.deps.registry();
+    const gate = await trustGate(registry, frame);
+    if (!gate) return registry;
+    const event = await this.deps.journal
+      .append({ event_type: 'dispatch_refused', ...journalBase, error: gate })
+      .catch(() => undefined);
+    await this.finalize(record, {
+      ...synthesised(requestId, 'pack_hash_mismatch'),
+      ...(event ? { event_id: event.eventId } : { local_audit_failed: true }),
+    });
+    await this.deps
+      .advertise(true)
+      .catch((error) => this.deps.log(`re-advertise failed: ${errorMessage(error)}`));
+    return undefined;
+  }
+
+  /** Runs the action, streaming progress, and finalizes its result (an engine crash is an error result). */
+  private async execute(
+    frame: RunActionFrame,
+    rawArgs: string,
+    record: RunRecord,
+    registry: Registry,
+  ): Promise<void> {
+    const requestId = frame.request_id;
+    record.started = true;
+    this.send({ type: 'action_started', request_id: requestId });
+    let result: EngineResult;
+    try {
+      result = await runAction(
+        this.deps.engine,
+        registry,
+        {
+          requestId,
+          actionId: frame.action_id,
+          args: frame.args,
+          argsSha256: sha256(rawArgs),
+          reason: frame.reason,
+          opts: frame.opts,
+        },
+        {
+          signal: record.abort.signal,
+          onProgress: (stream, text) => {
+            record.addProgress(stream, text);
+            this.scheduleFlush();
+          },
+        },
+      );
+    } catch (error) {
+      this.deps.log(`engine error: ${errorMessage(error)}`);
+      result = {
+        ...emptyOutputCounts(),
+        status: 'error',
+        reason: 'engine_error',
+        exit_code: null,
+        duration_ms: 0,
+      };
+    }
+    await this.finalize(record, {
+      ...result,
+      type: 'action_result',
+      request_id: requestId,
+      progress_chunks: record.progressChunks,
+      dropped_progress_chunks: record.droppedChunks,
+    });
   }
 
   /** Stores the result durably, then sends the remaining progress and the result. */
@@ -317,45 +345,6 @@ export class Dispatcher {
     const link = this.link;
     if (link?.connected()) link.send(frame);
   }
-}
-
-/** SHA-256 over the dispatch's facts: a redelivery must match all of them. */
-export function dispatchDigest(frame: RunActionFrame, rawArgs: string): string {
-  const hash = createHash('sha256');
-  const opts = frame.opts ?? {};
-  const parts = [
-    frame.action_id,
-    frame.expected_pack_hash,
-    frame.pack_ref,
-    rawArgs,
-    `${opts.timeout ?? ''}/${opts.max_stdout_bytes ?? ''}/${opts.max_stderr_bytes ?? ''}`,
-    frame.reason,
-    frame.operation_id,
-  ];
-  for (const part of parts) {
-    const bytes = Buffer.from(part, 'utf8');
-    hash.update(`${bytes.length}:`).update(bytes).update('\0');
-  }
-  return hash.digest('hex');
-}
-
-/** Re-hash the pack from disk: it must equal what was loaded, what the server expects, and its pack_ref. */
-async function trustGate(registry: Registry, frame: RunActionFrame): Promise<string | undefined> {
-  const entry = registry.actions.get(frame.action_id);
-  if (!entry) return undefined; // the engine answers unknown_action
-  const { pack } = entry;
-  if (frame.expected_pack_hash !== pack.hash || frame.pack_ref !== pack.packRef) {
-    return 'pack_hash_mismatch: the dispatch names a different pack version';
-  }
-  let onDisk: string;
-  try {
-    onDisk = await hashPackFiles(pack);
-  } catch {
-    return 'pack_hash_mismatch: pack files are unreadable';
-  }
-  return onDisk === pack.hash
-    ? undefined
-    : 'pack_hash_mismatch: pack files changed on disk since load';
 }
 
 function synthesised(
