@@ -2,6 +2,12 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { RunEventKind, RunsTable } from './tables.js';
 
+/**
+ * Command output may hold NUL bytes, which a PostgreSQL text column refuses:
+ * each becomes U+FFFD, every other character is kept as the command wrote it.
+ */
+const withoutNul = (text: string): string => text.replaceAll('\u0000', '\ufffd');
+
 /** Per-run budget (spec § Runs): beyond it progress is counted as dropped, not stored. */
 export const RUN_EVENTS_MAX = 50_000;
 export const RUN_EVENT_BYTES_MAX = 64 * 1024 * 1024;
@@ -35,7 +41,8 @@ export async function appendRunEvents(
   let dropped = run.events_dropped;
   const rows = [];
   for (const event of events) {
-    const size = Buffer.byteLength(event.payload, 'utf8');
+    const payload = withoutNul(event.payload);
+    const size = Buffer.byteLength(payload, 'utf8');
     if (
       event.kind === 'progress' &&
       (count >= RUN_EVENTS_MAX || bytes + size > RUN_EVENT_BYTES_MAX)
@@ -52,7 +59,7 @@ export async function appendRunEvents(
       kind: event.kind,
       stream: event.stream ?? null,
       runner_seq: event.runnerSeq ?? null,
-      payload: event.payload,
+      payload,
       created_at: now,
     });
   }
