@@ -98,7 +98,7 @@ export function isUnfiltered(head: ExportCoverage): boolean {
 }
 
 function isCursor(value: unknown): boolean {
-  if (!isJsonObject(value as never)) return false;
+  if (!isJsonObject(value)) return false;
   const { seq, sub, ...rest } = value as Record<string, unknown>;
   return (
     Object.keys(rest).length === 0 &&
@@ -110,7 +110,7 @@ function isCursor(value: unknown): boolean {
 }
 
 function isFilter(value: unknown): boolean {
-  if (!isJsonObject(value as never)) return false;
+  if (!isJsonObject(value)) return false;
   const { since, event_types, ...rest } = value as Record<string, unknown>;
   return (
     Object.keys(rest).length === 0 &&
