@@ -1,12 +1,12 @@
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startTcpProxy } from '../packages/server/src/test-support/tcp-proxy.js';
 import { ControlPlane } from './support/control-plane.js';
-import { startTcpProxy } from './support/tcp-proxy.js';
 import { eventually } from './support/wait.js';
 
 describe('the e2e harness itself', () => {
-  it('the TCP proxy forwards both ways and cuts every live connection on demand', async () => {
+  it('the TCP proxy forwards both ways, cuts every live connection and blocks new ones on demand', async () => {
     const upstreamSockets: Socket[] = [];
     const upstream = createServer((socket) => {
       upstreamSockets.push(socket);
@@ -31,6 +31,19 @@ describe('the e2e harness itself', () => {
     await eventually(() => upstreamSockets.every((s) => s.destroyed));
     expect(proxy.liveConnections()).toBe(0);
     expect(proxy.accepted()).toBe(2);
+
+    // Blocked, it resets every new connection; unblocked, it forwards again.
+    proxy.block();
+    const refused = connect(port, '127.0.0.1').on('error', () => {});
+    await new Promise((resolve) => refused.on('close', resolve));
+    expect(proxy.liveConnections()).toBe(0);
+    proxy.unblock();
+    const again = connect(port, '127.0.0.1');
+    await once(again, 'connect');
+    again.write('pong');
+    const [reply] = (await once(again, 'data')) as [Buffer];
+    expect(reply.toString()).toBe('pong');
+    again.destroy();
 
     await proxy.close();
     await new Promise((resolve) => upstream.close(resolve));

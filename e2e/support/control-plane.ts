@@ -13,6 +13,7 @@ import {
   type ServerProcess,
   startServerProcess,
 } from '../../packages/server/src/test-support/server-process.js';
+import { proxyDatabase, type TcpProxy } from '../../packages/server/src/test-support/tcp-proxy.js';
 
 export { onPostgres };
 
@@ -32,6 +33,8 @@ export interface ControlPlaneOptions {
   smtpUrl?: string;
   /** Extra environment (overrides the defaults, e.g. a timing knob). */
   env?: Record<string, string>;
+  /** PostgreSQL only: every process reaches the database through a TCP proxy the test can cut. */
+  databaseProxy?: boolean;
 }
 
 export interface ServerNode {
@@ -65,10 +68,17 @@ export class ControlPlane {
     private readonly dataDir: string,
     /** Chosen up front so links minted before the first start already point at it. */
     private readonly firstPort: number,
+    /** Between every process and PostgreSQL, when asked for. */
+    readonly databaseProxy: TcpProxy | undefined,
   ) {}
 
   static async create(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const database = await createTestDatabase();
+    let databaseProxy: TcpProxy | undefined;
+    let databaseUrl = database.url;
+    if (options.databaseProxy && database.url) {
+      ({ proxy: databaseProxy, url: databaseUrl } = await proxyDatabase(database.url));
+    }
     const dataDir = await mkdtemp(join(tmpdir(), 'emisar-e2e-server-'));
     const env: Record<string, string> = {
       HOST: '127.0.0.1',
@@ -77,9 +87,9 @@ export class ControlPlane {
       MAIL_FROM: 'emisar <no-reply@emisar.test>',
       ...FAST_TIMING,
       ...(options.smtpUrl ? { SMTP_URL: options.smtpUrl } : {}),
-      ...(database.url
+      ...(databaseUrl
         ? {
-            DATABASE_URL: database.url,
+            DATABASE_URL: databaseUrl,
             EMISAR_SECRET_KEY: randomBytes(32).toString('base64'),
             EMISAR_SIGNING_KEY: generateKeyPairSync('ed25519')
               .privateKey.export({ format: 'pem', type: 'pkcs8' })
@@ -88,7 +98,7 @@ export class ControlPlane {
         : {}),
       ...options.env,
     };
-    return new ControlPlane(env, database, dataDir, await freePort());
+    return new ControlPlane(env, database, dataDir, await freePort(), databaseProxy);
   }
 
   get onPostgres(): boolean {
@@ -170,6 +180,7 @@ export class ControlPlane {
 
   async close(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.process.stop('SIGTERM')));
+    await this.databaseProxy?.close();
     await this.database.drop();
     await rm(this.dataDir, { recursive: true, force: true });
   }

@@ -1,9 +1,9 @@
 import { type SmtpSink, startSmtpSink } from '../../packages/server/src/test-support/smtp-sink.js';
+import { startTcpProxy, type TcpProxy } from '../../packages/server/src/test-support/tcp-proxy.js';
 import { ApiClient, Runs } from './api.js';
 import { ControlPlane, type ServerNode } from './control-plane.js';
 import { People } from './people.js';
 import { RunnerHost, SHIPPED_PACKS, TEST_PACKS } from './runner.js';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 import { eventually } from './wait.js';
 
 export const OWNER = 'owner@e2e.test';
@@ -21,6 +21,8 @@ export interface SystemOptions {
   env?: Record<string, string>;
   /** Put a TCP proxy between the runner and the server. */
   proxy?: boolean;
+  /** PostgreSQL only: put a TCP proxy between the server and the database. */
+  databaseProxy?: boolean;
   /** Start no runner (the test enrolls its own). */
   noRunner?: boolean;
   plan?: string;
@@ -49,7 +51,11 @@ export class System {
 
   static async start(options: SystemOptions = {}): Promise<System> {
     const smtp = await startSmtpSink();
-    const cp = await ControlPlane.create({ smtpUrl: smtp.url, env: options.env ?? {} });
+    const cp = await ControlPlane.create({
+      smtpUrl: smtp.url,
+      env: options.env ?? {},
+      ...(options.databaseProxy ? { databaseProxy: true } : {}),
+    });
     try {
       await cp.trustPacks([SHIPPED_PACKS, TEST_PACKS]);
       const account = await cp.cli<{ slug: string }>([

@@ -32,3 +32,10 @@ export const CLOSE_PROTOCOL_ERROR = 1002;
 /** Close code and reason for a connection a newer one for the same runner replaced. */
 export const CLOSE_SUPERSEDED = 4000;
 export const CLOSE_SUPERSEDED_REASON = 'superseded';
+/**
+ * Close code and reason when the control plane could not store what the runner
+ * sent (its database is unreachable): nothing on the socket was acknowledged,
+ * so the runner reconnects with backoff and replays it.
+ */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+export const CLOSE_DATABASE_UNAVAILABLE_REASON = 'database_unavailable';

@@ -110,7 +110,8 @@ describe('the HTTP application', () => {
     await own.close();
     const response = await app.inject('/readyz');
     expect(response.statusCode).toBe(503);
-    expect(response.json().error.id).toBe('unavailable');
+    expect(response.json().error.id).toBe('database_unavailable');
+    expect(response.headers['retry-after']).toMatch(/^[1-9]\d*$/);
     expect((await app.inject('/healthz')).statusCode).toBe(200);
     await app.close();
   });

@@ -6,6 +6,7 @@ import { createNotifyBus } from './bus/notify-bus.js';
 import { type Clock, systemClock } from './clock.js';
 import type { ServerConfig } from './config.js';
 import type { Storage } from './db/database.js';
+import { createOutageLog } from './db/outage-log.js';
 import { registerFleet } from './fleet/register.js';
 import type { RunHooks } from './fleet/run-hooks.js';
 import { installCredentialLimits } from './http/credential-limits.js';
@@ -37,8 +38,13 @@ export async function createApp({
   logStream,
   runHooks,
 }: AppDependencies): Promise<FastifyInstance> {
+  const outage = createOutageLog();
   const app = Fastify({
-    logger: { ...loggerOptions(config.logLevel), ...(logStream ? { stream: logStream } : {}) },
+    logger: {
+      ...loggerOptions(config.logLevel),
+      hooks: { logMethod: outage.logMethod },
+      ...(logStream ? { stream: logStream } : {}),
+    },
     ...requestIdOptions,
     trustProxy: config.trustProxy === false ? false : config.trustProxy,
     bodyLimit: 1024 * 1024,
@@ -49,6 +55,8 @@ export async function createApp({
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  const stopWatching = storage.onConnect(() => outage.connected(app.log));
+  app.addHook('onClose', async () => stopWatching());
   installErrorHandling(app);
   installInputHygiene(app);
   installCredentialLimits(app, { db: storage.db, clock, limits: config.rateLimits });
@@ -56,7 +64,7 @@ export async function createApp({
   // Off by default; routes opt in with `config: { rateLimit: {...} }`.
   await app.register(rateLimit, { global: false });
   registerHealthRoutes(app, storage.db);
-  const bus = createNotifyBus(storage);
+  const bus = createNotifyBus(storage, app.log);
   app.addHook('onClose', () => bus.close());
   await registerIdentity(app, { config, storage, clock, bus });
   registerAuditRoutes(app, {

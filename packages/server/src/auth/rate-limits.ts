@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import { sha256 } from '../credentials/secrets.js';
+import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Database } from '../db/schema.js';
 import { RateLimitedError, UnavailableError } from '../http/errors.js';
 
@@ -42,7 +43,8 @@ export async function hitDurableLimit(
           THEN excluded.window_started_at ELSE c.window_started_at END
       RETURNING hits, window_started_at`.execute(db);
     row = result.rows[0];
-  } catch {
+  } catch (error) {
+    if (isDatabaseUnavailable(error)) throw error;
     throw new UnavailableError('Cannot check the rate limit right now; try again shortly.');
   }
   if (!row) throw new UnavailableError('Cannot check the rate limit right now; try again shortly.');

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
+  CLOSE_DATABASE_UNAVAILABLE_REASON,
   CLOSE_PROTOCOL_ERROR,
   CLOSE_SUPERSEDED,
   CLOSE_SUPERSEDED_REASON,
+  CLOSE_TRY_AGAIN_LATER,
   decodeFrame,
   encodeFrame,
   FRAME_ERROR_MESSAGES,
@@ -17,6 +19,7 @@ import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import { type IngestDeps, ingestRunnerState } from '../catalog/ingest.js';
 import type { Clock } from '../clock.js';
+import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Database } from '../db/schema.js';
 import { RUNNER_WORK_CHANNEL } from '../runs/release.js';
 import type { RunHooks, RunnerConnection } from './run-hooks.js';
@@ -85,6 +88,7 @@ export async function notifyAccountRunnersShutdown(
 /** Close code for a socket silent longer than HEARTBEAT_TIMEOUT. */
 export const CLOSE_HEARTBEAT_TIMEOUT = 4001;
 const CLOSE_GOING_AWAY = 1001;
+const CLOSE_INTERNAL_ERROR = 1011;
 /** How long stop() waits for runners to finish the close handshake. */
 const STOP_GRACE_MS = 2000;
 /** Pause reading a socket whose frames queue up beyond this; resume below the low mark. */
@@ -114,6 +118,8 @@ class LiveConnection implements RunnerConnection {
   generation = 0;
   superseded = false;
   closed = false;
+  /** The database failed under this connection: it is closing, the runner replays elsewhere. */
+  dropped = false;
   stateIngested = false;
   closeReason = 'runner_closed';
   private queue: (() => Promise<void>)[] = [];
@@ -163,7 +169,23 @@ class LiveConnection implements RunnerConnection {
   }
 
   current(): boolean {
-    return !this.closed && !this.superseded;
+    return !this.closed && !this.superseded && !this.dropped;
+  }
+
+  /**
+   * Closes the socket without handling anything more from it: what the runner
+   * sent since cannot be stored, and the runner replays all it holds unacknowledged
+   * on its next connection (the server dedups on request id and seq).
+   */
+  dropForOutage(error: unknown): void {
+    if (!this.current()) return;
+    this.dropped = true;
+    this.closeReason = CLOSE_DATABASE_UNAVAILABLE_REASON;
+    this.gateway.log.warn(
+      { err: error, runner_id: this.runnerId },
+      'database unavailable; closing the runner socket so the runner replays what it sent',
+    );
+    this.socket.close(CLOSE_TRY_AGAIN_LATER, CLOSE_DATABASE_UNAVAILABLE_REASON);
   }
 
   private async drain(): Promise<void> {
@@ -173,7 +195,9 @@ class LiveConnection implements RunnerConnection {
       try {
         await task();
       } catch (error) {
-        this.gateway.log.error({ err: error, runner_id: this.runnerId }, 'runner frame failed');
+        if (isDatabaseUnavailable(error)) this.dropForOutage(error);
+        else
+          this.gateway.log.error({ err: error, runner_id: this.runnerId }, 'runner frame failed');
       }
       if (this.queue.length < QUEUE_LOW && this.socket.isPaused) this.socket.resume();
     }
@@ -371,6 +395,8 @@ export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
         try {
           outcome = await runHooks.actionResult(conn, frame);
         } catch (error) {
+          // Not durable and not refused: the socket closes and the runner replays the result.
+          if (isDatabaseUnavailable(error)) throw error;
           log.error({ err: error, runner_id: conn.runnerId }, 'storing a result failed');
           outcome = 'finalize_failed';
         }
@@ -463,6 +489,11 @@ export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
     async start() {
       unsubscribes.push(await bus.subscribe(RUNNER_CONTROL_CHANNEL, onControl));
       unsubscribes.push(await bus.subscribe(RUNNER_WORK_CHANNEL, onWork));
+      // Work announced while the bus was down went unheard: look for it on every socket.
+      const stopResume = bus.onResume(() => {
+        for (const conn of live.values()) conn.requestDelivery();
+      });
+      unsubscribes.push(async () => stopResume());
     },
 
     async accept(socket, runner) {
@@ -485,10 +516,18 @@ export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
         else if (early.push([data as Buffer, isBinary]) > QUEUE_HIGH) socket.terminate();
       });
       conn.armSilenceTimer();
-      const generation = await claim(conn).catch((error: unknown) => {
-        log.error({ err: error, runner_id: runner.runnerId }, 'taking the runner lease failed');
-        return null;
-      });
+      let generation: number | null;
+      try {
+        generation = await claim(conn);
+      } catch (error) {
+        if (isDatabaseUnavailable(error)) conn.dropForOutage(error);
+        else {
+          log.error({ err: error, runner_id: runner.runnerId }, 'taking the runner lease failed');
+          conn.closeReason = 'internal';
+          socket.close(CLOSE_INTERNAL_ERROR, 'internal');
+        }
+        return;
+      }
       if (conn.closed) return;
       if (generation === null) {
         shutdown(conn, 'runner_disabled');

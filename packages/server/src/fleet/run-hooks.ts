@@ -25,7 +25,10 @@ export interface RunHooks {
   deliverPending(connection: RunnerConnection): Promise<void>;
   actionStarted(connection: RunnerConnection, frame: ActionStartedFrame): Promise<void>;
   actionProgress(connection: RunnerConnection, frame: ActionProgressFrame): Promise<void>;
-  /** 'ack' once the result is durable (or was a duplicate / foreign id); else the runner re-sends once. */
+  /**
+   * 'ack' once the result is durable (or was a duplicate / foreign id); else the
+   * runner re-sends once. Throws a database connection error, which closes the socket.
+   */
   actionResult(
     connection: RunnerConnection,
     frame: ActionResultFrame,

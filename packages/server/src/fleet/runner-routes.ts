@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import { hitDurableLimit } from '../auth/rate-limits.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
-import { AppError } from '../http/errors.js';
+import { DatabaseUnavailableError, toAppError } from '../http/errors.js';
 import { InvalidInputError } from '../http/input-hygiene.js';
 import type { RateLimitConfig } from '../http/rate-limit-config.js';
 import { requestContext } from '../http/request-context.js';
@@ -74,9 +74,13 @@ export async function registerRunnerRoutes(
           new RunnerEndpointError(400, badId ? 'invalid_external_id' : 'invalid_request'),
         );
       }
-      // rate_limited (with Retry-After), unavailable…: the same id, in the flat shape.
-      if (error instanceof AppError) {
-        return reply.status(error.status).headers(error.headers).send({ error: error.id });
+      // rate_limited (with Retry-After), database_unavailable…: the same id, in the flat shape.
+      const known = toAppError(error);
+      if (known) {
+        if (known instanceof DatabaseUnavailableError) {
+          request.log.warn({ err: error }, 'runner endpoint failed: database unavailable');
+        }
+        return reply.status(known.status).headers(known.headers).send({ error: known.id });
       }
       const status = (error as { statusCode?: number }).statusCode;
       if (status && status >= 400 && status < 500) {

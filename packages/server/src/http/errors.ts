@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/availability.js';
 
 /**
  * The errors a route may throw. Each has a stable `id` that clients can branch
@@ -60,6 +61,26 @@ export class UnavailableError extends AppError {
   }
 }
 
+/** The database cannot be reached: the client should retry after a pause, nothing changed. */
+export class DatabaseUnavailableError extends AppError {
+  constructor(
+    message = 'The database is unavailable right now; try again shortly.',
+    /** What failed, for the log. */
+    cause?: unknown,
+  ) {
+    super(503, 'database_unavailable', message, {
+      'retry-after': String(DATABASE_RETRY_AFTER_SECONDS),
+    });
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/** The route error `error` stands for: itself, a database connection error as 503, or none. */
+export function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  return isDatabaseUnavailable(error) ? new DatabaseUnavailableError() : undefined;
+}
+
 export interface ErrorBody {
   error: { id: string; message: string };
   request_id: string;
@@ -104,9 +125,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     let status = 500;
     let id = 'internal';
     let message = 'Something went wrong on our side.';
-    if (error instanceof AppError) {
-      ({ status, id, message } = error);
-      reply.headers(error.headers);
+    const known = toAppError(error);
+    if (known) {
+      ({ status, id, message } = known);
+      reply.headers(known.headers);
     } else if (error.code && FASTIFY_CLIENT_ERRORS[error.code]) {
       ({ status, id, message } = FASTIFY_CLIENT_ERRORS[error.code]!);
     } else if (error.statusCode === 429) {
@@ -118,7 +140,9 @@ export function installErrorHandling(app: FastifyInstance): void {
       id = 'invalid_request';
       message = 'The request is invalid.';
     }
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (known instanceof DatabaseUnavailableError) {
+      request.log.warn({ err: error }, 'request failed: database unavailable');
+    } else if (status >= 500) request.log.error({ err: error }, 'request failed');
     const body: ErrorBody = { error: { id, message }, request_id: request.id };
     return reply.status(status).send(body);
   });

@@ -12,6 +12,7 @@ import type { Kysely, Updateable } from 'kysely';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../clock.js';
+import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Database } from '../db/schema.js';
 import type { RunHooks, RunnerConnection } from '../fleet/run-hooks.js';
 import { createArgsBox, openArgs } from './args.js';
@@ -243,6 +244,8 @@ export function createRunHooks(deps: RunHooksDeps): RunHooks {
           });
         });
       } catch (error) {
+        // The gateway closes the socket instead; the runner replays progress and result.
+        if (isDatabaseUnavailable(error)) throw error;
         deps.log?.warn({ err: error, requestId: frame.request_id }, 'run result not stored');
         return 'finalize_failed';
       }
