@@ -1,9 +1,9 @@
 import { Browser } from '../../packages/server/src/test-support/browser.js';
+import type { SmtpSink } from '../../packages/server/src/test-support/smtp-sink.js';
 import {
   fragmentSecretFrom,
   signInCodeFrom,
-} from '../../packages/server/src/test-support/identity-app.js';
-import type { SmtpSink } from '../../packages/server/src/test-support/smtp-sink.js';
+} from '../../packages/server/src/test-support/smtp-sink.js';
 
 export { Browser };
 

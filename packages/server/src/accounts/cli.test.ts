@@ -1,65 +1,76 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../clock.js';
 import { authenticateApiKey } from '../credentials/api-keys.js';
-import { openStorage } from '../db/database.js';
-import { createTestDatabase, type TestDatabase } from '../test-support/database.js';
+import { openStorage, type Storage } from '../db/database.js';
+import { createTestDatabase } from '../test-support/database.js';
 import { runServerCommand } from '../test-support/server-process.js';
+
+/** The CLI against a fresh database of its own. */
+async function freshCli() {
+  const database = await createTestDatabase();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'emisar-cli-'));
+  const env: NodeJS.ProcessEnv = {
+    EMISAR_BASE_URL: 'http://localhost:8080',
+    ...(database.url
+      ? {
+          DATABASE_URL: database.url,
+          EMISAR_SECRET_KEY: randomBytes(32).toString('base64'),
+          EMISAR_SIGNING_KEY: generateKeyPairSync('ed25519')
+            .privateKey.export({ format: 'pem', type: 'pkcs8' })
+            .toString(),
+        }
+      : { EMISAR_DATA_DIR: dataDir }),
+  };
+  return {
+    async run(args: string[]) {
+      const result = await runServerCommand(args, env);
+      return {
+        ...result,
+        json: result.code === 0 && args.includes('--json') ? JSON.parse(result.stdout) : null,
+      };
+    },
+    async withDb<T>(fn: (db: Storage['db']) => Promise<T>): Promise<T> {
+      const storage = await openStorage(
+        database.target.kind === 'pglite' ? { kind: 'pglite', dataDir } : database.target,
+      );
+      try {
+        return await fn(storage.db);
+      } finally {
+        await storage.close();
+      }
+    },
+    async drop() {
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
 
 /**
  * The built `emisar-server` binary against a fresh database (run `npm run build` first).
  * Each command is a process that opens and migrates the database: minutes under a loaded machine.
  */
 describe('emisar-server identity commands', () => {
-  let database: TestDatabase;
-  let env: NodeJS.ProcessEnv;
-  let dataDir: string;
-
+  let cli: Awaited<ReturnType<typeof freshCli>>;
   beforeAll(async () => {
-    database = await createTestDatabase();
-    dataDir = await mkdtemp(path.join(tmpdir(), 'emisar-cli-'));
-    env = {
-      EMISAR_BASE_URL: 'http://localhost:8080',
-      ...(database.url
-        ? {
-            DATABASE_URL: database.url,
-            EMISAR_SECRET_KEY: randomBytes(32).toString('base64'),
-            EMISAR_SIGNING_KEY: generateKeyPairSync('ed25519')
-              .privateKey.export({ format: 'pem', type: 'pkcs8' })
-              .toString(),
-          }
-        : { EMISAR_DATA_DIR: dataDir }),
-    };
+    cli = await freshCli();
   });
-  afterAll(() => database.drop());
-
-  const run = async (args: string[]) => {
-    const result = await runServerCommand(args, env);
-    return {
-      ...result,
-      json: result.code === 0 && args.includes('--json') ? JSON.parse(result.stdout) : null,
-    };
-  };
-  const withDb = async <T>(
-    fn: (db: Awaited<ReturnType<typeof openStorage>>['db']) => Promise<T>,
-  ) => {
-    const storage = await openStorage(
-      database.target.kind === 'pglite' ? { kind: 'pglite', dataDir } : database.target,
-    );
-    try {
-      return await fn(storage.db);
-    } finally {
-      await storage.close();
-    }
-  };
+  afterAll(() => cli.drop());
+  const run = (args: string[]) => cli.run(args);
 
   it('bootstrap before any workspace exists fails with a hint', async () => {
-    const result = await run(['bootstrap']);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/account create/);
+    const empty = await freshCli();
+    try {
+      const result = await empty.run(['bootstrap']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/account create/);
+    } finally {
+      await empty.drop();
+    }
   }, 180_000);
 
   it('creates a workspace, keys, sets the plan and prints a bootstrap link, each once and as JSON', async () => {
@@ -124,7 +135,7 @@ describe('emisar-server identity commands', () => {
       /^http:\/\/localhost:8080\/sign_in\/bootstrap#embs-[A-Za-z0-9_-]{43}$/,
     );
 
-    await withDb(async (db) => {
+    await cli.withDb(async (db) => {
       const principal = await authenticateApiKey(db, mcp.json.secret, systemClock);
       expect(principal).toMatchObject({ kind: 'mcp', lineageId: expect.any(String) });
       const row = await db

@@ -2,21 +2,22 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeAccountEvents } from '../bus/account-events.js';
-import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { createApiKey } from '../credentials/api-keys.js';
+import type { RunnerAccess } from '../members/roles.js';
 import { decidePolicy } from '../policy/decide.js';
 import { argsAtRest } from '../runs/args.js';
 import { createRunRelease, RUNNER_WORK_CHANNEL } from '../runs/release.js';
-import type { Browser } from '../test-support/browser.js';
-import { onPostgres } from '../test-support/database.js';
+import { insertMember } from '../test-support/accounts.js';
 import {
-  type IdentityHarness,
-  signInCodeFrom,
   signInWithCode,
   signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
-import { insertMember } from '../test-support/members.js';
+  signUpOwner,
+  startTestApp,
+  type TestApp,
+} from '../test-support/app.js';
+import type { Browser } from '../test-support/browser.js';
+import { onPostgres } from '../test-support/database.js';
+import { signInCodeFrom } from '../test-support/smtp-sink.js';
 import { type ApprovalService, createApprovalService } from './service.js';
 import { sweepApprovalExpiry } from './sweep.js';
 import { parkedRun, RecordingRunRelease, trustedRunner } from './test-support/fixtures.js';
@@ -35,8 +36,7 @@ interface Person {
 }
 
 describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
-  let bus: NotifyBus;
+  let h: TestApp;
   let approvals: ApprovalService;
   let accountId: string;
   let runner: { id: string; name: string; group: string };
@@ -73,13 +73,8 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
         .execute()
     ).map((e) => e.event_type);
 
-  async function person(role: 'operator' | 'viewer', access: unknown): Promise<Person> {
-    const member = await insertMember(h.storage.db, accountId, role);
-    await h.storage.db
-      .updateTable('memberships')
-      .set({ runner_access: JSON.stringify(access) })
-      .where('id', '=', member.membershipId)
-      .execute();
+  async function person(role: 'operator' | 'viewer', runnerAccess: RunnerAccess): Promise<Person> {
+    const member = await insertMember(h.db, accountId, role, { runnerAccess });
     return { ...member, browser: await signInWithCode(h, member.email) };
   }
 
@@ -88,8 +83,7 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     const browser = h.browser();
     await browser.request('POST', '/api/v1/sign_in/code/request', { email });
     await h.app.mailOutbox.deliverDue();
-    let mail = await h.smtp.next(email);
-    while (!/sign-in code is/.test(mail.text ?? '')) mail = await h.smtp.next(email);
+    const mail = await h.smtp.next(email, 'sign-in code is');
     const code = signInCodeFrom(mail.text ?? '', h.config.baseUrl);
     const signedIn = await browser.request('POST', '/api/v1/sign_in/code', { code });
     expect(signedIn.status).toBe(200);
@@ -143,29 +137,13 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   }
 
   beforeAll(async () => {
-    h = await startIdentityHarness();
-    bus = createNotifyBus(h.storage);
+    h = await startTestApp();
+    const { bus } = h;
     await bus.subscribe(RUNNER_WORK_CHANNEL, (payload) => workRequests.push(payload));
-    const ownerBrowser = await signUp(h, 'owner@appr-a.test', 'Appr A');
-    const account = await h.storage.db
-      .selectFrom('accounts')
-      .select('id')
-      .where('slug', '=', 'appr-a')
-      .executeTakeFirstOrThrow();
-    accountId = account.id;
-    const ownerRow = await h.storage.db
-      .selectFrom('memberships as m')
-      .innerJoin('users as u', 'u.id', 'm.user_id')
-      .select(['m.id', 'm.user_id'])
-      .where('m.account_id', '=', accountId)
-      .executeTakeFirstOrThrow();
-    owner = {
-      userId: ownerRow.user_id,
-      membershipId: ownerRow.id,
-      email: 'owner@appr-a.test',
-      browser: ownerBrowser,
-    };
-    runner = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
+    const signedUp = await signUpOwner(h, 'owner@appr-a.test', 'Appr A');
+    accountId = signedUp.accountId;
+    owner = { ...signedUp, email: 'owner@appr-a.test' };
+    runner = await trustedRunner(h.db, h, accountId, 'web');
     alice = await person('operator', { mode: 'all' });
     bob = await person('operator', { mode: 'all' });
     carol = await person('operator', { mode: 'restricted', groups: ['db'], runner_ids: [] });
@@ -174,17 +152,14 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     approvals = createApprovalService({
       db: h.storage.db,
       clock: h.clock,
-      bus,
+      bus: h.bus,
       outbox: h.app.mailOutbox,
       baseUrl: h.config.baseUrl,
-      runRelease: createRunRelease({ bus, clock: h.clock }),
+      runRelease: createRunRelease(h),
       approvalTtlMs: TTL_MS,
     });
   });
-  afterAll(async () => {
-    await bus.close();
-    await h.close();
-  });
+  afterAll(() => h.close());
 
   it('opens a request that emails every member who could decide, except the requester, with sensitive values masked', async () => {
     const args = { unit: 'nginx', token: 's3cr3t-token-value' };
@@ -196,6 +171,14 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       membershipId: alice.membershipId,
       argsText: JSON.stringify(args),
     });
+    const approvalMail = () =>
+      h.db
+        .selectFrom('mail_outbox')
+        .select(['id', 'to_address'])
+        .where('account_id', '=', accountId)
+        .where('template', '=', 'approval_needed')
+        .execute();
+    const earlier = new Set((await approvalMail()).map((m) => m.id));
     const redacted = argsAtRest(args, [{ name: 'token', sensitive: true } as never]).redacted;
     expect(redacted).not.toContain('s3cr3t');
     const opened = await h.storage.db.transaction().execute((trx) =>
@@ -218,20 +201,15 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       }),
     );
     expect(new Date(opened.expiresAt).getTime() - h.clock.now().getTime()).toBe(TTL_MS);
-    const recipients = (
-      await h.storage.db
-        .selectFrom('mail_outbox')
-        .select('to_address')
-        .where('account_id', '=', accountId)
-        .where('template', '=', 'approval_needed')
-        .execute()
-    )
-      .map((r) => r.to_address)
+    const queued = await approvalMail();
+    const recipients = queued
+      .filter((m) => !earlier.has(m.id))
+      .map((m) => m.to_address)
       .sort();
     expect(recipients).toEqual([bob.email, owner.email].sort());
 
     await h.app.mailOutbox.deliverDue();
-    const mail = await h.smtp.next(bob.email);
+    const mail = await h.smtp.next(bob.email, opened.id);
     expect(mail.subject).toBe(`Approval needed: ${HIGH} on ${runner.name}`);
     const text = mail.text ?? '';
     expect(text).toContain(`${h.config.baseUrl}/app/appr-a/approvals/${opened.id}`);
@@ -239,7 +217,7 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     expect(text).toContain('nginx is wedged after the config reload');
     expect(text).not.toContain('s3cr3t-token-value');
     expect(text).not.toMatch(/approve\?|one-click/i);
-    await h.smtp.next(owner.email);
+    await h.smtp.next(owner.email, opened.id);
 
     const request = await requestOf(opened.id);
     expect(request).toMatchObject({
@@ -302,9 +280,8 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     );
 
     await h.app.mailOutbox.deliverDue();
-    let outcome = await h.smtp.next(alice.email);
-    while (!outcome.subject?.startsWith('Request approved'))
-      outcome = await h.smtp.next(alice.email);
+    const outcome = await h.smtp.next(alice.email, `approvals/${id}`);
+    expect(outcome.subject).toMatch(/^Request approved/);
     expect(outcome.text).toContain('was approved');
     expect(outcome.text).not.toContain('nginx"');
   });
@@ -849,7 +826,7 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
 
   it('publishes an approval event on the account stream for every change', async () => {
     const seen: string[] = [];
-    const stop = await subscribeAccountEvents(bus, (event) => {
+    const stop = await subscribeAccountEvents(h.bus, (event) => {
       if (event.accountId === accountId && event.kind === 'approval') seen.push(event.id);
     });
     try {
@@ -869,7 +846,7 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     const seam = createApprovalService({
       db: h.storage.db,
       clock: h.clock,
-      bus,
+      bus: h.bus,
       outbox: h.app.mailOutbox,
       baseUrl: h.config.baseUrl,
       runRelease: recording,

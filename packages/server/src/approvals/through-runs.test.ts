@@ -1,15 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { createApiKey } from '../credentials/api-keys.js';
+import { FULL_RUNNER_ACCESS } from '../members/roles.js';
+import { insertMember } from '../test-support/accounts.js';
+import { signInWithCode, signUpOwner, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  type IdentityHarness,
-  signInWithCode,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
-import { insertMember } from '../test-support/members.js';
 import { trustedRunner } from './test-support/fixtures.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are read loosely in assertions.
@@ -19,8 +14,7 @@ const BASE = '/api/v1/accounts/thru-a';
 
 /** The whole path through the runs domain's real routes, policy and RunRelease. */
 describe(`approvals through the runs API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
-  let bus: NotifyBus;
+  let h: TestApp;
   let owner: Browser;
   let operator: Browser;
   let operatorMembershipId: string;
@@ -28,30 +22,16 @@ describe(`approvals through the runs API (${onPostgres ? 'PostgreSQL' : 'PGlite'
   let runner: { id: string };
 
   beforeAll(async () => {
-    h = await startIdentityHarness();
-    bus = createNotifyBus(h.storage);
-    owner = await signUp(h, 'owner@thru-a.test', 'Thru A');
-    accountId = (
-      await h.storage.db
-        .selectFrom('accounts')
-        .select('id')
-        .where('slug', '=', 'thru-a')
-        .executeTakeFirstOrThrow()
-    ).id;
-    runner = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
-    const member = await insertMember(h.storage.db, accountId, 'operator');
+    h = await startTestApp();
+    ({ browser: owner, accountId } = await signUpOwner(h, 'owner@thru-a.test', 'Thru A'));
+    runner = await trustedRunner(h.db, h, accountId, 'web');
+    const member = await insertMember(h.db, accountId, 'operator', {
+      runnerAccess: FULL_RUNNER_ACCESS,
+    });
     operatorMembershipId = member.membershipId;
-    await h.storage.db
-      .updateTable('memberships')
-      .set({ runner_access: JSON.stringify({ mode: 'all' }) })
-      .where('id', '=', member.membershipId)
-      .execute();
     operator = await signInWithCode(h, member.email);
   });
-  afterAll(async () => {
-    await bus.close();
-    await h.close();
-  });
+  afterAll(() => h.close());
 
   const createRun = (who: Browser, unit: string) =>
     who.request<Loose>('POST', `${BASE}/runs`, {

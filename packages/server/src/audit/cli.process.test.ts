@@ -6,13 +6,14 @@ import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
 import type { Database } from '../db/schema.js';
+import { insertAccount } from '../test-support/accounts.js';
 import { openTestStorage } from '../test-support/database.js';
 import { runServerCommand } from '../test-support/server-process.js';
 import { checkpointMessage } from './checkpoint-message.js';
 import { listAuditCheckpoints, signAuditCheckpoints } from './checkpoints.js';
 import { createAuditExportService } from './export.js';
 import { publishedAuditKey } from './signing-key.js';
-import { insertAccount, signedExport, writeEvents } from './test-support/fixtures.js';
+import { signedExport, writeEvents } from './test-support/fixtures.js';
 
 let dir: string;
 let full: string[];

@@ -1,29 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from '../test-support/browser.js';
+import { insertMember } from '../test-support/accounts.js';
 import {
-  type IdentityHarness,
   signInWithCode,
   signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
-import { insertMember } from '../test-support/members.js';
+  signUpOwner,
+  startTestApp,
+  type TestApp,
+} from '../test-support/app.js';
+import type { Browser } from '../test-support/browser.js';
 import { recordAuditEvents } from './record.js';
 import { insertApiKey, sampleEvent } from './test-support/fixtures.js';
 
-let h: IdentityHarness;
+let h: TestApp;
 let owner: Browser;
 let accountId: string;
 const base = '/api/v1/accounts/audit-co';
 
 beforeAll(async () => {
-  h = await startIdentityHarness();
-  owner = await signUp(h, 'owner@audit-co.test', 'Audit Co');
-  const account = await h.storage.db
-    .selectFrom('accounts')
-    .select('id')
-    .where('slug', '=', 'audit-co')
-    .executeTakeFirstOrThrow();
-  accountId = account.id;
+  h = await startTestApp();
+  ({ browser: owner, accountId } = await signUpOwner(h, 'owner@audit-co.test', 'Audit Co'));
   await h.storage.db.transaction().execute((trx) =>
     recordAuditEvents(trx, [
       { ...sampleEvent(accountId, 1), actor: { kind: 'user', id: null, label: '=HYPERLINK("x")' } },

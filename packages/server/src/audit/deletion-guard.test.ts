@@ -2,12 +2,13 @@ import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
 import type { Database } from '../db/schema.js';
-import { openTestStorage } from '../test-support/database.js';
+import { insertAccount } from '../test-support/accounts.js';
+import { openTestStorage, type TestStorage } from '../test-support/database.js';
 import { recordAuditEvent } from './record.js';
 import { sweepAuditRetention } from './retention.js';
-import { insertAccount, sampleEvent, writeEvents } from './test-support/fixtures.js';
+import { sampleEvent, writeEvents } from './test-support/fixtures.js';
 
-let storage: Awaited<ReturnType<typeof openTestStorage>>;
+let storage: TestStorage;
 let db: Kysely<Database>;
 
 beforeAll(async () => {

@@ -2,21 +2,16 @@ import { generateKeyPairSync } from 'node:crypto';
 import { parseStrictJson } from '@emisar/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
-import { onPostgres, openTestStorage } from '../test-support/database.js';
+import { insertAccount } from '../test-support/accounts.js';
+import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 import { EXPORTED_FIELDS } from './chain.js';
 import { type AuditExportService, createAuditExportService } from './export.js';
 import { type AuditCursor, type AuditFilter, decodeCursor, encodeCursor, START } from './query.js';
 import { recordAuditEvent, recordAuditEvents } from './record.js';
-import {
-  insertAccount,
-  sampleEvent,
-  signal,
-  signedExport,
-  writeEvents,
-} from './test-support/fixtures.js';
+import { sampleEvent, signal, signedExport, writeEvents } from './test-support/fixtures.js';
 import { verifyAuditExport } from './verify.js';
 
-let storage: Awaited<ReturnType<typeof openTestStorage>>;
+let storage: TestStorage;
 let service: AuditExportService;
 const clock = new ManualClock('2026-05-01T12:00:00Z');
 const everything: AuditFilter = { since: null, eventTypes: null };

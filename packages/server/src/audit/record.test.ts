@@ -1,12 +1,13 @@
 import { type JsonObject, parseStrictJson } from '@emisar/protocol';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onPostgres, openTestStorage } from '../test-support/database.js';
+import { insertAccount } from '../test-support/accounts.js';
+import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 import { type AuditEventBody, chainHash } from './chain.js';
 import { recordAuditEvent, recordAuditEvents, recordOffChainAuditEvent } from './record.js';
-import { insertAccount, sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
+import { sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
 
-let storage: Awaited<ReturnType<typeof openTestStorage>>;
+let storage: TestStorage;
 beforeAll(async () => {
   storage = await openTestStorage();
 });

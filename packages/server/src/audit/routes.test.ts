@@ -3,21 +3,16 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../app.js';
 import { ManualClock } from '../clock.js';
+import { insertAccount } from '../test-support/accounts.js';
 import { testConfig } from '../test-support/config.js';
-import { onPostgres, openTestStorage } from '../test-support/database.js';
+import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 import { signAuditCheckpoints } from './checkpoints.js';
 import { EXPORT_HEAD_TYPE, exportHeadSignedBy } from './export-head.js';
 import { recordAuditEvent } from './record.js';
-import {
-  insertAccount,
-  insertApiKey,
-  sampleEvent,
-  signal,
-  writeEvents,
-} from './test-support/fixtures.js';
+import { insertApiKey, sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
 import { type CheckpointsDocument, verifyAuditExport } from './verify.js';
 
-let storage: Awaited<ReturnType<typeof openTestStorage>>;
+let storage: TestStorage;
 let app: FastifyInstance;
 const clock = new ManualClock('2026-05-01T12:00:00Z');
 const config = testConfig({ baseUrl: 'https://emisar.example' });

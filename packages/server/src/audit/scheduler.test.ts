@@ -2,13 +2,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../clock.js';
 import { ConfigError } from '../config.js';
-import { openTestStorage } from '../test-support/database.js';
+import { insertAccount } from '../test-support/accounts.js';
+import { openTestStorage, type TestStorage } from '../test-support/database.js';
 import { listAuditCheckpoints } from './checkpoints.js';
 import { parseAuditConfig } from './config.js';
 import { startAuditSweeps } from './scheduler.js';
-import { insertAccount, writeEvents } from './test-support/fixtures.js';
+import { writeEvents } from './test-support/fixtures.js';
 
-let storage: Awaited<ReturnType<typeof openTestStorage>>;
+let storage: TestStorage;
 beforeAll(async () => {
   storage = await openTestStorage();
 });

@@ -2,14 +2,15 @@ import { generateKeyPairSync, verify } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
-import { onPostgres, openTestStorage } from '../test-support/database.js';
+import { insertAccount } from '../test-support/accounts.js';
+import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 import { checkpointMessage } from './checkpoint-message.js';
 import { listAuditCheckpoints, signAuditCheckpoints } from './checkpoints.js';
 import { AUDIT_LOCK_NAMESPACE, recordAuditEvent } from './record.js';
 import { sweepAuditRetention } from './retention.js';
-import { insertAccount, sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
+import { sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
 
-let storage: Awaited<ReturnType<typeof openTestStorage>>;
+let storage: TestStorage;
 const { privateKey: signingKey, publicKey } = generateKeyPairSync('ed25519');
 
 beforeAll(async () => {

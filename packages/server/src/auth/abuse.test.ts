@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../http/auth.js';
+import { signInWithCode, signUp, startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  fragmentSecretFrom,
-  type IdentityHarness,
-  signInCodeFrom,
-  signInWithCode,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
+import { fragmentSecretFrom, signInCodeFrom } from '../test-support/smtp-sink.js';
 import { CODE_ALPHABET } from './codes.js';
 import { totpCodeAt } from './totp.js';
 
@@ -17,9 +11,9 @@ const wrongCode = (code: string) =>
   code.slice(0, 5) + (code[5] === CODE_ALPHABET[0] ? CODE_ALPHABET[1] : CODE_ALPHABET[0]);
 
 describe(`sign-in abuse (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   beforeAll(async () => {
-    h = await startIdentityHarness();
+    h = await startTestApp();
   });
   afterAll(() => h.close());
 
@@ -278,10 +272,16 @@ describe(`sign-in abuse (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
 });
 
 describe('the dev mailbox', () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   beforeAll(async () => {
-    h = await startIdentityHarness({
-      mail: { transport: { kind: 'none' }, from: 'emisar <no-reply@localhost>', devMailbox: true },
+    h = await startTestApp({
+      config: {
+        mail: {
+          transport: { kind: 'none' },
+          from: 'emisar <no-reply@localhost>',
+          devMailbox: true,
+        },
+      },
     });
   });
   afterAll(() => h.close());

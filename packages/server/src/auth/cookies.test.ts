@@ -1,37 +1,37 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../app.js';
-import type { Storage } from '../db/database.js';
-import { testConfig } from '../test-support/config.js';
-import { openTestStorage } from '../test-support/database.js';
+import { startTestApp, type TestApp } from '../test-support/app.js';
 
 describe('cookies behind an https base URL, and the per-address sign-in limit', () => {
-  let storage: Storage;
-  let app: Awaited<ReturnType<typeof createApp>>;
+  let h: TestApp;
   const origin = 'https://emisar.example.com';
 
   beforeAll(async () => {
-    storage = await openTestStorage();
-    app = await createApp({
-      config: testConfig({ baseUrl: origin, secureCookies: true }),
-      storage,
+    h = await startTestApp({
+      config: {
+        baseUrl: origin,
+        secureCookies: true,
+        mail: {
+          transport: { kind: 'none' },
+          from: 'emisar <no-reply@localhost>',
+          devMailbox: true,
+        },
+      },
     });
   });
-  afterAll(async () => {
-    await app.close();
-    await storage.close();
-  });
+  afterAll(() => h.close());
 
-  const post = (url: string, payload: object, cookie?: string) =>
-    app.inject({
+  /** A POST from `address` (each test its own, so their rate limits stay apart). */
+  const post = (address: string, url: string, payload: object, cookie?: string) =>
+    h.app.inject({
       method: 'POST',
       url,
       payload,
       headers: { origin, ...(cookie ? { cookie } : {}) },
-      remoteAddress: '198.51.100.4',
+      remoteAddress: address,
     });
 
   it('sets only HttpOnly, SameSite=Lax, Secure cookies; the nonce is scoped to sign-in', async () => {
-    const signUp = await post('/api/v1/sign_up', {
+    const signUp = await post('198.51.100.4', '/api/v1/sign_up', {
       email: 'secure@example.test',
       workspace_name: 'Secure',
     });
@@ -44,11 +44,16 @@ describe('cookies behind an https base URL, and the per-address sign-in limit', 
     expect(nonce).toMatch(/; Secure/);
     expect(nonce).toMatch(/; SameSite=Lax/);
 
-    await app.mailOutbox.deliverDue();
-    const [mail] = await app.mailOutbox.held(1);
+    await h.app.mailOutbox.deliverDue();
+    const [mail] = await h.app.mailOutbox.held(1);
     const code = /sign-in code is ([2-9A-Z]{6})/.exec(mail!.text)![1]!;
     expect(mail!.text).toContain(`${origin}/sign_in/code#${code}`);
-    const signedIn = await post('/api/v1/sign_in/code', { code }, nonce.split(';')[0]);
+    const signedIn = await post(
+      '198.51.100.4',
+      '/api/v1/sign_in/code',
+      { code },
+      nonce.split(';')[0],
+    );
     expect(signedIn.statusCode).toBe(200);
     const cookies = ([] as string[]).concat(signedIn.headers['set-cookie'] as string | string[]);
     const session = cookies.find((c) => c.startsWith('emisar_session='))!;
@@ -59,7 +64,7 @@ describe('cookies behind an https base URL, and the per-address sign-in limit', 
   it('answers 429 past 30 sign-in attempts a minute from one address', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 31; i++) {
-      const response = await post('/api/v1/sign_in/password', {
+      const response = await post('198.51.100.5', '/api/v1/sign_in/password', {
         email: 'x@example.test',
         password: 'nope',
       });

@@ -2,12 +2,8 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintBootstrapLink } from '../accounts/bootstrap.js';
 import { SESSION_COOKIE } from '../http/auth.js';
+import { signUp, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
-import {
-  type IdentityHarness,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
 import { LINK_PAGE_PATHS } from './link-pages.js';
 
 /**
@@ -56,9 +52,9 @@ async function openLink(browser: Browser, link: URL) {
 }
 
 describe('link pages', () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   beforeAll(async () => {
-    h = await startIdentityHarness();
+    h = await startTestApp();
   });
   afterAll(() => h.close());
 

@@ -1,20 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../http/auth.js';
+import { signInWithCode, signUp, startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  type IdentityHarness,
-  signInWithCode,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
 import { SoftwareAuthenticator } from '../test-support/software-authenticator.js';
 
 type Options = { challenge_id: string; options: { challenge: string; user: { id: string } } };
 
 describe(`passkeys (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   beforeAll(async () => {
-    h = await startIdentityHarness();
+    h = await startTestApp();
   });
   afterAll(() => h.close());
 

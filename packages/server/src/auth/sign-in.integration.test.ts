@@ -1,17 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../http/auth.js';
+import { startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  type IdentityHarness,
-  signInCodeFrom,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
+import { signInCodeFrom } from '../test-support/smtp-sink.js';
 import { totpCodeAt } from './totp.js';
 
 describe(`sign-up to MFA sign-in over real HTTP and SMTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   beforeAll(async () => {
-    h = await startIdentityHarness();
+    h = await startTestApp();
   });
   afterAll(() => h.close());
 

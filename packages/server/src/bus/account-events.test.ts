@@ -1,33 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Storage } from '../db/database.js';
-import { openTestStorage } from '../test-support/database.js';
+import { openTestStorage, type TestStorage } from '../test-support/database.js';
 import {
   type AccountEvent,
   parseAccountEvent,
   publishAccountEvent,
   subscribeAccountEvents,
 } from './account-events.js';
-import { createNotifyBus, type NotifyBus } from './notify-bus.js';
 
 describe('account events', () => {
-  let storage: Storage;
-  let bus: NotifyBus;
+  let storage: TestStorage;
 
   beforeAll(async () => {
     storage = await openTestStorage();
-    bus = createNotifyBus(storage);
   });
 
   afterAll(async () => {
-    await bus.close();
     await storage.close();
   });
 
   it('reach subscribers as typed events', async () => {
     const seen: AccountEvent[] = [];
-    const stop = await subscribeAccountEvents(bus, (event) => seen.push(event));
+    const stop = await subscribeAccountEvents(storage.bus, (event) => seen.push(event));
     const event: AccountEvent = { accountId: 'a1', kind: 'run', id: 'r1' };
-    await publishAccountEvent(bus, storage.db, event);
+    await publishAccountEvent(storage.bus, storage.db, event);
     await expect.poll(() => seen).toEqual([event]);
     await stop();
   });

@@ -1,29 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertAccount } from '../audit/test-support/fixtures.js';
-import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { ManualClock } from '../clock.js';
 import { findRunnerForDispatch, runnerRef } from '../fleet/queries.js';
 import { insertRunner, repoPacksState, withPackHash } from '../fleet/test-support/fixtures.js';
-import { onPostgres, openTestStorage } from '../test-support/database.js';
+import { insertAccount } from '../test-support/accounts.js';
+import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 import { resolveDispatchContract } from './dispatch-contract.js';
 import { type IngestDeps, ingestRunnerState } from './ingest.js';
 import { EMPTY_CATALOG, publishedCatalog } from './published.js';
 
-type Storage = Awaited<ReturnType<typeof openTestStorage>>;
-
 const OTHER_HASH = `sha256:${'e'.repeat(64)}`;
 
 describe(`dispatch contract and runner_state ingestion (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let storage: Storage;
-  let bus: NotifyBus;
+  let storage: TestStorage;
   const clock = new ManualClock(new Date());
 
   beforeAll(async () => {
     storage = await openTestStorage();
-    bus = createNotifyBus(storage);
   });
   afterAll(async () => {
-    await bus.close();
     await storage.close();
   });
 
@@ -42,7 +36,7 @@ describe(`dispatch contract and runner_state ingestion (${onPostgres ? 'PostgreS
                 : {}),
             })),
           );
-    const deps: IngestDeps = { catalog, clock, bus };
+    const deps: IngestDeps = { catalog, clock, bus: storage.bus };
     const accountId = await insertAccount(storage.db);
     return { state, linux, deps, accountId };
   }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
 import type { Storage } from '../db/database.js';
+import { type SeededWorkspace, seedWorkspace } from '../test-support/accounts.js';
 import { openTestStorage } from '../test-support/database.js';
-import { type SeededWorkspace, seedWorkspace } from '../test-support/identity.js';
 import { authenticateApiKey, createApiKey } from './api-keys.js';
 
 describe('API keys', () => {

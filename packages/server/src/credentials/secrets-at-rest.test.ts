@@ -3,21 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintBootstrapLink } from '../accounts/bootstrap.js';
 import { totpCodeAt } from '../auth/totp.js';
 import { SESSION_COOKIE, SIGN_IN_NONCE_COOKIE } from '../http/auth.js';
+import { startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  fragmentSecretFrom,
-  type IdentityHarness,
-  signInCodeFrom,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
+import { fragmentSecretFrom, signInCodeFrom } from '../test-support/smtp-sink.js';
 
 /** The raw value of a signed cookie (`value.signature`). */
 const unsigned = (cookie: string) => decodeURIComponent(cookie).replace(/\.[^.]+$/, '');
 
 describe(`secrets at rest (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   beforeAll(async () => {
-    h = await startIdentityHarness();
+    h = await startTestApp();
   });
   afterAll(() => h.close());
 

@@ -1,19 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../app.js';
-import { createNotifyBus } from '../bus/notify-bus.js';
 import { ingestRunnerState } from '../catalog/ingest.js';
 import { EMPTY_CATALOG } from '../catalog/published.js';
+import { insertMember } from '../test-support/accounts.js';
+import { signInWithCode, signUpOwner, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  type IdentityHarness,
-  signInWithCode,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
-import { insertMember } from '../test-support/members.js';
+import { newEnrollmentKey, refresh, register, registration } from './test-support/enrollment.js';
 import { REPO_PACKS_DIR, repoPacksState, withPackHash } from './test-support/fixtures.js';
-import { newEnrollmentKey, refresh, register, registration } from './test-support/harness.js';
 import { startRealRunner } from './test-support/runner.js';
 import { TestRunnerSocket } from './test-support/ws-client.js';
 
@@ -24,21 +18,20 @@ type RunnerView = Record<string, unknown> & {
 };
 
 describe(`runner and pack trust administration (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
+  // Each test gets a workspace of its own: runner counts and pack candidates are per account.
   let owner: Browser;
   let accountId: string;
-  const base = '/api/v1/accounts/fleet-admin';
+  let base: string;
+  let workspaces = 0;
 
   beforeAll(async () => {
-    h = await startIdentityHarness();
-    owner = await signUp(h, 'owner@fleet.test', 'Fleet Admin');
-    accountId = (
-      await h.storage.db
-        .selectFrom('accounts')
-        .select('id')
-        .where('slug', '=', 'fleet-admin')
-        .executeTakeFirstOrThrow()
-    ).id;
+    h = await startTestApp();
+  });
+  beforeEach(async () => {
+    workspaces += 1;
+    const signedUp = await signUpOwner(h, `owner${workspaces}@fleet.test`, `Fleet ${workspaces}`);
+    ({ browser: owner, accountId, base } = signedUp);
   });
   afterAll(() => h.close());
 
@@ -162,7 +155,7 @@ describe(`runner and pack trust administration (${onPostgres ? 'PostgreSQL' : 'P
     expect(await getRunner(id)).toMatchObject({ disabled: true, online: false });
 
     // Free plan: three active runners, then enabling a fourth is 402.
-    const others = [await enroll('adm-3'), await enroll('adm-4')];
+    const others = [await enroll('adm-3'), await enroll('adm-4'), await enroll('adm-5')];
     const active = await h.storage.db
       .selectFrom('runners')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -188,15 +181,10 @@ describe(`runner and pack trust administration (${onPostgres ? 'PostgreSQL' : 'P
   });
 
   it('delete sends shutdown runner_revoked, revokes the tokens and hides the runner', async () => {
-    const [victim] = await h.storage.db
-      .selectFrom('runners')
-      .select(['id', 'name'])
-      .where('account_id', '=', accountId)
-      .where('name', '=', 'adm-3')
-      .execute();
+    const victim = await enroll('adm-3');
     const { token } = await (async () => {
-      // adm-3 has no token in this test: re-enroll it with a marked runner.
-      await owner.request('POST', `${base}/runners/${victim!.id}/awaiting-reenrollment`, {
+      // Re-enrolled by a fresh key once an admin marks it awaiting re-enrollment.
+      await owner.request('POST', `${base}/runners/${victim.id}/awaiting-reenrollment`, {
         awaiting: true,
       });
       const { key } = await newEnrollmentKey(h, accountId);
@@ -205,8 +193,8 @@ describe(`runner and pack trust administration (${onPostgres ? 'PostgreSQL' : 'P
       return { token: response.body.token as string };
     })();
     const socket = await connect(token, 'adm-3');
-    await eventually(async () => (await getRunner(victim!.id)).online);
-    expect((await owner.request('DELETE', `${base}/runners/${victim!.id}`)).status).toBe(200);
+    await eventually(async () => (await getRunner(victim.id)).online);
+    expect((await owner.request('DELETE', `${base}/runners/${victim.id}`)).status).toBe(200);
     await socket.until(() => socket.closed);
     expect(socket.frames.filter((f) => f.type === 'shutdown')).toEqual([
       { type: 'shutdown', protocol_version: 1, reason: 'runner_revoked' },
@@ -216,15 +204,16 @@ describe(`runner and pack trust administration (${onPostgres ? 'PostgreSQL' : 'P
       body: { error: 'token_invalid' },
     });
     expect(await refresh(h.url, token)).toEqual({ status: 401, body: { error: 'token_invalid' } });
-    expect((await owner.request('GET', `${base}/runners/${victim!.id}`)).status).toBe(404);
+    expect((await owner.request('GET', `${base}/runners/${victim.id}`)).status).toBe(404);
     expect(await auditTypes()).toEqual(
       expect.arrayContaining(['runner.awaiting_reenrollment', 'runner.reenrolled']),
     );
   });
 
   it('pack trust: candidates with their execution diff; trust, reject, revoke, retirement override, delete', async () => {
-    const bus = createNotifyBus(h.storage);
-    const deps = { catalog: EMPTY_CATALOG, clock: h.clock, bus };
+    const deps = { catalog: EMPTY_CATALOG, clock: h.clock, bus: h.bus };
+    await enroll('pk-a');
+    await enroll('pk-b');
     const rows = await h.storage.db
       .selectFrom('runners')
       .select(['id', 'connection_generation'])
@@ -250,7 +239,6 @@ describe(`runner and pack trust administration (${onPostgres ? 'PostgreSQL' : 'P
       `sha256:${'f'.repeat(64)}`,
     );
     await ingestRunnerState(h.storage.db, deps, conn(b), edited);
-    await bus.close();
 
     type Version = {
       id: string;

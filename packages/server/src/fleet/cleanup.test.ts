@@ -1,19 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertAccount } from '../audit/test-support/fixtures.js';
-import { createNotifyBus } from '../bus/notify-bus.js';
 import { ingestRunnerState } from '../catalog/ingest.js';
 import { EMPTY_CATALOG } from '../catalog/published.js';
 import { insertPackVersion } from '../catalog/test-support/fixtures.js';
 import { ManualClock } from '../clock.js';
-import { onPostgres, openTestStorage } from '../test-support/database.js';
+import { insertAccount } from '../test-support/accounts.js';
+import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 import { sweepFleetCleanup } from './cleanup.js';
 import { insertRunner, repoPacksState } from './test-support/fixtures.js';
 
-type Storage = Awaited<ReturnType<typeof openTestStorage>>;
 const HOUR = 3_600_000;
 
 describe(`fleet cleanup (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let storage: Storage;
+  let storage: TestStorage;
   const clock = new ManualClock(new Date());
   beforeAll(async () => {
     storage = await openTestStorage();
@@ -50,14 +48,12 @@ describe(`fleet cleanup (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     await set(online.id, { last_disconnected_at: at(-5 * HOUR), lease_expires_at: at(60_000) });
     await set(elsewhere.id, { last_disconnected_at: at(-50 * HOUR) });
 
-    const bus = createNotifyBus(storage);
     await ingestRunnerState(
       db,
-      { catalog: EMPTY_CATALOG, clock, bus },
+      { catalog: EMPTY_CATALOG, clock, bus: storage.bus },
       { accountId, runnerId: online.id, generation: 1 },
       await repoPacksState(),
     );
-    await bus.close();
     const unseen = await insertPackVersion(db, accountId);
     await db
       .updateTable('pack_versions')

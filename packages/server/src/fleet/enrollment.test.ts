@@ -1,21 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
 import {
   accountWithKey,
-  type FleetHarness,
   newEnrollmentKey,
   refresh,
   register,
   registration,
-  startFleetHarness,
-} from './test-support/harness.js';
+} from './test-support/enrollment.js';
 
 const DAY = 86_400_000;
 
 describe(`runner enrollment and tokens (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: FleetHarness;
+  let h: TestApp;
   beforeAll(async () => {
-    h = await startFleetHarness();
+    h = await startTestApp();
   });
   afterAll(() => h.close());
 

@@ -1,19 +1,14 @@
 import { CLOSE_SUPERSEDED } from '@emisar/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AccountEvent, subscribeAccountEvents } from '../bus/account-events.js';
-import { createNotifyBus } from '../bus/notify-bus.js';
 import { notifyRunnerWork } from '../runs/release.js';
+import { startTestApp, type TestApp } from '../test-support/app.js';
 import { TEST_TIMING } from '../test-support/config.js';
 import { onPostgres } from '../test-support/database.js';
 import { CLOSE_HEARTBEAT_TIMEOUT, notifyAccountRunnersShutdown } from './gateway.js';
+import { accountWithKey, register, registration } from './test-support/enrollment.js';
 import { repoPacksState } from './test-support/fixtures.js';
-import {
-  accountWithKey,
-  type FleetHarness,
-  register,
-  registration,
-  startFleetHarness,
-} from './test-support/harness.js';
+import { RecordingRunHooks } from './test-support/run-hooks.js';
 import { TestRunnerSocket } from './test-support/ws-client.js';
 
 async function eventually(check: () => boolean | Promise<boolean>): Promise<void> {
@@ -21,9 +16,10 @@ async function eventually(check: () => boolean | Promise<boolean>): Promise<void
 }
 
 describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: FleetHarness;
+  let h: TestApp;
+  const hooks = new RecordingRunHooks();
   beforeAll(async () => {
-    h = await startFleetHarness();
+    h = await startTestApp({ runHooks: hooks });
   });
   afterAll(() => h.close());
 
@@ -42,7 +38,7 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   const runnerRow = (id: string) =>
     h.storage.db.selectFrom('runners').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const callsOf = (hook: string, runnerId?: string) =>
-    h.hooks.calls.filter(
+    hooks.calls.filter(
       (c) =>
         c.hook === hook &&
         (runnerId === undefined || !('runnerId' in c) || c.runnerId === runnerId),
@@ -83,7 +79,7 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     const { runnerId, token } = await enrolled('live-1');
     const socket = await TestRunnerSocket.connect(h.url, token);
     socket.send({ ...(await repoPacksState()), hostname: 'live-1' });
-    const delivered = await h.hooks.until(() => callsOf('deliverPending', runnerId)[0]);
+    const delivered = await hooks.until(() => callsOf('deliverPending', runnerId)[0]);
     expect(delivered).toMatchObject({ generation: 1 });
     const online = await runnerRow(runnerId);
     expect(online).toMatchObject({ connection_generation: 1, lease_node: expect.any(String) });
@@ -96,10 +92,8 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       .execute();
     expect(actions.map((a) => a.action_id)).toContain('linux.uptime');
 
-    const bus = createNotifyBus(h.storage);
-    await notifyRunnerWork(bus, h.storage.db, runnerId);
-    await bus.close();
-    await h.hooks.until(() => callsOf('deliverPending', runnerId).length >= 2);
+    await notifyRunnerWork(h.bus, h.db, runnerId);
+    await hooks.until(() => callsOf('deliverPending', runnerId).length >= 2);
 
     h.clock.advance(1_000);
     socket.send({ type: 'heartbeat' });
@@ -109,7 +103,7 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     });
 
     socket.close();
-    await h.hooks.until(() => callsOf('connectionClosed', runnerId)[0]);
+    await hooks.until(() => callsOf('connectionClosed', runnerId)[0]);
     const offline = await runnerRow(runnerId);
     expect(offline).toMatchObject({
       lease_expires_at: null,
@@ -122,7 +116,7 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     const { runnerId, token } = await enrolled('frames-1');
     const socket = await TestRunnerSocket.connect(h.url, token);
     socket.send({ ...(await repoPacksState()), hostname: 'frames-1' });
-    await h.hooks.until(() => callsOf('deliverPending', runnerId)[0]);
+    await hooks.until(() => callsOf('deliverPending', runnerId)[0]);
     const result = {
       type: 'action_result',
       request_id: 'req_one',
@@ -156,11 +150,11 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       request_id: 'req_one',
     });
     expect(
-      h.hooks.calls
+      hooks.calls
         .filter((c) => 'frame' in c && c.frame.request_id === 'req_one')
         .map((c) => c.hook),
     ).toEqual(['actionStarted', 'actionProgress', 'actionResult']);
-    h.hooks.resultOutcome = 'finalize_failed';
+    hooks.resultOutcome = 'finalize_failed';
     socket.send({ ...result, request_id: 'req_two' });
     expect(await socket.waitFrame('error')).toEqual({
       type: 'error',
@@ -169,14 +163,14 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       request_id: 'req_two',
       message: 'server could not store the result',
     });
-    h.hooks.resultOutcome = 'ack';
+    hooks.resultOutcome = 'ack';
     socket.send({
       type: 'error',
       code: 'concurrency_cap_reached',
       request_id: 'req_three',
       message: 'busy',
     });
-    await h.hooks.until(() => callsOf('runnerError')[0]);
+    await hooks.until(() => callsOf('runnerError')[0]);
 
     socket.frames.length = 0;
     socket.send('{"type":"heartbeat","protocol_version":1,"type":"x"}');
@@ -200,7 +194,7 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     const { runnerId, token } = await enrolled('grp-1', { group: 'web' });
     const socket = await TestRunnerSocket.connect(h.url, token);
     socket.send({ ...(await repoPacksState()), hostname: 'grp-1', group: 'db' });
-    await h.hooks.until(() => callsOf('deliverPending', runnerId)[0]);
+    await hooks.until(() => callsOf('deliverPending', runnerId)[0]);
     expect(await runnerRow(runnerId)).toMatchObject({ group_name: 'web', asserted_group: 'db' });
     socket.close();
   });
@@ -209,11 +203,11 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     const { runnerId, token } = await enrolled('sup-1');
     const first = await TestRunnerSocket.connect(h.url, token);
     first.send({ ...(await repoPacksState()), hostname: 'sup-1' });
-    await h.hooks.until(() => callsOf('deliverPending', runnerId)[0]);
+    await hooks.until(() => callsOf('deliverPending', runnerId)[0]);
     const second = await TestRunnerSocket.connect(h.url, token);
     expect(await first.waitClosed()).toEqual({ code: CLOSE_SUPERSEDED, reason: 'superseded' });
     second.send({ ...(await repoPacksState()), hostname: 'sup-1' });
-    await h.hooks.until(() => callsOf('deliverPending', runnerId).some((c) => c.generation === 2));
+    await hooks.until(() => callsOf('deliverPending', runnerId).some((c) => c.generation === 2));
     expect((await runnerRow(runnerId)).connection_generation).toBe(2);
 
     // A newer connection elsewhere whose notice has not arrived: the lease renewal finds out.
@@ -225,19 +219,18 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     second.send({ type: 'heartbeat' });
     second.send({ type: 'action_started', request_id: 'req_late' });
     expect(await second.waitClosed()).toEqual({ code: CLOSE_SUPERSEDED, reason: 'superseded' });
-    expect(h.hooks.calls.some((c) => 'frame' in c && c.frame.request_id === 'req_late')).toBe(
-      false,
-    );
+    expect(hooks.calls.some((c) => 'frame' in c && c.frame.request_id === 'req_late')).toBe(false);
     const row = await runnerRow(runnerId);
     // The newer connection's lease is not released by the superseded one closing.
     expect(row.lease_expires_at).not.toBeNull();
   });
 
   it('closes a socket silent for HEARTBEAT_TIMEOUT', async () => {
-    const quick = await startFleetHarness(
-      { timing: { ...TEST_TIMING, heartbeatTimeoutMs: 200 } },
-      h.storage,
-    );
+    const quick = await startTestApp({
+      config: { timing: { ...TEST_TIMING, heartbeatTimeoutMs: 200 } },
+      storage: h.storage,
+      runHooks: new RecordingRunHooks(),
+    });
     try {
       const { accountId, key } = await accountWithKey(quick, { reusable: true });
       const { token } = (await register(quick.url, key, registration('quiet-1'))).body as {
@@ -262,9 +255,8 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   });
 
   it('publishes presence and trust changes on the account stream; account shutdown reaches the socket', async () => {
-    const bus = createNotifyBus(h.storage);
     const events: AccountEvent[] = [];
-    const unsubscribe = await subscribeAccountEvents(bus, (event) => events.push(event));
+    const unsubscribe = await subscribeAccountEvents(h.bus, (event) => events.push(event));
     try {
       const { accountId, runnerId, token } = await enrolled('events-1');
       const socket = await TestRunnerSocket.connect(h.url, token);
@@ -272,7 +264,7 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       await eventually(() => events.some((e) => e.kind === 'trust' && e.accountId === accountId));
       expect(events).toContainEqual({ accountId, kind: 'runner', id: runnerId });
       events.length = 0;
-      await notifyAccountRunnersShutdown(bus, h.storage.db, accountId);
+      await notifyAccountRunnersShutdown(h.bus, h.storage.db, accountId);
       expect(await socket.waitClosed()).toEqual({ code: 1000, reason: 'account_disabled' });
       expect(socket.frames.filter((f) => f.type === 'shutdown')).toEqual([
         { type: 'shutdown', protocol_version: 1, reason: 'account_disabled' },
@@ -280,7 +272,6 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       await eventually(() => events.some((e) => e.kind === 'runner' && e.id === runnerId));
     } finally {
       await unsubscribe();
-      await bus.close();
     }
   });
 

@@ -1,19 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
+import { accountWithKey, register, registration } from './test-support/enrollment.js';
 import { repoPacksState } from './test-support/fixtures.js';
-import {
-  accountWithKey,
-  type FleetHarness,
-  register,
-  registration,
-  startFleetHarness,
-} from './test-support/harness.js';
+import { RecordingRunHooks } from './test-support/run-hooks.js';
 import { TestRunnerSocket } from './test-support/ws-client.js';
 
 describe(`runner error frames (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: FleetHarness;
+  let h: TestApp;
+  const hooks = new RecordingRunHooks();
   beforeAll(async () => {
-    h = await startFleetHarness({ logLevel: 'warn' });
+    h = await startTestApp({ config: { logLevel: 'warn' }, runHooks: hooks });
   });
   afterAll(() => h.close());
 
@@ -29,7 +26,7 @@ describe(`runner error frames (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => 
     ).id;
     const socket = await TestRunnerSocket.connect(h.url, enrolled.body.token as string);
     socket.send({ ...(await repoPacksState()), hostname: 'errs-1' });
-    await h.hooks.until(() => h.hooks.calls.some((c) => c.hook === 'deliverPending'));
+    await hooks.until(() => hooks.calls.some((c) => c.hook === 'deliverPending'));
 
     const secret = `emk-${'s'.repeat(43)}`;
     const frames = [
@@ -40,8 +37,8 @@ describe(`runner error frames (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => 
       { code: 'concurrency_cap_reached', request_id: 'req_b', message: 'busy' },
     ];
     for (const frame of frames) socket.send({ type: 'error', ...frame });
-    await h.hooks.until(
-      () => h.hooks.calls.filter((c) => c.hook === 'runnerError').length === frames.length,
+    await hooks.until(
+      () => hooks.calls.filter((c) => c.hook === 'runnerError').length === frames.length,
     );
 
     expect(h.app.runnerGateway.runnerErrorCounts(runnerId)).toEqual({

@@ -5,13 +5,16 @@ import { newRequestId } from '@emisar/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCatalog } from '../catalog/build.js';
 import { resolveDispatchContract } from '../catalog/dispatch-contract.js';
+import { startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
+import { accountWithKey } from './test-support/enrollment.js';
 import { REPO_PACKS_DIR } from './test-support/fixtures.js';
-import { accountWithKey, type FleetHarness, startFleetHarness } from './test-support/harness.js';
+import { RecordingRunHooks } from './test-support/run-hooks.js';
 import { type RealRunner, startRealRunner } from './test-support/runner.js';
 
 describe(`the real runner against the gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: FleetHarness;
+  let h: TestApp;
+  const hooks = new RecordingRunHooks();
   let runner: RealRunner | undefined;
 
   beforeAll(async () => {
@@ -19,7 +22,7 @@ describe(`the real runner against the gateway (${onPostgres ? 'PostgreSQL' : 'PG
     const catalogFile = join(dir, 'catalog.json');
     const { entries } = await buildCatalog(REPO_PACKS_DIR);
     await writeFile(catalogFile, JSON.stringify(entries));
-    h = await startFleetHarness({ catalogFile });
+    h = await startTestApp({ config: { catalogFile }, runHooks: hooks });
   });
   afterAll(async () => {
     await runner?.stop();
@@ -34,9 +37,7 @@ describe(`the real runner against the gateway (${onPostgres ? 'PostgreSQL' : 'PG
       runnerId: 'interop-1',
       packs: [REPO_PACKS_DIR],
     });
-    const delivered = await h.hooks.until(() =>
-      h.hooks.calls.find((c) => c.hook === 'deliverPending'),
-    );
+    const delivered = await hooks.until(() => hooks.calls.find((c) => c.hook === 'deliverPending'));
     const runnerRow = await h.storage.db
       .selectFrom('runners')
       .select(['id', 'external_id', 'group_name', 'version'])
@@ -63,7 +64,7 @@ describe(`the real runner against the gateway (${onPostgres ? 'PostgreSQL' : 'PG
     if (!contract.ok) throw new Error(`not dispatchable: ${contract.reason}`);
 
     const requestId = newRequestId();
-    const connection = h.hooks.connections.get(runnerRow.id)!;
+    const connection = hooks.connections.get(runnerRow.id)!;
     expect(
       connection.send({
         type: 'run_action',
@@ -76,12 +77,12 @@ describe(`the real runner against the gateway (${onPostgres ? 'PostgreSQL' : 'PG
         reason: 'fleet interop test',
       }),
     ).toBe(true);
-    const result = await h.hooks.until(() =>
-      h.hooks.calls.find((c) => c.hook === 'actionResult' && c.frame.request_id === requestId),
+    const result = await hooks.until(() =>
+      hooks.calls.find((c) => c.hook === 'actionResult' && c.frame.request_id === requestId),
     );
     expect(result).toMatchObject({ generation: 1, frame: { status: 'success', exit_code: 0 } });
     expect(
-      h.hooks.calls.some((c) => c.hook === 'actionStarted' && c.frame.request_id === requestId),
+      hooks.calls.some((c) => c.hook === 'actionStarted' && c.frame.request_id === requestId),
     ).toBe(true);
   });
 });

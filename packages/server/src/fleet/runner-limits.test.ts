@@ -1,28 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RATE_LIMITS } from '../http/rate-limit-config.js';
+import { startTestApp, type TestApp } from '../test-support/app.js';
 import { countAccountRows } from '../test-support/counts.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  accountWithKey,
-  type FleetHarness,
-  newEnrollmentKey,
-  registration,
-  startFleetHarness,
-} from './test-support/harness.js';
+import { accountWithKey, newEnrollmentKey, registration } from './test-support/enrollment.js';
 
 const REGISTER = 3;
 const REFRESH = 2;
 
 describe(`runner endpoint budgets per address and per key (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: FleetHarness;
+  let h: TestApp;
   beforeAll(async () => {
-    h = await startFleetHarness({
-      // Requests name their client address through the (trusted) loopback proxy.
-      trustProxy: ['127.0.0.1/32'],
-      rateLimits: {
-        ...DEFAULT_RATE_LIMITS,
-        runnerRegisterPerMinute: REGISTER,
-        runnerRefreshPerMinute: REFRESH,
+    h = await startTestApp({
+      config: {
+        // Requests name their client address through the (trusted) loopback proxy.
+        trustProxy: ['127.0.0.1/32'],
+        rateLimits: {
+          ...DEFAULT_RATE_LIMITS,
+          runnerRegisterPerMinute: REGISTER,
+          runnerRefreshPerMinute: REFRESH,
+        },
       },
     });
   });

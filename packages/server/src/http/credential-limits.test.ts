@@ -5,20 +5,16 @@ import { createApp } from '../app.js';
 import { trustedRunner } from '../approvals/test-support/fixtures.js';
 import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { createApiKey } from '../credentials/api-keys.js';
+import { signUp, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { countAccountRows } from '../test-support/counts.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  type IdentityHarness,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
 import { DEFAULT_RATE_LIMITS } from './rate-limit-config.js';
 
 type Json = Record<string, unknown>;
 
 describe(`per-credential budgets (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   let owner: Browser;
   let bus: NotifyBus;
   let accountId: string;
@@ -32,8 +28,10 @@ describe(`per-credential budgets (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
   const WRITES = 6;
 
   beforeAll(async () => {
-    h = await startIdentityHarness({
-      rateLimits: { ...DEFAULT_RATE_LIMITS, runsPerMinute: RUNS, writesPerMinute: WRITES },
+    h = await startTestApp({
+      config: {
+        rateLimits: { ...DEFAULT_RATE_LIMITS, runsPerMinute: RUNS, writesPerMinute: WRITES },
+      },
     });
     bus = createNotifyBus(h.storage);
     owner = await signUp(h, 'owner@budget.test', 'Budget A');

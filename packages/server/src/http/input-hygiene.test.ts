@@ -2,21 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trustedRunner } from '../approvals/test-support/fixtures.js';
 import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { createEnrollmentKey } from '../credentials/enrollment-keys.js';
+import { signUp, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { countAccountRows } from '../test-support/counts.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  type IdentityHarness,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
 import { accountRoutesOf } from './account-routes.js';
 
 type Json = Record<string, unknown>;
 
 // PostgreSQL refuses U+0000 in text; each of these once reached it and answered 500.
 describe(`forbidden code points are refused at the input layer (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   let owner: Browser;
   let bus: NotifyBus;
   let accountId: string;
@@ -26,7 +22,7 @@ describe(`forbidden code points are refused at the input layer (${onPostgres ? '
   const reason = 'checking why the web tier is slow';
 
   beforeAll(async () => {
-    h = await startIdentityHarness();
+    h = await startTestApp();
     bus = createNotifyBus(h.storage);
     owner = await signUp(h, 'owner@hygiene.test', 'Hygiene A');
     accountId = (
@@ -231,9 +227,9 @@ function cookieOf(browser: Browser): string {
 }
 
 describe('a client address from a trusted proxy', () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   beforeAll(async () => {
-    h = await startIdentityHarness({ trustProxy: ['127.0.0.1/32'] });
+    h = await startTestApp({ config: { trustProxy: ['127.0.0.1/32'] } });
   });
   afterAll(() => h.close());
 

@@ -26,10 +26,12 @@ describe('Postmark API transport', () => {
   const mail = { from: 'ops@example.com', to: 'a@example.test', subject: 'Hello', text: 'Body' };
 
   it('posts the message with the server token', async () => {
+    status = 200;
     const transport = createMailTransport({ kind: 'postmark', token: 'server-token' }, endpoint)!;
     await transport.send(mail);
-    expect(received[0]!.headers['x-postmark-server-token']).toBe('server-token');
-    expect(received[0]!.body).toEqual({
+    const request = received.at(-1)!;
+    expect(request.headers['x-postmark-server-token']).toBe('server-token');
+    expect(request.body).toEqual({
       From: 'ops@example.com',
       To: 'a@example.test',
       Subject: 'Hello',

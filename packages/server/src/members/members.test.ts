@@ -1,49 +1,40 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCodeAt } from '../auth/totp.js';
 import { authenticateApiKey, createApiKey } from '../credentials/api-keys.js';
-import type { Browser } from '../test-support/browser.js';
-import { onPostgres } from '../test-support/database.js';
+import { insertMember } from '../test-support/accounts.js';
 import {
-  fragmentSecretFrom,
-  type IdentityHarness,
   signInWithCode,
   signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
-import { insertMember } from '../test-support/members.js';
+  signUpOwner,
+  startTestApp,
+  type TestApp,
+} from '../test-support/app.js';
+import type { Browser } from '../test-support/browser.js';
+import { onPostgres } from '../test-support/database.js';
+import { fragmentSecretFrom } from '../test-support/smtp-sink.js';
+import type { RunnerAccess } from './roles.js';
 
 type ErrorBody = { error: { id: string } };
 
 describe(`team management (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   let owner: Browser;
   let accountId: string;
   let ownerMembershipId: string;
   const base = '/api/v1/accounts/team-co';
 
   beforeAll(async () => {
-    h = await startIdentityHarness();
-    owner = await signUp(h, 'owner@team.test', 'Team Co');
-    const row = await h.storage.db
-      .selectFrom('memberships as m')
-      .innerJoin('accounts as a', 'a.id', 'm.account_id')
-      .select(['a.id as account_id', 'm.id'])
-      .where('a.slug', '=', 'team-co')
-      .executeTakeFirstOrThrow();
-    accountId = row.account_id;
-    ownerMembershipId = row.id;
+    h = await startTestApp();
+    ({
+      browser: owner,
+      accountId,
+      membershipId: ownerMembershipId,
+    } = await signUpOwner(h, 'owner@team.test', 'Team Co'));
   });
   afterAll(() => h.close());
 
-  async function memberBrowser(role: 'admin' | 'operator' | 'viewer', access?: object) {
-    const member = await insertMember(h.storage.db, accountId, role);
-    if (access) {
-      await h.storage.db
-        .updateTable('memberships')
-        .set({ runner_access: JSON.stringify(access) })
-        .where('id', '=', member.membershipId)
-        .execute();
-    }
+  async function memberBrowser(role: 'admin' | 'operator' | 'viewer', runnerAccess?: RunnerAccess) {
+    const member = await insertMember(h.db, accountId, role, { runnerAccess });
     return { ...member, browser: await signInWithCode(h, member.email) };
   }
 

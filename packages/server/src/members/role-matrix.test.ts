@@ -1,20 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { createApiKey } from '../credentials/api-keys.js';
 import { createEnrollmentKey } from '../credentials/enrollment-keys.js';
 import { FLEET_PATHS, fleetMatrixFixtures } from '../fleet/test-support/matrix-fixtures.js';
 import { accountRoutesOf } from '../http/account-routes.js';
 import { POLICY_PATHS, policyMatrixFixtures } from '../policy/test-support/matrix-fixtures.js';
 import { RUNS_PATHS, runsMatrixFixtures } from '../runs/test-support/matrix-fixtures.js';
+import { insertMember } from '../test-support/accounts.js';
+import { signUpOwner, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  fragmentSecretFrom,
-  type IdentityHarness,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
-import { insertMember } from '../test-support/members.js';
+import { fragmentSecretFrom } from '../test-support/smtp-sink.js';
 import { API_KEY_PERMISSIONS, ROLE_PERMISSIONS, ROLES, type Role } from './roles.js';
 
 interface Caller {
@@ -34,33 +29,20 @@ const IDENTITY_PATHS =
 
 // Hundreds of real HTTP requests per test: generous timeouts for a loaded machine.
 describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   const callers: Caller[] = [];
   let accountA: { id: string; slug: string };
   let outsider: Browser;
   let outsiderAccountId: string;
-  /** Publishes only (fixtures ingest runner state); it never listens. */
-  let matrixBus: NotifyBus;
 
   beforeAll(async () => {
-    h = await startIdentityHarness();
-    matrixBus = createNotifyBus(h.storage);
-    const owner = await signUp(h, 'owner@a.test', 'Matrix A');
-    const { db } = h.storage;
-    accountA = await db
-      .selectFrom('accounts')
-      .select(['id', 'slug'])
-      .where('slug', '=', 'matrix-a')
-      .executeTakeFirstOrThrow();
-    const ownerMembership = await db
-      .selectFrom('memberships')
-      .select('id')
-      .where('account_id', '=', accountA.id)
-      .executeTakeFirstOrThrow();
-    callers.push({ role: 'owner', browser: owner, membershipId: ownerMembership.id });
+    h = await startTestApp();
+    const owner = await signUpOwner(h, 'owner@a.test', 'Matrix A');
+    accountA = { id: owner.accountId, slug: owner.slug };
+    callers.push({ role: 'owner', browser: owner.browser, membershipId: owner.membershipId });
     for (const role of ROLES.filter((r) => r !== 'owner')) {
       const email = `${role}@a.test`;
-      const invited = await owner.request<{ invitation: { id: string } }>(
+      const invited = await owner.browser.request<{ invitation: { id: string } }>(
         'POST',
         '/api/v1/accounts/matrix-a/invitations',
         { email, role },
@@ -72,14 +54,11 @@ describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
       expect(accepted.body).toEqual({ account: 'matrix-a', status: 'signed_in' });
       callers.push({ role, browser, membershipId: invited.body.invitation.id });
     }
-    outsider = await signUp(h, 'owner@b.test', 'Matrix B');
-    outsiderAccountId = (
-      await db
-        .selectFrom('accounts')
-        .select('id')
-        .where('slug', '=', 'matrix-b')
-        .executeTakeFirstOrThrow()
-    ).id;
+    ({ browser: outsider, accountId: outsiderAccountId } = await signUpOwner(
+      h,
+      'owner@b.test',
+      'Matrix B',
+    ));
   }, 180_000);
   afterAll(() => h.close());
 
@@ -142,7 +121,7 @@ describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
     ...fleetMatrixFixtures(() => h.storage.db),
     ...runsMatrixFixtures(() => ({
       storage: h.storage,
-      bus: matrixBus,
+      bus: h.bus,
       clock: h.clock,
       secretKey: h.config.secretKey,
     })),

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY_RULES } from '../accounts/default-policy.js';
 import type { Storage } from '../db/database.js';
+import { seedWorkspace } from '../test-support/accounts.js';
 import { onPostgres, openTestStorage } from '../test-support/database.js';
-import { seedWorkspace } from '../test-support/identity.js';
 import { decidePolicy, type PolicyQuestion } from './decide.js';
 import type { PolicyRules } from './rules.js';
 

@@ -1,55 +1,48 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY_RULES } from '../accounts/default-policy.js';
 import { trustedRunner } from '../approvals/test-support/fixtures.js';
-import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
+import { signUp, signUpOwner, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  type IdentityHarness,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
 import { decidePolicy } from './decide.js';
 import type { PolicyRules } from './rules.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are read loosely in assertions.
 type Loose = Record<string, any>;
 
-const BASE = '/api/v1/accounts/pol-a';
+interface Workspace {
+  owner: Browser;
+  base: string;
+  accountId: string;
+  runner: { id: string; name: string; group: string };
+}
 
 describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
-  let bus: NotifyBus;
-  let owner: Browser;
+  let h: TestApp;
   let outsider: Browser;
-  let accountId: string;
-  let runner: { id: string; name: string; group: string };
+  /** Shared by the tests that leave the account policy as they found it. */
+  let shared: Workspace;
+
+  /** A workspace of its own, with a runner of group `web` trusting the repo's packs. */
+  const workspace = async (name: string): Promise<Workspace> => {
+    const signedUp = await signUpOwner(h, `owner@${name}.test`, name);
+    const runner = await trustedRunner(h.db, h, signedUp.accountId, 'web');
+    return { owner: signedUp.browser, base: signedUp.base, accountId: signedUp.accountId, runner };
+  };
 
   beforeAll(async () => {
-    h = await startIdentityHarness();
-    bus = createNotifyBus(h.storage);
-    owner = await signUp(h, 'owner@pol-a.test', 'Pol A');
+    h = await startTestApp();
+    shared = await workspace('pol-a');
     outsider = await signUp(h, 'owner@pol-b.test', 'Pol B');
-    accountId = (
-      await h.storage.db
-        .selectFrom('accounts')
-        .select('id')
-        .where('slug', '=', 'pol-a')
-        .executeTakeFirstOrThrow()
-    ).id;
-    runner = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
   });
-  afterAll(async () => {
-    await bus.close();
-    await h.close();
-  });
+  afterAll(() => h.close());
 
   const rules = (patch: Partial<PolicyRules> = {}): PolicyRules => ({
     ...structuredClone(DEFAULT_POLICY_RULES),
     ...patch,
   });
-  const policyEvents = async () =>
-    h.storage.db
+  const policyEvents = async (accountId: string) =>
+    h.db
       .selectFrom('audit_events')
       .select(['event_type', 'payload'])
       .where('account_id', '=', accountId)
@@ -58,6 +51,7 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       .execute();
 
   it('lists the default account policy every account gets', async () => {
+    const { owner, base: BASE } = await workspace('pol-list');
     const response = await owner.request<Loose>('GET', `${BASE}/policies`);
     expect(response.status).toBe(200);
     expect(response.body.policies).toEqual([
@@ -72,7 +66,8 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   });
 
   it('rejects a non-monotonic policy and changes nothing', async () => {
-    const before = await policyEvents();
+    const { owner, base: BASE, accountId } = await workspace('pol-bad');
+    const before = await policyEvents(accountId);
     const response = await owner.request<Loose>('PUT', `${BASE}/policies/account`, {
       rules: rules({
         defaults: { low: 'allow', medium: 'require_approval', high: 'allow', critical: 'deny' },
@@ -83,7 +78,7 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     expect(response.body.error.message).toContain('defaults.high');
     const current = await owner.request<Loose>('GET', `${BASE}/policies/account`);
     expect(current.body.policy).toMatchObject({ vsn: 1, rules: DEFAULT_POLICY_RULES });
-    expect(await policyEvents()).toEqual(before);
+    expect(await policyEvents(accountId)).toEqual(before);
   });
 
   it.each([
@@ -98,11 +93,13 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       { rules: rules({ overrides: [{ name: 'x', action: 'a b', decision: 'deny' }] }) },
     ],
   ])('rejects %s with 400', async (_, body) => {
+    const { owner, base: BASE } = shared;
     const response = await owner.request<Loose>('PUT', `${BASE}/policies/account`, body);
     expect(response.status).toBe(400);
   });
 
   it('saves a valid policy: vsn bumps, policy.updated carries the diff, decidePolicy sees it', async () => {
+    const { owner, base: BASE, accountId, runner } = await workspace('pol-save');
     const next = rules({
       defaults: {
         low: 'allow',
@@ -119,7 +116,7 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     });
     expect(response.status).toBe(200);
     expect(response.body.policy).toMatchObject({ vsn: 2, rules: next });
-    const events = await policyEvents();
+    const events = await policyEvents(accountId);
     expect(events.at(-1)).toEqual({
       event_type: 'policy.updated',
       payload: {
@@ -142,7 +139,7 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
         },
       },
     });
-    const decided = await decidePolicy(h.storage.db, {
+    const decided = await decidePolicy(h.db, {
       accountId,
       runner,
       actionId: 'linux.tail_log',
@@ -169,6 +166,7 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   });
 
   it('group and runner scopes: create, replace the account policy, delete', async () => {
+    const { owner, base: BASE, accountId, runner } = await workspace('pol-scopes');
     const strict = rules({
       defaults: { low: 'deny', medium: 'deny', high: 'deny', critical: 'deny' },
     });
@@ -178,7 +176,7 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     expect(group.status).toBe(200);
     expect(group.body.policy).toMatchObject({ scope: 'group', scope_ref: 'web', vsn: 1 });
     const ask = () =>
-      decidePolicy(h.storage.db, {
+      decidePolicy(h.db, {
         accountId,
         runner,
         actionId: 'linux.uptime',
@@ -201,7 +199,7 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     expect((await owner.request('DELETE', `${BASE}/policies/group/web`)).status).toBe(200);
     expect((await owner.request('DELETE', `${BASE}/policies/group/web`)).status).toBe(404);
     expect(await ask()).toMatchObject({ decision: 'allow', snapshot: { scope: 'account' } });
-    expect((await policyEvents()).map((e) => e.event_type).slice(-2)).toEqual([
+    expect((await policyEvents(accountId)).map((e) => e.event_type).slice(-2)).toEqual([
       'policy.deleted',
       'policy.deleted',
     ]);
@@ -220,6 +218,7 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   });
 
   it('another tenant gets 404 for our runner scope and cannot read our policies', async () => {
+    const { base: BASE, runner } = shared;
     const response = await outsider.request(
       'PUT',
       `/api/v1/accounts/pol-b/policies/runner/${runner.id}`,
@@ -235,6 +234,7 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   });
 
   it('previews a candidate across the live catalog with shadowed and unmatched warnings', async () => {
+    const { owner, base: BASE, runner } = shared;
     const candidate = rules({
       overrides: [
         { name: 'all linux', action: 'linux.*', decision: 'require_approval' },

@@ -7,15 +7,11 @@ import { trustedRunner } from '../approvals/test-support/fixtures.js';
 import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { createApiKey } from '../credentials/api-keys.js';
 import type { Role } from '../members/roles.js';
+import { insertMember } from '../test-support/accounts.js';
+import { signUp, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  fragmentSecretFrom,
-  type IdentityHarness,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
-import { insertMember } from '../test-support/members.js';
+import { fragmentSecretFrom } from '../test-support/smtp-sink.js';
 
 /** An open `GET …/events` over real HTTP: what it received, and whether it ended. */
 interface OpenStream {
@@ -25,7 +21,7 @@ interface OpenStream {
 }
 
 describe(`the account event stream follows the caller’s access (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   let owner: Browser;
   let bus: NotifyBus;
   let accountId: string;
@@ -37,7 +33,7 @@ describe(`the account event stream follows the caller’s access (${onPostgres ?
   const base = `/api/v1/accounts/${slug}`;
 
   beforeAll(async () => {
-    h = await startIdentityHarness();
+    h = await startTestApp();
     bus = createNotifyBus(h.storage);
     owner = await signUp(h, 'owner@stream.test', 'Stream A');
     accountId = (

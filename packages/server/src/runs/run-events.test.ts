@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertRunner } from '../fleet/test-support/fixtures.js';
+import { seedWorkspace } from '../test-support/accounts.js';
 import { onPostgres, openTestStorage } from '../test-support/database.js';
-import { seedWorkspace } from '../test-support/identity.js';
 import { appendRunEvents } from './run-events.js';
 import { insertRun } from './test-support/fixtures.js';
 

@@ -2,12 +2,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { RunActionFrame } from '@emisar/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeAccountEvents } from '../bus/account-events.js';
-import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { ManualClock } from '../clock.js';
 import type { RunHooks } from '../fleet/run-hooks.js';
 import { insertRunner } from '../fleet/test-support/fixtures.js';
-import { openTestStorage } from '../test-support/database.js';
-import { seedWorkspace } from '../test-support/identity.js';
+import { seedWorkspace } from '../test-support/accounts.js';
+import { openTestStorage, type TestStorage } from '../test-support/database.js';
 import { createRunRelease } from './release.js';
 import { RUN_EVENTS_MAX } from './run-events.js';
 import { createRunHooks } from './runner-hooks.js';
@@ -16,8 +15,7 @@ import { insertRun, RecordingConnection, resultFrame } from './test-support/fixt
 const SENT_DEADLINE_MS = 30_000;
 
 describe('run hooks (the gateway side of a run)', () => {
-  let storage: Awaited<ReturnType<typeof openTestStorage>>;
-  let bus: NotifyBus;
+  let storage: TestStorage;
   let hooks: RunHooks;
   let accountId: string;
   const secretKey = randomBytes(32);
@@ -25,10 +23,9 @@ describe('run hooks (the gateway side of a run)', () => {
 
   beforeAll(async () => {
     storage = await openTestStorage();
-    bus = createNotifyBus(storage);
     hooks = createRunHooks({
       db: storage.db,
-      bus,
+      bus: storage.bus,
       clock,
       secretKey,
       sentDeadlineMs: SENT_DEADLINE_MS,
@@ -36,7 +33,6 @@ describe('run hooks (the gateway side of a run)', () => {
     accountId = (await seedWorkspace(storage.db)).account.id;
   });
   afterAll(async () => {
-    await bus.close();
     await storage.close();
   });
 
@@ -73,7 +69,7 @@ describe('run hooks (the gateway side of a run)', () => {
     });
     const connection = new RecordingConnection(accountId, runnerId, 3);
     const seen: string[] = [];
-    const stop = await subscribeAccountEvents(bus, (e) => {
+    const stop = await subscribeAccountEvents(storage.bus, (e) => {
       if (e.id === created.id) seen.push(e.kind);
     });
 
@@ -349,7 +345,7 @@ describe('run hooks (the gateway side of a run)', () => {
   });
 
   it('releases an approved run to pending and ends a denied one with its reason', async () => {
-    const release = createRunRelease({ bus, clock });
+    const release = createRunRelease({ bus: storage.bus, clock });
     const runnerId = await newRunner();
     const approved = await insertRun(storage.db, secretKey, {
       accountId,

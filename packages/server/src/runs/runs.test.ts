@@ -2,30 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trustedRunner } from '../approvals/test-support/fixtures.js';
-import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { ingestRunnerState } from '../catalog/ingest.js';
 import { publishedCatalog } from '../catalog/published.js';
 import { createApiKey } from '../credentials/api-keys.js';
 import type { RunHooks } from '../fleet/run-hooks.js';
 import { insertRunner, repoPacksState, withPackHash } from '../fleet/test-support/fixtures.js';
 import type { RunnerAccess } from '../members/roles.js';
+import { insertMember, setRunnerAccess } from '../test-support/accounts.js';
+import { signUpOwner, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  type IdentityHarness,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
-import { insertMember } from '../test-support/members.js';
 import { createRunHooks } from './runner-hooks.js';
 import { RecordingConnection, resultFrame } from './test-support/fixtures.js';
 
 type Json = Record<string, unknown>;
 
 describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   let owner: Browser;
-  let bus: NotifyBus;
   let accountId: string;
   let runner: { id: string; name: string; group: string };
   /** The runs side of the gateway, driven by hand (a recording connection stands in for the socket). */
@@ -35,29 +29,18 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
   const reason = 'checking why the web tier is slow';
 
   beforeAll(async () => {
-    h = await startIdentityHarness();
-    bus = createNotifyBus(h.storage);
-    owner = await signUp(h, 'owner@runs.test', 'Runs A');
-    accountId = (
-      await h.storage.db
-        .selectFrom('accounts')
-        .select('id')
-        .where('slug', '=', slug)
-        .executeTakeFirstOrThrow()
-    ).id;
-    runner = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
+    h = await startTestApp();
+    ({ browser: owner, accountId } = await signUpOwner(h, 'owner@runs.test', 'Runs A'));
+    runner = await trustedRunner(h.db, h, accountId, 'web');
     hooks = createRunHooks({
-      db: h.storage.db,
-      bus,
+      db: h.db,
+      bus: h.bus,
       clock: h.clock,
       secretKey: h.config.secretKey,
       sentDeadlineMs: 1_000,
     });
   });
-  afterAll(async () => {
-    await bus.close();
-    await h.close();
-  });
+  afterAll(() => h.close());
 
   /** POST …/runs with the exact body text. */
   const post = async (
@@ -107,11 +90,7 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
       ).n,
     );
   const setReach = (membershipId: string, access: RunnerAccess) =>
-    h.storage.db
-      .updateTable('memberships')
-      .set({ runner_access: JSON.stringify(access) })
-      .where('id', '=', membershipId)
-      .execute();
+    setRunnerAccess(h.db, membershipId, access);
   const mcpKey = async (membershipId: string) =>
     (
       await h.storage.db
@@ -234,7 +213,7 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     const huge = await post(uptime({ evidence: 'x'.repeat(1024 * 1024 + 1) }));
     expect(huge).toMatchObject({ status: 413, body: { error: { id: 'payload_too_large' } } });
 
-    const disabled = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
+    const disabled = await trustedRunner(h.db, h, accountId, 'web');
     await h.storage.db
       .updateTable('runners')
       .set({ disabled_at: h.clock.now().toISOString() })
@@ -256,7 +235,7 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
           Object.entries(state.packs).map(([pack_id, p]) => ({ pack_id, ...p })),
         ),
         clock: h.clock,
-        bus,
+        bus: h.bus,
       },
       { accountId, runnerId: drifted.id, generation: 1 },
       withPackHash(state, 'linux', `sha256:${'e'.repeat(64)}`),
@@ -270,7 +249,7 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
 
   it('refuses a changed contract, a missing executable, a retired version and a pack out of reach', async () => {
     const before = await runCount();
-    const changed = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
+    const changed = await trustedRunner(h.db, h, accountId, 'web');
     const row = await h.storage.db
       .selectFrom('runner_actions')
       .select('descriptor')
@@ -294,7 +273,7 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     });
     expect(await auditOf(changed.id)).toContain('dispatch_blocked.action_contract_changed');
 
-    const missing = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
+    const missing = await trustedRunner(h.db, h, accountId, 'web');
     await h.storage.db
       .updateTable('runner_actions')
       .set({ primary_executable_available: false })
@@ -397,7 +376,7 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
   });
 
   it('cancels a running run through the runner, waits for the result with ?wait, and serves its output', async () => {
-    const lone = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
+    const lone = await trustedRunner(h.db, h, accountId, 'web');
     const created = await post(uptime({ runner: lone.id }));
     const id = String(created.body.id);
     const requestId = String(created.body.request_id);
@@ -459,7 +438,7 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => received.push(chunk));
 
-    const dbRunner = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'db');
+    const dbRunner = await trustedRunner(h.db, h, accountId, 'db');
     const hidden = await post(uptime());
     const visible = await post(uptime({ runner: dbRunner.id }));
     const cancelled = await owner.request<Json>('POST', `${base}/runs/${visible.body.id}/cancel`);

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { ManualClock } from '../clock.js';
 import { insertRunner } from '../fleet/test-support/fixtures.js';
-import { onPostgres, openTestStorage } from '../test-support/database.js';
-import { seedWorkspace } from '../test-support/identity.js';
+import { seedWorkspace } from '../test-support/accounts.js';
+import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 import { RUNNER_WORK_CHANNEL } from './release.js';
 import { sweepDispatchTimeouts } from './sweep.js';
 import { insertRun } from './test-support/fixtures.js';
@@ -17,23 +16,20 @@ const timing = {
 };
 
 describe(`dispatch-timeout sweep (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let storage: Awaited<ReturnType<typeof openTestStorage>>;
-  let bus: NotifyBus;
+  let storage: TestStorage;
   let accountId: string;
   const secretKey = randomBytes(32);
   const clock = new ManualClock('2026-04-01T08:00:00Z');
 
   beforeAll(async () => {
     storage = await openTestStorage();
-    bus = createNotifyBus(storage);
     accountId = (await seedWorkspace(storage.db)).account.id;
   });
   afterAll(async () => {
-    await bus.close();
     await storage.close();
   });
 
-  const sweep = () => sweepDispatchTimeouts({ db: storage.db, bus, clock, timing });
+  const sweep = () => sweepDispatchTimeouts({ db: storage.db, bus: storage.bus, clock, timing });
   const statusOf = async (id: string) =>
     storage.db
       .selectFrom('runs')
@@ -95,7 +91,7 @@ describe(`dispatch-timeout sweep (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
       patch: { sent_at: at(timing.sentDeadlineMs), delivery_generation: 1 },
     });
     const woken: string[] = [];
-    const stop = await bus.subscribe(RUNNER_WORK_CHANNEL, (payload) => woken.push(payload));
+    const stop = await storage.bus.subscribe(RUNNER_WORK_CHANNEL, (payload) => woken.push(payload));
     expect(await sweep()).toMatchObject({ redeliveries: 1, outcomeUnknown: 0 });
     await new Promise((resolve) => setTimeout(resolve, 100));
     await stop();

@@ -8,12 +8,12 @@ import { createApp } from '../app.js';
 import { ManualClock, systemClock } from '../clock.js';
 import { createApiKey } from '../credentials/api-keys.js';
 import { openStorage, type Storage } from '../db/database.js';
+import { newEnrollmentKey } from '../fleet/test-support/enrollment.js';
 import { REPO_PACKS_DIR, repoPacksState } from '../fleet/test-support/fixtures.js';
-import { newEnrollmentKey } from '../fleet/test-support/harness.js';
 import { type RealRunner, startRealRunner } from '../fleet/test-support/runner.js';
+import { seedWorkspace } from '../test-support/accounts.js';
 import { testConfig } from '../test-support/config.js';
-import { onPostgres, openTestStorage } from '../test-support/database.js';
-import { seedWorkspace } from '../test-support/identity.js';
+import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 
 async function listen(app: FastifyInstance): Promise<string> {
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -26,7 +26,7 @@ async function listen(app: FastifyInstance): Promise<string> {
  * node B. Delivery and wake-ups cross nodes through LISTEN/NOTIFY.
  */
 describe.runIf(onPostgres)('runs across two nodes (PostgreSQL)', () => {
-  let storageA: Awaited<ReturnType<typeof openTestStorage>>;
+  let storageA: TestStorage;
   let storageB: Storage;
   let nodeA: FastifyInstance;
   let nodeB: FastifyInstance;
@@ -57,18 +57,13 @@ describe.runIf(onPostgres)('runs across two nodes (PostgreSQL)', () => {
 
     const workspace = await seedWorkspace(storageA.db);
     slug = workspace.account.slug;
-    const membership = await storageA.db
-      .selectFrom('memberships')
-      .select('id')
-      .where('account_id', '=', workspace.account.id)
-      .executeTakeFirstOrThrow();
     apiKey = (
       await createApiKey(
         storageA.db,
         {
           accountId: workspace.account.id,
           kind: 'mcp',
-          membershipId: membership.id,
+          membershipId: workspace.ownerMembershipId,
           name: 'two-nodes',
           createdBy: null,
         },
@@ -76,7 +71,7 @@ describe.runIf(onPostgres)('runs across two nodes (PostgreSQL)', () => {
       )
     ).secret;
     const { key } = await newEnrollmentKey(
-      { storage: storageA, clock: new ManualClock(new Date()) },
+      { db: storageA.db, clock: new ManualClock(new Date()) },
       workspace.account.id,
     );
     runner = await startRealRunner({

@@ -2,17 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newEnrollmentKey, register, registration } from '../fleet/test-support/enrollment.js';
 import { REPO_PACKS_DIR, repoPacksState } from '../fleet/test-support/fixtures.js';
-import { newEnrollmentKey, register, registration } from '../fleet/test-support/harness.js';
 import { type RealRunner, startRealRunner } from '../fleet/test-support/runner.js';
 import { TestRunnerSocket } from '../fleet/test-support/ws-client.js';
+import { signUpOwner, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
-import {
-  type IdentityHarness,
-  signUp,
-  startIdentityHarness,
-} from '../test-support/identity-app.js';
 import { resultFrame } from './test-support/fixtures.js';
 
 type Json = Record<string, unknown>;
@@ -31,7 +27,7 @@ async function eventually<T>(read: () => Promise<T | undefined>): Promise<T> {
  * catalog file, a real command executed on this host.
  */
 describe(`runs over the wire with the real runner (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
-  let h: IdentityHarness;
+  let h: TestApp;
   let owner: Browser;
   let runner: RealRunner;
   let catalogDir: string;
@@ -47,15 +43,9 @@ describe(`runs over the wire with the real runner (${onPostgres ? 'PostgreSQL' :
       catalogFile,
       JSON.stringify(Object.entries(state.packs).map(([pack_id, p]) => ({ pack_id, ...p }))),
     );
-    h = await startIdentityHarness({ catalogFile });
-    owner = await signUp(h, 'owner@wire.test', 'Wire A');
-    const account = await h.storage.db
-      .selectFrom('accounts')
-      .select('id')
-      .where('slug', '=', 'wire-a')
-      .executeTakeFirstOrThrow();
-    accountId = account.id;
-    const { key } = await newEnrollmentKey(h, account.id);
+    h = await startTestApp({ config: { catalogFile } });
+    ({ browser: owner, accountId } = await signUpOwner(h, 'owner@wire.test', 'Wire A'));
+    const { key } = await newEnrollmentKey(h, accountId);
     runner = await startRealRunner({
       url: h.url,
       enrollmentKey: key,
@@ -66,7 +56,7 @@ describe(`runs over the wire with the real runner (${onPostgres ? 'PostgreSQL' :
       const row = await h.storage.db
         .selectFrom('runner_actions')
         .select('runner_id')
-        .where('account_id', '=', account.id)
+        .where('account_id', '=', accountId)
         .where('action_id', '=', 'linux.uptime')
         .executeTakeFirst();
       return row?.runner_id;

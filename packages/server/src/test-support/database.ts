@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
 import { openStorage, type Storage, type StorageTarget } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 
@@ -47,17 +48,33 @@ async function withAdminClient<T>(url: string, fn: (client: pg.Client) => Promis
   }
 }
 
-/** A migrated storage on a fresh database; `close()` also drops the database. */
-export async function openTestStorage(): Promise<Storage & { database: TestDatabase }> {
+export interface TestStorage extends Storage {
+  database: TestDatabase;
+  /** A notify bus on this storage, opened on first use and closed with it. */
+  readonly bus: NotifyBus;
+}
+
+/** A migrated storage on a fresh database; `close()` also closes the bus and drops the database. */
+export async function openTestStorage(): Promise<TestStorage> {
   const database = await createTestDatabase();
   const storage = await openStorage(database.target);
   await migrateToLatest(storage.db);
-  return {
-    ...storage,
+  let bus: NotifyBus | undefined;
+  const testStorage: TestStorage = {
+    kind: storage.kind,
+    db: storage.db,
+    pglite: storage.pglite,
+    postgresConfig: storage.postgresConfig,
     database,
+    get bus() {
+      bus ??= createNotifyBus(testStorage);
+      return bus;
+    },
     close: async () => {
+      await bus?.close();
       await storage.close();
       await database.drop();
     },
   };
+  return testStorage;
 }

@@ -4,8 +4,8 @@ import { SMTPServer } from 'smtp-server';
 export interface SmtpSink {
   url: string;
   messages: ParsedMail[];
-  /** Resolves with the next message to `to` that has not been taken yet. */
-  next(to: string): Promise<ParsedMail>;
+  /** Resolves with the next message to `to` not taken yet (and whose text contains `containing`). */
+  next(to: string, containing?: string): Promise<ParsedMail>;
   close(): Promise<void>;
 }
 
@@ -39,9 +39,13 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   return {
     url: `smtp://127.0.0.1:${port}`,
     messages,
-    async next(to) {
+    async next(to, containing) {
+      const wanted = (m: ParsedMail) =>
+        !taken.has(m) &&
+        recipientOf(m).includes(to) &&
+        (containing === undefined || (m.text ?? '').includes(containing));
       for (;;) {
-        const found = messages.find((m) => !taken.has(m) && recipientOf(m).includes(to));
+        const found = messages.find(wanted);
         if (found) {
           taken.add(found);
           return found;
@@ -51,4 +55,20 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** The six-character code from a sign-in email, checking the link carries it in the fragment. */
+export function signInCodeFrom(text: string, baseUrl: string): string {
+  const code = /sign-in code is ([2-9A-Z]{6})/.exec(text)?.[1];
+  if (!code) throw new Error('no sign-in code in the email');
+  if (!text.includes(`${baseUrl}/sign_in/code#${code}`))
+    throw new Error('link does not carry the code in the fragment');
+  return code;
+}
+
+/** The secret after `#` in the first link to `page`. */
+export function fragmentSecretFrom(text: string, page: string): string {
+  const match = new RegExp(`${page}#([A-Za-z0-9_-]+)`).exec(text);
+  if (!match) throw new Error(`no ${page} link in the email`);
+  return match[1]!;
 }

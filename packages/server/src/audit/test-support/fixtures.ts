@@ -3,24 +3,11 @@ import type { Kysely } from 'kysely';
 import { type Clock, systemClock } from '../../clock.js';
 import { type ApiKeyKind, createApiKey } from '../../credentials/api-keys.js';
 import type { Database } from '../../db/schema.js';
-import { insertMember } from '../../test-support/members.js';
+import { insertMember } from '../../test-support/accounts.js';
 import type { AuditExportService } from '../export.js';
 import { createExportHeadSigner } from '../export-head.js';
 import { type AuditCursor, type AuditFilter, START } from '../query.js';
 import { type AuditEventInput, recordAuditEvents } from '../record.js';
-
-let accounts = 0;
-
-/** A bare account row: the audit log needs nothing else. */
-export async function insertAccount(db: Kysely<Database>, plan = 'free'): Promise<string> {
-  accounts += 1;
-  const row = await db
-    .insertInto('accounts')
-    .values({ slug: `audit-${process.pid}-${accounts}`, name: 'Audit test', plan })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return row.id;
-}
 
 export function sampleEvent(accountId: string, n: number): AuditEventInput {
   return {
