@@ -30,55 +30,13 @@ export function registerActionCommands(program: Command): void {
   action
     .command('list')
     .description('list loaded actions (admitted ones are advertised)')
-    .action(async (_opts: unknown, command: Command) => {
-      const config = await configFor(command);
-      const registry = await loadRegistry(config);
-      const rows = [...registry.actions.values()].map(({ pack, action: a }) => {
-        const admission = registry.admission.check(a.id, a.risk);
-        return {
-          id: a.id,
-          pack: pack.id,
-          risk: a.risk,
-          kind: a.kind,
-          title: a.title,
-          admitted: admission.admitted,
-          ...(admission.admitted ? {} : { refused: admission.why }),
-        };
-      });
-      if (globals(command).json)
-        return printJson({ actions: rows, degraded_packs: registry.degraded });
-      for (const row of rows) {
-        print(
-          `${row.id.padEnd(40)} ${row.risk.padEnd(8)} ${row.title}${row.admitted ? '' : `  [not admitted: ${row.refused}]`}`,
-        );
-      }
-      for (const d of registry.degraded) print(`degraded pack ${d.pack}: ${d.reason}`);
-    });
+    .action(listActions);
 
   action
     .command('describe')
     .description('one action, in full (the descriptor the control plane receives)')
     .argument('<id>')
-    .action(async (id: string, _opts: unknown, command: Command) => {
-      const config = await configFor(command);
-      const registry = await loadRegistry(config);
-      const entry = registry.actions.get(id);
-      if (!entry) throw new CliError(`unknown action ${id}`);
-      const state = buildRunnerState(
-        config,
-        {
-          ...registry,
-          actions: new Map([[id, entry]]),
-          admission: { check: () => ({ admitted: true }) },
-        },
-        await checkAvailability(
-          { ...registry, actions: new Map([[id, entry]]) },
-          process.env.PATH ?? '',
-        ),
-        RUNNER_VERSION,
-      );
-      printJson({ ...state.actions[0], pack_ref: entry.pack.packRef });
-    });
+    .action(describeAction);
 
   action
     .command('run')
@@ -93,55 +51,102 @@ export function registerActionCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why you run it (journaled)')
     .option('--timeout <duration>', 'e.g. 30s (clamped to the action bounds)')
     .option('--stream', 'print output as it arrives')
-    .action(async (id: string, opts: RunOptions, command: Command) => {
-      const config = await configFor(command);
-      const registry = await loadRegistry(config);
-      const entry = registry.actions.get(id);
-      const args = parseArgOptions(opts.arg, entry?.action);
-      let timeoutNs: number | undefined;
-      if (opts.timeout !== undefined) {
-        const ms = parseConfigDuration(opts.timeout);
-        if (!ms) throw new CliError(`--timeout ${opts.timeout} is not a duration`, EXIT_USAGE);
-        timeoutNs = ms * 1_000_000;
-      }
-      const journal = await openJournal(config);
-      const json = globals(command).json;
-      const output = { stdout: '', stderr: '' };
-      try {
-        const result = await runAction(
-          engineDeps(config, journal, await detectIsolation()),
-          registry,
-          {
-            requestId: undefined,
-            actionId: id,
-            args,
-            argsSha256: createHash('sha256').update(canonicalJson(args)).digest('hex'),
-            reason: opts.reason,
-            opts: timeoutNs === undefined ? undefined : { timeout: timeoutNs },
-          },
-          {
-            onProgress: (stream, text) => {
-              if (opts.stream && !json)
-                (stream === 'stdout' ? process.stdout : process.stderr).write(text);
-              else output[stream] += text;
-            },
-          },
-        );
-        if (json) printJson({ ...result, stdout: output.stdout, stderr: output.stderr });
-        else {
-          process.stdout.write(output.stdout);
-          process.stderr.write(output.stderr);
-          process.stderr.write(
-            `${result.status}${result.reason ? ` (${result.reason})` : ''}, exit ${result.exit_code ?? '-'}, ` +
-              `${result.duration_ms} ms${result.event_id ? `, event ${result.event_id}` : ''}` +
-              `${result.local_audit_failed ? ', LOCAL AUDIT FAILED' : ''}\n`,
-          );
-        }
-        if (result.status !== 'success') process.exitCode = EXIT_FAILURE;
-      } finally {
-        await journal.close();
-      }
-    });
+    .action(runActionLocally);
+}
+
+async function listActions(_opts: unknown, command: Command): Promise<void> {
+  const config = await configFor(command);
+  const registry = await loadRegistry(config);
+  const rows = [...registry.actions.values()].map(({ pack, action: a }) => {
+    const admission = registry.admission.check(a.id, a.risk);
+    return {
+      id: a.id,
+      pack: pack.id,
+      risk: a.risk,
+      kind: a.kind,
+      title: a.title,
+      admitted: admission.admitted,
+      ...(admission.admitted ? {} : { refused: admission.why }),
+    };
+  });
+  if (globals(command).json) return printJson({ actions: rows, degraded_packs: registry.degraded });
+  for (const row of rows) {
+    print(
+      `${row.id.padEnd(40)} ${row.risk.padEnd(8)} ${row.title}${row.admitted ? '' : `  [not admitted: ${row.refused}]`}`,
+    );
+  }
+  for (const d of registry.degraded) print(`degraded pack ${d.pack}: ${d.reason}`);
+}
+
+async function describeAction(id: string, _opts: unknown, command: Command): Promise<void> {
+  const config = await configFor(command);
+  const registry = await loadRegistry(config);
+  const entry = registry.actions.get(id);
+  if (!entry) throw new CliError(`unknown action ${id}`);
+  const state = buildRunnerState(
+    config,
+    {
+      ...registry,
+      actions: new Map([[id, entry]]),
+      admission: { check: () => ({ admitted: true }) },
+    },
+    await checkAvailability(
+      { ...registry, actions: new Map([[id, entry]]) },
+      process.env.PATH ?? '',
+    ),
+    RUNNER_VERSION,
+  );
+  printJson({ ...state.actions[0], pack_ref: entry.pack.packRef });
+}
+
+async function runActionLocally(id: string, opts: RunOptions, command: Command): Promise<void> {
+  const config = await configFor(command);
+  const registry = await loadRegistry(config);
+  const entry = registry.actions.get(id);
+  const args = parseArgOptions(opts.arg, entry?.action);
+  let timeoutNs: number | undefined;
+  if (opts.timeout !== undefined) {
+    const ms = parseConfigDuration(opts.timeout);
+    if (!ms) throw new CliError(`--timeout ${opts.timeout} is not a duration`, EXIT_USAGE);
+    timeoutNs = ms * 1_000_000;
+  }
+  const journal = await openJournal(config);
+  const json = globals(command).json;
+  const output = { stdout: '', stderr: '' };
+  try {
+    const result = await runAction(
+      engineDeps(config, journal, await detectIsolation()),
+      registry,
+      {
+        requestId: undefined,
+        actionId: id,
+        args,
+        argsSha256: createHash('sha256').update(canonicalJson(args)).digest('hex'),
+        reason: opts.reason,
+        opts: timeoutNs === undefined ? undefined : { timeout: timeoutNs },
+      },
+      {
+        onProgress: (stream, text) => {
+          if (opts.stream && !json)
+            (stream === 'stdout' ? process.stdout : process.stderr).write(text);
+          else output[stream] += text;
+        },
+      },
+    );
+    if (json) printJson({ ...result, stdout: output.stdout, stderr: output.stderr });
+    else {
+      process.stdout.write(output.stdout);
+      process.stderr.write(output.stderr);
+      process.stderr.write(
+        `${result.status}${result.reason ? ` (${result.reason})` : ''}, exit ${result.exit_code ?? '-'}, ` +
+          `${result.duration_ms} ms${result.event_id ? `, event ${result.event_id}` : ''}` +
+          `${result.local_audit_failed ? ', LOCAL AUDIT FAILED' : ''}\n`,
+      );
+    }
+    if (result.status !== 'success') process.exitCode = EXIT_FAILURE;
+  } finally {
+    await journal.close();
+  }
 }
 
 interface RunOptions {
