@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
+import { ConflictError } from './core/errors.js';
 import type { Storage } from './db/database.js';
-import { ConflictError } from './http/errors.js';
 import { testConfig } from './test-support/config.js';
 import { openTestStorage } from './test-support/database.js';
 

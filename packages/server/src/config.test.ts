@@ -3,7 +3,8 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfig } from './config.js';
+import { ConfigError } from './core/config-error.js';
 
 const tempDir = () => mkdtemp(path.join(tmpdir(), 'emisar-config-'));
 const secret = randomBytes(32).toString('base64');

@@ -5,15 +5,11 @@ import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { type AuditConfig, parseAuditConfig } from './audit/config.js';
+import { ConfigError } from './core/config-error.js';
 import type { StorageTarget } from './db/database.js';
 import { parseTimingConfig, type TimingConfig } from './fleet/timing.js';
 import { parseRateLimitConfig, type RateLimitConfig } from './http/rate-limit-config.js';
 import { type MailConfig, parseMailConfig } from './mail/config.js';
-
-/** A configuration problem the operator must fix; the CLI prints it on one line and exits 2. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
 
 export interface ServerConfig {
   port: number;

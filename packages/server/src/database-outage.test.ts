@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
 import { insertAccount, insertApiKey } from './audit/test-support/fixtures.js';
 import { createNotifyBus } from './bus/notify-bus.js';
-import { ManualClock } from './clock.js';
+import { ManualClock } from './core/clock.js';
 import { openStorage, type Storage } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { repoPacksState } from './fleet/test-support/fixtures.js';

@@ -9,12 +9,10 @@ export {
 export { verifyAuditExport } from './audit/verify.js';
 export { buildCatalog } from './catalog/build.js';
 export { type DispatchContract, resolveDispatchContract } from './catalog/dispatch-contract.js';
-export { ConfigError, loadConfig, type ServerConfig } from './config.js';
-export {
-  type ApiKeyPrincipal,
-  authenticateApiKey,
-  createApiKey,
-} from './credentials/api-keys.js';
+export { loadConfig, type ServerConfig } from './config.js';
+export { ConfigError } from './core/config-error.js';
+export type { ApiKeyPrincipal } from './core/principal.js';
+export { authenticateApiKey, createApiKey } from './credentials/api-keys.js';
 export { consumeEnrollmentKey } from './credentials/enrollment-keys.js';
 export { openStorage, type Storage, type StorageTarget } from './db/database.js';
 export { migrateToLatest } from './db/migrate.js';

@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { registerIdentityCommands } from './accounts/cli.js';
 import { registerAuditCommands } from './audit/cli.js';
 import { registerCatalogCommands } from './catalog/build.js';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfig } from './config.js';
+import { ConfigError } from './core/config-error.js';
 import { migrateToLatest } from './db/migrate.js';
 import { openCheckedStorage, startServer } from './server.js';
 

@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { createApp } from './app.js';
 import { startAuditSweeps } from './audit/scheduler.js';
-import { systemClock } from './clock.js';
-import { ConfigError, type ServerConfig } from './config.js';
+import type { ServerConfig } from './config.js';
+import { systemClock } from './core/clock.js';
+import { ConfigError } from './core/config-error.js';
 import { openStorage, type Storage } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { mintUserToken } from '../auth/user-tokens.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 
 /**

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../clock.js';
+import { systemClock } from '../core/clock.js';
 import { authenticateApiKey } from '../credentials/api-keys.js';
 import { openStorage, type Storage } from '../db/database.js';
 import { createTestDatabase } from '../test-support/database.js';

@@ -2,13 +2,14 @@ import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
 import { emailSchema, findOrCreateUser } from '../auth/users.js';
 import { PLANS } from '../billing/plans.js';
-import { systemClock } from '../clock.js';
-import { ConfigError, loadConfig, type ServerConfig } from '../config.js';
+import { loadConfig, type ServerConfig } from '../config.js';
+import { systemClock } from '../core/clock.js';
+import { ConfigError } from '../core/config-error.js';
+import { systemContext } from '../core/context.js';
+import { DomainError } from '../core/errors.js';
 import { issueApiKey, issueEnrollmentKey } from '../credentials/issue.js';
 import { migrateToLatest } from '../db/migrate.js';
 import type { Database } from '../db/schema.js';
-import { AppError } from '../http/errors.js';
-import { systemContext } from '../http/request-context.js';
 import { openCheckedStorage } from '../server.js';
 import { systemActor } from './audit-trail.js';
 import { mintBootstrapLink } from './bootstrap.js';
@@ -29,7 +30,8 @@ async function withDatabase<T>(
     return await action(storage.db, config);
   } catch (error) {
     // Bad input is a usage problem (exit 2); the message is already written for people.
-    if (error instanceof AppError && error.status === 400) throw new ConfigError(error.message);
+    if (error instanceof DomainError && error.kind === 'invalid')
+      throw new ConfigError(error.message);
     throw error;
   } finally {
     await storage.close();

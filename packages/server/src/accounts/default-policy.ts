@@ -1,4 +1,4 @@
-import type { PolicyRules } from './tables.js';
+import type { PolicyRules } from '../policy/tables.js';
 
 /** What every new account starts with (control-plane spec, Policy). */
 export const DEFAULT_POLICY_RULES: PolicyRules = {

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { AccountsTable, Database } from '../db/schema.js';
+import type { Database } from '../db/schema.js';
+import type { AccountsTable } from './tables.js';
 
 export type AccountRow = Selectable<AccountsTable>;
 

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import { ForbiddenError } from '../core/errors.js';
+import { parseInput } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import { registerAccountRoute } from '../http/account-routes.js';
-import { ForbiddenError } from '../http/errors.js';
-import { parseInput } from '../http/validation.js';
 import { audit } from './audit-trail.js';
 import type { AccountSettings } from './tables.js';
 

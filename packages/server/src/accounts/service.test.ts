@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOrCreateUser } from '../auth/users.js';
-import { ManualClock } from '../clock.js';
+import { ManualClock } from '../core/clock.js';
 import type { Storage } from '../db/database.js';
 import { openTestStorage } from '../test-support/database.js';
 import { DEFAULT_POLICY_RULES } from './default-policy.js';

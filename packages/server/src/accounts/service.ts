@@ -1,9 +1,9 @@
 import type { Kysely, Transaction } from 'kysely';
 import { isPlan, type Plan } from '../billing/plans.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
+import { ConflictError, InvalidParamsError, NotFoundError } from '../core/errors.js';
 import type { Database } from '../db/schema.js';
-import { ConflictError, InvalidParamsError, NotFoundError } from '../http/errors.js';
-import type { RequestContext } from '../http/request-context.js';
 import { FULL_PACK_ACCESS, FULL_RUNNER_ACCESS } from '../members/roles.js';
 import { audit, systemActor, userActor } from './audit-trail.js';
 import { DEFAULT_POLICY_RULES } from './default-policy.js';

@@ -1,9 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
-import type { AuthTables } from '../auth/tables.js';
-import type { CredentialTables } from '../credentials/tables.js';
-import type { Timestamp } from '../db/schema.js';
-import type { MailTables } from '../mail/tables.js';
-import type { MemberTables } from '../members/tables.js';
+import type { Timestamp } from '../core/columns.js';
 
 export interface AccountSettings {
   require_mfa: boolean;
@@ -13,27 +9,20 @@ export interface AccountSettings {
   pack_unseen_retention_days: number | null;
 }
 
-export type PolicyDecision = 'allow' | 'require_approval' | 'deny';
-export interface PolicyRules {
-  defaults: Record<'low' | 'medium' | 'high' | 'critical', PolicyDecision>;
-  overrides: { name: string; action: string; decision: PolicyDecision }[];
-  approval: { min_approvals: number; allow_self_approval: boolean };
-}
-
-export interface PoliciesTable {
+export interface AccountsTable {
   id: Generated<string>;
-  account_id: string;
-  scope: 'account' | 'group' | 'runner';
-  /** '' for the account scope; the group name or runner id otherwise. */
-  scope_ref: ColumnType<string, string | undefined, string>;
-  vsn: ColumnType<number, number | undefined, number>;
-  rules: ColumnType<PolicyRules, string, string>;
+  slug: string;
+  name: string;
+  plan: ColumnType<string, string | undefined, string>;
   created_at: Generated<string>;
-  updated_at: Generated<string>;
+  settings: ColumnType<AccountSettings, string | undefined, string>;
+  disabled_at: Timestamp | null;
+  deletion_requested_at: Timestamp | null;
   deleted_at: Timestamp | null;
+  /** The agent stop switch: while set, runs from API keys and OAuth tokens are denied. */
+  agents_stopped_at: Timestamp | null;
 }
 
-/** Every table of the identity issue, added to `Database` in one line. */
-export interface IdentityTables extends AuthTables, MemberTables, CredentialTables, MailTables {
-  policies: PoliciesTable;
+export interface AccountTables {
+  accounts: AccountsTable;
 }

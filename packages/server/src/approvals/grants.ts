@@ -1,11 +1,11 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { recordAuditEvent } from '../audit/record.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
+import { InvalidParamsError, NotFoundError } from '../core/errors.js';
+import { UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
-import { InvalidParamsError, NotFoundError } from '../http/errors.js';
-import type { RequestContext } from '../http/request-context.js';
-import { UUID_PATTERN } from '../http/validation.js';
 import type { AccountAccess } from '../members/access.js';
 import type { StandingGrantsTable } from './tables.js';
 

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import { resolveDispatchContract } from '../catalog/dispatch-contract.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import { findRunnerForDispatch } from '../fleet/queries.js';
 import { decidePolicy } from '../policy/decide.js';

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import { parseInput } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import { registerAccountRoute } from '../http/account-routes.js';
-import { parseInput } from '../http/validation.js';
 import type { createGrantService } from './grants.js';
 import type { ApprovalService } from './service.js';
 

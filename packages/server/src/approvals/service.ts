@@ -5,17 +5,17 @@ import { type AuditEventInput, recordAuditEvent } from '../audit/record.js';
 import { recentlyAuthenticated } from '../auth/sessions.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { Clock } from '../clock.js';
-import type { Database } from '../db/schema.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
 import {
   ConflictError,
   ForbiddenError,
   InvalidParamsError,
   NotFoundError,
-} from '../http/errors.js';
-import { encodeKeysetCursor } from '../http/keyset-cursor.js';
-import type { RequestContext } from '../http/request-context.js';
-import { approverText, parseInput, UUID_PATTERN } from '../http/validation.js';
+} from '../core/errors.js';
+import { encodeKeysetCursor } from '../core/keyset-cursor.js';
+import { approverText, parseInput, UUID_PATTERN } from '../core/parse-input.js';
+import type { Database } from '../db/schema.js';
 import type { MailOutbox } from '../mail/outbox.js';
 import type { AccountAccess } from '../members/access.js';
 import { notifyRunnerWork, type RunRelease } from '../runs/release.js';

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import { z } from 'zod';
-import { keysetCursorSchema } from '../http/keyset-cursor.js';
+import { keysetCursorSchema } from '../core/keyset-cursor.js';
 import type { ApprovalRequestsTable } from './tables.js';
 
 export const listSchema = z.object({

@@ -1,6 +1,6 @@
 import { type KeyObject, sign } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import { checkpointMessage } from './checkpoint-message.js';
 import { AUDIT_LOCK_NAMESPACE } from './record.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.js';
+import { ManualClock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import { insertAccount } from '../test-support/accounts.js';
 import { openTestStorage } from '../test-support/database.js';

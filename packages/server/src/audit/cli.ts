@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../core/config-error.js';
 import { AUDIT_KEY_PATH, parseAuditPublicKey } from './signing-key.js';
 import { type CheckpointsDocument, type VerifyReport, verifyAuditExport } from './verify.js';
 

@@ -1,5 +1,5 @@
 import { parseDuration } from '@emisar/packs';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../core/config-error.js';
 
 export interface AuditConfig {
   /** How often the chain heads are signed (`AUDIT_CHECKPOINT_INTERVAL`, default 1h). */

@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import { ForbiddenError } from '../core/errors.js';
 import type { Database } from '../db/schema.js';
 import { requirePrincipal } from '../http/auth.js';
-import { ForbiddenError } from '../http/errors.js';
 import { resolveAccountAccess } from '../members/access.js';
 import { csvFromNdjson } from './csv.js';
 import type { AuditExportService } from './export.js';

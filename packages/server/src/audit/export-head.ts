@@ -1,6 +1,6 @@
 import { type KeyObject, sign, verify } from 'node:crypto';
 import { canonicalJson, isJsonObject, type JsonObject } from '@emisar/protocol';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { AuditCursor } from './query.js';
 import { isSeqRangeList, type SeqRange } from './seq-ranges.js';
 import { auditKeyId } from './signing-key.js';

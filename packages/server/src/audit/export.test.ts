@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { parseStrictJson } from '@emisar/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.js';
+import { ManualClock } from '../core/clock.js';
 import { insertAccount } from '../test-support/accounts.js';
 import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 import { EXPORTED_FIELDS } from './chain.js';

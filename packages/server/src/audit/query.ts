@@ -1,4 +1,4 @@
-import { InvalidParamsError } from '../http/errors.js';
+import { InvalidParamsError } from '../core/errors.js';
 import { normalizeTimestamp } from './timestamps.js';
 
 /** A place in an account's export order: after chain event `seq`, off-chain event `sub` (0 = the event itself). */

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import { AUDIT_LOCK_NAMESPACE, lockAuditChain, recordAuditEvent } from './record.js';
 import { mergeSeqRanges, type SeqRange } from './seq-ranges.js';

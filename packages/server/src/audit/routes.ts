@@ -2,10 +2,11 @@ import type { KeyObject } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.js';
-import { type ApiKeyPrincipal, authenticateApiKey } from '../credentials/api-keys.js';
+import type { Clock } from '../core/clock.js';
+import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
+import type { ApiKeyPrincipal } from '../core/principal.js';
+import { authenticateApiKey } from '../credentials/api-keys.js';
 import type { Database } from '../db/schema.js';
-import { ForbiddenError, UnauthorizedError } from '../http/errors.js';
 import { requestContext } from '../http/request-context.js';
 import { listAuditCheckpoints } from './checkpoints.js';
 import { registerAuditConsoleRoutes } from './console-routes.js';
@@ -50,9 +51,7 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
   const authenticate = async (request: FastifyRequest) => {
     const key = await presentedKey(request, deps);
     if (!key) {
-      throw new UnauthorizedError('The API key is invalid, expired or revoked.', {
-        'www-authenticate': 'Bearer',
-      });
+      throw new UnauthorizedError('The API key is invalid, expired or revoked.', true);
     }
     if (key.kind !== 'audit_export') {
       throw new ForbiddenError(

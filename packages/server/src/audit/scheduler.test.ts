@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../clock.js';
-import { ConfigError } from '../config.js';
+import { systemClock } from '../core/clock.js';
+import { ConfigError } from '../core/config-error.js';
 import { insertAccount } from '../test-support/accounts.js';
 import { openTestStorage, type TestStorage } from '../test-support/database.js';
 import { listAuditCheckpoints } from './checkpoints.js';

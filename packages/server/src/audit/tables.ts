@@ -1,5 +1,5 @@
 import type { ColumnType } from 'kysely';
-import type { Timestamp } from '../db/schema.js';
+import type { Timestamp } from '../core/columns.js';
 import type { SeqRange } from './seq-ranges.js';
 
 export type ActorKind = 'user' | 'api_key' | 'runner' | 'system' | 'oauth_client';

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.js';
+import { ManualClock } from '../core/clock.js';
 import { insertAccount } from '../test-support/accounts.js';
 import { openTestStorage, type TestStorage } from '../test-support/database.js';
 import { chainHash } from './chain.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.js';
+import { ManualClock } from '../core/clock.js';
+import { systemContext } from '../core/context.js';
 import type { Storage } from '../db/database.js';
-import { systemContext } from '../http/request-context.js';
 import { seedWorkspace } from '../test-support/accounts.js';
 import { openTestStorage } from '../test-support/database.js';
 import { cleanUpIdentityRows } from './cleanup.js';

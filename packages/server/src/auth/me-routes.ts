@@ -5,12 +5,12 @@ import type { Kysely, Transaction } from 'kysely';
 import { z } from 'zod';
 import { auditForUser, userActor } from '../accounts/audit-trail.js';
 import { createAccount } from '../accounts/service.js';
-import type { Clock } from '../clock.js';
-import type { SecretBox } from '../credentials/secret-box.js';
+import type { Clock } from '../core/clock.js';
+import { ConflictError, NotFoundError, UnauthorizedError } from '../core/errors.js';
+import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
+import type { SecretBox } from '../core/secret-box.js';
 import type { Database } from '../db/schema.js';
 import { contextOf, requireSession } from '../http/auth.js';
-import { ConflictError, NotFoundError, UnauthorizedError } from '../http/errors.js';
-import { parseInput, UUID_PATTERN } from '../http/validation.js';
 import {
   beginTotpEnrolment,
   confirmTotpEnrolment,

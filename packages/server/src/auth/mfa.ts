@@ -1,9 +1,9 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Clock } from '../clock.js';
-import { createSecretBox, type SecretBox } from '../credentials/secret-box.js';
-import { digestsEqual, sha256 } from '../credentials/secrets.js';
+import type { Clock } from '../core/clock.js';
+import { ConflictError, InvalidParamsError } from '../core/errors.js';
+import { createSecretBox, type SecretBox } from '../core/secret-box.js';
+import { digestsEqual, sha256 } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
-import { ConflictError, InvalidParamsError } from '../http/errors.js';
 import { newRecoveryCode, normalizeRecoveryCode } from './codes.js';
 import { matchTotpStep, newTotpSecret, totpUri } from './totp.js';
 import type { UserRow } from './users.js';

@@ -9,10 +9,11 @@ import {
 } from '@simplewebauthn/server';
 import type { Kysely, Transaction } from 'kysely';
 import { auditForUser, userActor } from '../accounts/audit-trail.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
+import { InvalidParamsError, NotFoundError, UnauthorizedError } from '../core/errors.js';
+import type { SessionPrincipal } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
-import { InvalidParamsError, NotFoundError, UnauthorizedError } from '../http/errors.js';
-import type { RequestContext, SessionPrincipal } from '../http/request-context.js';
 import { markSessionMfaVerified } from './sessions.js';
 import type { SignInResult, SignInService } from './sign-in.js';
 import type { WebauthnChallengesTable } from './tables.js';

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.js';
+import { ManualClock } from '../core/clock.js';
+import { RateLimitedError, UnavailableError } from '../core/errors.js';
 import type { Storage } from '../db/database.js';
-import { RateLimitedError, UnavailableError } from '../http/errors.js';
 import { openTestStorage } from '../test-support/database.js';
 import { hitDurableLimit } from './rate-limits.js';
 

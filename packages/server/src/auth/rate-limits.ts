@@ -1,9 +1,9 @@
 import { type Kysely, sql } from 'kysely';
-import type { Clock } from '../clock.js';
-import { sha256 } from '../credentials/secrets.js';
+import type { Clock } from '../core/clock.js';
+import { RateLimitedError, UnavailableError } from '../core/errors.js';
+import { sha256 } from '../core/secrets.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Database } from '../db/schema.js';
-import { RateLimitedError, UnavailableError } from '../http/errors.js';
 
 export interface DurableLimit {
   name: string;

@@ -2,7 +2,9 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import { NotFoundError } from '../core/errors.js';
+import { parseInput } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import {
   clearSessionCookie,
@@ -13,9 +15,7 @@ import {
   setSessionCookie,
   setSignInNonceCookie,
 } from '../http/auth.js';
-import { NotFoundError } from '../http/errors.js';
 import { isLoopbackClient } from '../http/loopback.js';
-import { parseInput } from '../http/validation.js';
 import { parseSecondFactorProof } from './mfa.js';
 import type { PasskeyService } from './passkeys.js';
 import { type PasswordService, passwordSchema } from './password.js';

@@ -1,9 +1,9 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Clock } from '../clock.js';
-import { mintSecret, SECRET_PREFIX, sha256 } from '../credentials/secrets.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
+import type { AuthMethod, SessionPrincipal } from '../core/principal.js';
+import { mintSecret, SECRET_PREFIX, sha256 } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
-import type { RequestContext, SessionPrincipal } from '../http/request-context.js';
-import type { AuthMethod } from './tables.js';
 
 export const SESSION_LIFETIME_MS = 60 * 86_400_000;
 const LAST_SEEN_GRANULARITY_MS = 60_000;

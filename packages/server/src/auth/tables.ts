@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
-import type { Timestamp } from '../db/schema.js';
+import type { Timestamp } from '../core/columns.js';
+import type { AuthMethod } from '../core/principal.js';
 
 type Bytes = Uint8Array;
 type NullableTimestamp = Timestamp | null;
@@ -47,14 +48,6 @@ export interface WebauthnChallengesTable {
   used_at: NullableTimestamp;
   created_at: Generated<string>;
 }
-
-export type AuthMethod =
-  | 'code'
-  | 'password'
-  | 'passkey'
-  | 'bootstrap'
-  | 'invitation'
-  | 'password_reset';
 
 export interface SessionsTable {
   id: Generated<string>;

@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import {
   lookupOf,
   mintSecret,
   SECRET_PREFIX,
   type SecretPrefix,
   secretMatches,
-} from '../credentials/secrets.js';
+} from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
 import type { UserTokenPurpose } from './tables.js';
 

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { discoverPacks } from '@emisar/packs';
 import type { Command } from 'commander';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../core/config-error.js';
 import type { PublishedEntry } from './published.js';
 
 export interface BuiltCatalog {

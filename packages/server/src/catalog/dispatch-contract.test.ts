@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.js';
+import { ManualClock } from '../core/clock.js';
 import { findRunnerForDispatch, runnerRef } from '../fleet/queries.js';
 import { insertRunner, repoPacksState, withPackHash } from '../fleet/test-support/fixtures.js';
 import { insertAccount } from '../test-support/accounts.js';

@@ -4,7 +4,7 @@ import { audit } from '../accounts/audit-trail.js';
 import type { AuditActor, AuditEventInput } from '../audit/record.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import { contractDescriptor, contractDigest } from './manifest.js';
 import type { PublishedCatalog } from './published.js';

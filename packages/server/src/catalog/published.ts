@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../core/config-error.js';
 
 /** One entry of the published catalog (`EMISAR_CATALOG_FILE`, written by `catalog build`). */
 export const PublishedEntrySchema = z.strictObject({

@@ -1,6 +1,6 @@
 import type { ActionDescriptor } from '@emisar/protocol';
 import type { ColumnType, Generated } from 'kysely';
-import type { Timestamp } from '../db/schema.js';
+import type { Timestamp } from '../core/columns.js';
 
 export type TrustState = 'trusted' | 'pending' | 'rejected';
 export type CandidateState = 'trusted' | 'pending' | 'rejected';

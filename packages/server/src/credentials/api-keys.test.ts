@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.js';
+import { ManualClock } from '../core/clock.js';
 import type { Storage } from '../db/database.js';
 import { type SeededWorkspace, seedWorkspace } from '../test-support/accounts.js';
 import { openTestStorage } from '../test-support/database.js';

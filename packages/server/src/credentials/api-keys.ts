@@ -1,20 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { ApiKeyKind, ApiKeyPrincipal } from '../core/principal.js';
+import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
-import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from './secrets.js';
-import type { ApiKeyKind } from './tables.js';
-
-export type { ApiKeyKind } from './tables.js';
-
-/** Who a valid API key acts as. An mcp key acts as its member, re-read on every call. */
-export interface ApiKeyPrincipal {
-  keyId: string;
-  kind: ApiKeyKind;
-  accountId: string;
-  lineageId: string;
-  membershipId: string | null;
-}
 
 export const MCP_KEY_DEFAULT_TTL_DAYS = 30;
 const DAY_MS = 86_400_000;

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
-import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from './secrets.js';
 
 export const SINGLE_USE_DEFAULT_TTL_MS = 24 * 3_600_000;
 export const REUSABLE_DEFAULT_TTL_MS = 30 * 86_400_000;

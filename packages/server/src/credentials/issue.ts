@@ -1,8 +1,8 @@
 import type { Transaction } from 'kysely';
 import { type AuditActor, audit } from '../accounts/audit-trail.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
 import type { Database } from '../db/schema.js';
-import type { RequestContext } from '../http/request-context.js';
 import { type CreateApiKeyInput, type CreatedApiKey, createApiKey } from './api-keys.js';
 import {
   type CreatedEnrollmentKey,

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import { InvalidParamsError } from '../core/errors.js';
+import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import { registerAccountRoute } from '../http/account-routes.js';
-import { InvalidParamsError } from '../http/errors.js';
-import { parseInput, UUID_PATTERN } from '../http/validation.js';
 import type { CredentialService } from './service.js';
 
 export interface CredentialRouteDeps {

@@ -1,11 +1,12 @@
 import type { Kysely } from 'kysely';
 import { audit } from '../accounts/audit-trail.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
+import { ForbiddenError, NotFoundError } from '../core/errors.js';
+import type { ApiKeyKind } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
-import { ForbiddenError, NotFoundError } from '../http/errors.js';
-import type { RequestContext } from '../http/request-context.js';
 import type { AccountAccess } from '../members/access.js';
-import type { ApiKeyKind, CreatedApiKey } from './api-keys.js';
+import type { CreatedApiKey } from './api-keys.js';
 import { type Issuer, issueApiKey, issueEnrollmentKey } from './issue.js';
 
 export interface CredentialDeps {

@@ -1,7 +1,6 @@
 import type { Generated } from 'kysely';
-import type { Timestamp } from '../db/schema.js';
-
-export type ApiKeyKind = 'mcp' | 'audit_export';
+import type { Timestamp } from '../core/columns.js';
+import type { ApiKeyKind } from '../core/principal.js';
 
 export interface ApiKeysTable {
   id: Generated<string>;

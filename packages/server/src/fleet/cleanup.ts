@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { audit, systemActor } from '../accounts/audit-trail.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import { revokeRunnerTokens } from './tokens.js';
 

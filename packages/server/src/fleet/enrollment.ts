@@ -5,7 +5,8 @@ import type { AuditActor } from '../audit/record.js';
 import { entitlementsOf } from '../billing/plans.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
 import {
   type LockedEnrollmentKey,
   lockEnrollmentKey,
@@ -13,7 +14,6 @@ import {
 } from '../credentials/enrollment-keys.js';
 import { GROUP_NAME } from '../credentials/routes.js';
 import type { Database } from '../db/schema.js';
-import type { RequestContext } from '../http/request-context.js';
 import { runnerRef } from './queries.js';
 import { RunnerEndpointError } from './runner-errors.js';
 import {
@@ -47,13 +47,13 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
   /** Checks the body first: a bad external_id never consumes the key. */
   function parseRegistration(body: unknown) {
     const externalId = ExternalIdSchema.safeParse((body as { external_id?: unknown })?.external_id);
-    if (!externalId.success) throw new RunnerEndpointError(400, 'invalid_external_id');
+    if (!externalId.success) throw new RunnerEndpointError('invalid', 'invalid_external_id');
     const parsed = RegisterRequestSchema.safeParse(body);
     if (
       !parsed.success ||
       (parsed.data.group !== undefined && !GROUP_NAME.test(parsed.data.group))
     ) {
-      throw new RunnerEndpointError(400, 'invalid_request');
+      throw new RunnerEndpointError('invalid', 'invalid_request');
     }
     return parsed.data;
   }
@@ -74,17 +74,17 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
   ): Promise<IssuedRunnerToken> {
     const now = clock.now();
     if (key.pinnedGroup !== null && key.pinnedGroup !== existing.group_name) {
-      throw new RunnerEndpointError(403, 'group_mismatch');
+      throw new RunnerEndpointError('forbidden', 'group_mismatch');
     }
     const originalKey = existing.enrolled_with_key_id === key.keyId;
     if (
       leaseLive(existing.lease_expires_at, now) ||
       !(originalKey || existing.awaiting_reenrollment)
     ) {
-      throw new RunnerEndpointError(409, 'runner_exists');
+      throw new RunnerEndpointError('conflict', 'runner_exists');
     }
     if (!originalKey) {
-      if (key.exhausted) throw new RunnerEndpointError(401, 'enrollment_key_invalid');
+      if (key.exhausted) throw new RunnerEndpointError('unauthorized', 'enrollment_key_invalid');
       await spendEnrollmentKeyUse(trx, key, clock);
     }
     const runner = { id: existing.id, accountId: key.accountId };
@@ -130,7 +130,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
     registration: ReturnType<typeof parseRegistration>,
     context: RequestContext,
   ): Promise<IssuedRunnerToken> {
-    if (key.exhausted) throw new RunnerEndpointError(401, 'enrollment_key_invalid');
+    if (key.exhausted) throw new RunnerEndpointError('unauthorized', 'enrollment_key_invalid');
     // One enrollment at a time per account, so the plan limit cannot be overrun by a race.
     const account = await trx
       .selectFrom('accounts')
@@ -147,7 +147,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       .where('name', '=', name)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
-    if (taken) throw new RunnerEndpointError(409, 'runner_name_taken');
+    if (taken) throw new RunnerEndpointError('conflict', 'runner_name_taken');
     const now = clock.now();
     const runner = await trx
       .insertInto('runners')
@@ -204,13 +204,13 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       const registration = parseRegistration(body);
       return db.transaction().execute(async (trx) => {
         const key = bearer ? await lockEnrollmentKey(trx, bearer, clock) : null;
-        if (!key) throw new RunnerEndpointError(401, 'enrollment_key_invalid');
+        if (!key) throw new RunnerEndpointError('unauthorized', 'enrollment_key_invalid');
         if (
           key.pinnedGroup !== null &&
           registration.group !== undefined &&
           registration.group !== key.pinnedGroup
         ) {
-          throw new RunnerEndpointError(403, 'group_mismatch');
+          throw new RunnerEndpointError('forbidden', 'group_mismatch');
         }
         const existing = await trx
           .selectFrom('runners')
@@ -236,11 +236,11 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
     async refresh(bearer: string | null): Promise<IssuedRunnerToken> {
       const now = clock.now();
       const check = await authenticateRunnerToken(db, bearer, now);
-      if (check.status !== 'ok') throw new RunnerEndpointError(401, check.status);
+      if (check.status !== 'ok') throw new RunnerEndpointError('unauthorized', check.status);
       const { runner } = check;
-      if (runner.accountDisabled) throw new RunnerEndpointError(403, 'account_disabled');
-      if (runner.runnerDisabled) throw new RunnerEndpointError(403, 'runner_disabled');
-      if (new Date(runner.refreshAfter) > now) throw new RunnerEndpointError(409, 'not_due');
+      if (runner.accountDisabled) throw new RunnerEndpointError('forbidden', 'account_disabled');
+      if (runner.runnerDisabled) throw new RunnerEndpointError('forbidden', 'runner_disabled');
+      if (new Date(runner.refreshAfter) > now) throw new RunnerEndpointError('conflict', 'not_due');
       return db.transaction().execute(async (trx) => {
         await trx
           .updateTable('runner_tokens')
@@ -280,7 +280,7 @@ export async function checkRunnerLimit(
   if (excludeRunnerId) query = query.where('id', '!=', excludeRunnerId);
   const { count } = await query.executeTakeFirstOrThrow();
   if (Number(count) >= limit) {
-    throw new RunnerEndpointError(402, 'runner_limit_exceeded', { plan, limit });
+    throw new RunnerEndpointError('payment_required', 'runner_limit_exceeded', { plan, limit });
   }
 }
 

@@ -18,7 +18,7 @@ import type { WebSocket } from 'ws';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import { type IngestDeps, ingestRunnerState } from '../catalog/ingest.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Database } from '../db/schema.js';
 import { RUNNER_WORK_CHANNEL } from '../runs/release.js';

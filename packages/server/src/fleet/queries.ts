@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
-import { UUID_PATTERN } from '../http/validation.js';
 
 /** `<name>~<first 32 hex of sha256(external_id)>`: how agents address a runner. */
 export function runnerRef(name: string, externalId: string): string {

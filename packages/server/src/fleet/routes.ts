@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import { GROUP_NAME } from '../credentials/routes.js';
 import type { Database } from '../db/schema.js';
 import { registerAccountRoute } from '../http/account-routes.js';
-import { parseInput, UUID_PATTERN } from '../http/validation.js';
 import type { FleetService } from './service.js';
 
 export interface FleetRouteDeps {

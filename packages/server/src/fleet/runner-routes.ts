@@ -3,9 +3,9 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { hitDurableLimit } from '../auth/rate-limits.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
-import { DatabaseUnavailableError, toAppError } from '../http/errors.js';
+import { DatabaseUnavailableError, headersOf, STATUS_OF, toDomainError } from '../http/errors.js';
 import { InvalidInputError } from '../http/input-hygiene.js';
 import type { RateLimitConfig } from '../http/rate-limit-config.js';
 import { requestContext } from '../http/request-context.js';
@@ -29,7 +29,7 @@ declare module 'fastify' {
 }
 
 function sendFlat(reply: FastifyReply, error: RunnerEndpointError) {
-  return reply.status(error.status).send(error.body());
+  return reply.status(STATUS_OF[error.kind]).send(error.body());
 }
 
 /**
@@ -71,23 +71,26 @@ export async function registerRunnerRoutes(
         const badId = error.part === 'body field' && error.field === 'external_id';
         return sendFlat(
           reply,
-          new RunnerEndpointError(400, badId ? 'invalid_external_id' : 'invalid_request'),
+          new RunnerEndpointError('invalid', badId ? 'invalid_external_id' : 'invalid_request'),
         );
       }
       // rate_limited (with Retry-After), database_unavailable…: the same id, in the flat shape.
-      const known = toAppError(error);
+      const known = toDomainError(error);
       if (known) {
         if (known instanceof DatabaseUnavailableError) {
           request.log.warn({ err: error }, 'runner endpoint failed: database unavailable');
         }
-        return reply.status(known.status).headers(known.headers).send({ error: known.id });
+        return reply
+          .status(STATUS_OF[known.kind])
+          .headers(headersOf(known))
+          .send({ error: known.id });
       }
       const status = (error as { statusCode?: number }).statusCode;
       if (status && status >= 400 && status < 500) {
-        return sendFlat(reply, new RunnerEndpointError(status, 'invalid_request'));
+        return reply.status(status).send({ error: 'invalid_request' });
       }
       request.log.error({ err: error }, 'runner endpoint failed');
-      return sendFlat(reply, new RunnerEndpointError(500, 'internal'));
+      return reply.status(500).send({ error: 'internal' });
     });
 
     scope.post('/runner/register', async (request, reply) => {
@@ -127,13 +130,13 @@ export async function registerRunnerRoutes(
             deps.clock.now(),
           );
           if (check.status !== 'ok') {
-            return sendFlat(reply, new RunnerEndpointError(401, check.status));
+            return sendFlat(reply, new RunnerEndpointError('unauthorized', check.status));
           }
           if (check.runner.accountDisabled) {
-            return sendFlat(reply, new RunnerEndpointError(403, 'account_disabled'));
+            return sendFlat(reply, new RunnerEndpointError('forbidden', 'account_disabled'));
           }
           if (check.runner.runnerDisabled) {
-            return sendFlat(reply, new RunnerEndpointError(403, 'runner_disabled'));
+            return sendFlat(reply, new RunnerEndpointError('forbidden', 'runner_disabled'));
           }
           request.runnerAuth = check.runner;
         },

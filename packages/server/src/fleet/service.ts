@@ -4,10 +4,10 @@ import { audit } from '../accounts/audit-trail.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import { advertisedWithTrust } from '../catalog/queries.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
+import { ConflictError, NotFoundError, PaymentRequiredError } from '../core/errors.js';
 import type { Database } from '../db/schema.js';
-import { AppError, ConflictError, NotFoundError } from '../http/errors.js';
-import type { RequestContext } from '../http/request-context.js';
 import type { AccountAccess } from '../members/access.js';
 import { packInReach, runnerInReach } from '../members/roles.js';
 import { checkRunnerLimit, leaseLive } from './enrollment.js';
@@ -253,10 +253,9 @@ export function createFleetService(deps: FleetDeps) {
           await checkRunnerLimit(trx, access.account.id, access.account.plan, runner.id);
         } catch (error) {
           if (!(error instanceof RunnerEndpointError)) throw error;
-          throw new AppError(
-            402,
-            'runner_limit_exceeded',
+          throw new PaymentRequiredError(
             `The ${access.account.plan} plan allows ${error.extra.limit} active runners; disable or delete one first.`,
+            'runner_limit_exceeded',
           );
         }
         await update(trx, runner, { disabled_at: null });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../core/config-error.js';
 import { parseTimingConfig } from './timing.js';
 
 describe('timing knobs', () => {

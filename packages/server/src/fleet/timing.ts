@@ -1,6 +1,6 @@
 import { parseDuration } from '@emisar/packs';
 import { CONNECTION_LEASE_MS, SERVER_HEARTBEAT_TIMEOUT_MS } from '@emisar/protocol';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../core/config-error.js';
 
 /** The timing knobs of the fleet and dispatch (spec: Configuration), in milliseconds. */
 export interface TimingConfig {

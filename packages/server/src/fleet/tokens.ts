@@ -1,11 +1,5 @@
 import type { Kysely } from 'kysely';
-import {
-  digestsEqual,
-  lookupOf,
-  mintSecret,
-  SECRET_PREFIX,
-  sha256,
-} from '../credentials/secrets.js';
+import { digestsEqual, lookupOf, mintSecret, SECRET_PREFIX, sha256 } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
 
 /** A predecessor stays valid this long after its successor is minted. */

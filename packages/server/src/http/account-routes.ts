@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
+import { ForbiddenError } from '../core/errors.js';
 import type { Database } from '../db/schema.js';
 import { type AccountAccess, requirePermission, resolveAccountAccess } from '../members/access.js';
 import type { Permission } from '../members/roles.js';
 import { contextOf, requirePrincipal } from './auth.js';
 import type { CredentialBudget } from './credential-limits.js';
-import { ForbiddenError } from './errors.js';
-import type { RequestContext } from './request-context.js';
 
 export interface AccountRouteSpec {
   method: HTTPMethods;

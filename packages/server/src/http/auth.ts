@@ -2,18 +2,14 @@ import cookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { resolveSession, SESSION_LIFETIME_MS } from '../auth/sessions.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
+import { ForbiddenError, InvalidParamsError, UnauthorizedError } from '../core/errors.js';
+import type { KeyPrincipal, Principal, SessionPrincipal } from '../core/principal.js';
+import { deriveKey } from '../core/secret-box.js';
 import { authenticateApiKey } from '../credentials/api-keys.js';
-import { deriveKey } from '../credentials/secret-box.js';
 import type { Database } from '../db/schema.js';
-import { ForbiddenError, InvalidParamsError, UnauthorizedError } from './errors.js';
-import {
-  type KeyPrincipal,
-  type Principal,
-  type RequestContext,
-  requestContext,
-  type SessionPrincipal,
-} from './request-context.js';
+import { requestContext } from './request-context.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,10 +34,7 @@ export interface AuthHttpDeps {
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** One identical answer for every bad bearer: malformed, unknown, expired or revoked. */
-const badBearer = () =>
-  new UnauthorizedError('The API key is invalid, expired or revoked.', {
-    'www-authenticate': 'Bearer',
-  });
+const badBearer = () => new UnauthorizedError('The API key is invalid, expired or revoked.', true);
 
 /**
  * Registers the cookie parser, resolves the caller (session cookie or Bearer

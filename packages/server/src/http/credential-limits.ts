@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { hitDurableLimit } from '../auth/rate-limits.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { Principal } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
 import { isStateChanging } from './auth.js';
 import type { RateLimitConfig } from './rate-limit-config.js';
-import type { Principal } from './request-context.js';
 
 /** `runs`: creating runs; `writes`: every other state-changing REST request. */
 export type CredentialBudget = 'runs' | 'writes';

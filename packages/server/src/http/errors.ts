@@ -1,83 +1,44 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { DomainError, type ErrorKind, UnauthorizedError } from '../core/errors.js';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/availability.js';
 
-/**
- * The errors a route may throw. Each has a stable `id` that clients can branch
- * on; the message is written for people and never carries secrets or internals.
- */
-export class AppError extends Error {
-  constructor(
-    readonly status: number,
-    readonly id: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
+/** The one place an error kind becomes an HTTP status. */
+export const STATUS_OF: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  payment_required: 402,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  rate_limited: 429,
+  unavailable: 503,
+};
 
-export class InvalidParamsError extends AppError {
-  constructor(message = 'The request parameters are invalid.', id = 'invalid_params') {
-    super(400, id, message);
+/** Headers an error answers with besides its status. */
+export function headersOf(error: DomainError): Record<string, string> {
+  if (error.retryAfterSeconds !== undefined) {
+    return { 'retry-after': String(error.retryAfterSeconds) };
   }
-}
-
-export class UnauthorizedError extends AppError {
-  constructor(message = 'Authentication is required.', headers: Record<string, string> = {}) {
-    super(401, 'unauthorized', message, headers);
-  }
-}
-
-export class ForbiddenError extends AppError {
-  constructor(message = 'You are not allowed to do this.', id = 'forbidden') {
-    super(403, id, message);
-  }
-}
-
-/** Also what another tenant's resource answers, so existence never leaks. */
-export class NotFoundError extends AppError {
-  constructor(message = 'Not found.') {
-    super(404, 'not_found', message);
-  }
-}
-
-export class ConflictError extends AppError {
-  constructor(message: string, id = 'conflict') {
-    super(409, id, message);
-  }
-}
-
-export class RateLimitedError extends AppError {
-  constructor(retryAfterSeconds: number) {
-    super(429, 'rate_limited', 'Too many requests; slow down.', {
-      'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
-    });
-  }
-}
-
-export class UnavailableError extends AppError {
-  constructor(message = 'The service is temporarily unavailable.') {
-    super(503, 'unavailable', message);
-  }
+  if (error instanceof UnauthorizedError && error.bearer) return { 'www-authenticate': 'Bearer' };
+  return {};
 }
 
 /** The database cannot be reached: the client should retry after a pause, nothing changed. */
-export class DatabaseUnavailableError extends AppError {
+export class DatabaseUnavailableError extends DomainError {
   constructor(
     message = 'The database is unavailable right now; try again shortly.',
     /** What failed, for the log. */
     cause?: unknown,
   ) {
-    super(503, 'database_unavailable', message, {
-      'retry-after': String(DATABASE_RETRY_AFTER_SECONDS),
-    });
+    super('unavailable', 'database_unavailable', message, DATABASE_RETRY_AFTER_SECONDS);
     if (cause !== undefined) this.cause = cause;
   }
 }
 
 /** The route error `error` stands for: itself, a database connection error as 503, or none. */
-export function toAppError(error: unknown): AppError | undefined {
-  if (error instanceof AppError) return error;
+export function toDomainError(error: unknown): DomainError | undefined {
+  if (error instanceof DomainError) return error;
   return isDatabaseUnavailable(error) ? new DatabaseUnavailableError() : undefined;
 }
 
@@ -125,10 +86,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     let status = 500;
     let id = 'internal';
     let message = 'Something went wrong on our side.';
-    const known = toAppError(error);
+    const known = toDomainError(error);
     if (known) {
-      ({ status, id, message } = known);
-      reply.headers(known.headers);
+      status = STATUS_OF[known.kind];
+      ({ id, message } = known);
+      reply.headers(headersOf(known));
     } else if (error.code && FASTIFY_CLIENT_ERRORS[error.code]) {
       ({ status, id, message } = FASTIFY_CLIENT_ERRORS[error.code]!);
     } else if (error.statusCode === 429) {

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { codePointLabel, ExactNumber, forbiddenCodePoint, type TextShape } from '@emisar/protocol';
 import type { FastifyInstance } from 'fastify';
-import { InvalidParamsError } from './errors.js';
+import { InvalidParamsError } from '../core/errors.js';
 
 export type RequestPart = 'path parameter' | 'query parameter' | 'body field' | 'header';
 

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../core/config-error.js';
 
 /**
  * Request budgets per minute (0 turns one off). Counted in the database, so

@@ -1,40 +1,6 @@
 import { replaceForbidden } from '@emisar/protocol';
 import type { FastifyRequest } from 'fastify';
-import type { AuthMethod } from '../auth/tables.js';
-import type { ApiKeyPrincipal } from '../credentials/api-keys.js';
-
-/** A signed-in person, from the session cookie. */
-export interface SessionPrincipal {
-  kind: 'session';
-  userId: string;
-  email: string;
-  sessionId: string;
-  authMethod: AuthMethod;
-  /** When the session last proved a primary factor (re-auth windows). */
-  authenticatedAt: string;
-  /** True when the user has no MFA, or this session proved a factor after mfa_enabled_at. */
-  mfaSatisfied: boolean;
-  /** The user has MFA enabled and this session proved it. */
-  mfaVerified: boolean;
-}
-
-/** Automation with an API key (`Authorization: Bearer emk-…`). */
-export interface KeyPrincipal {
-  kind: 'api_key';
-  key: ApiKeyPrincipal;
-}
-
-export type Principal = SessionPrincipal | KeyPrincipal;
-
-/** What services need to know about the request that caused a change (audit context). */
-export interface RequestContext {
-  ip: string;
-  userAgent: string | null;
-  requestId: string;
-  /** 'session:code', 'api_key', … or null for anonymous requests. */
-  authMethod: string | null;
-  mfa: boolean;
-}
+import type { RequestContext } from '../core/context.js';
 
 const USER_AGENT_MAX = 512;
 
@@ -52,9 +18,4 @@ export function requestContext(
     authMethod: auth?.authMethod ?? null,
     mfa: auth?.mfa ?? false,
   };
-}
-
-/** For work not caused by an HTTP request (CLI, sweeps). */
-export function systemContext(source: string): RequestContext {
-  return { ip: '', userAgent: null, requestId: source, authMethod: source, mfa: false };
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../core/config-error.js';
 
 export type MailTransportConfig =
   | { kind: 'smtp'; url: string }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError } from '../http/errors.js';
+import { NotFoundError } from '../core/errors.js';
 import { isLoopbackClient } from '../http/loopback.js';
 import type { MailOutbox } from './outbox.js';
 

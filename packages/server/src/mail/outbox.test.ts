@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.js';
+import { ManualClock } from '../core/clock.js';
 import type { Storage } from '../db/database.js';
 import { openTestStorage } from '../test-support/database.js';
 import { type SmtpSink, startSmtpSink } from '../test-support/smtp-sink.js';

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import type { Clock } from '../clock.js';
-import { createSecretBox } from '../credentials/secret-box.js';
+import type { Clock } from '../core/clock.js';
+import { createSecretBox } from '../core/secret-box.js';
 import type { Database } from '../db/schema.js';
 import { type MailMessage, renderMail } from './templates.js';
 import type { MailTransport } from './transports.js';

@@ -1,5 +1,5 @@
 import type { Generated } from 'kysely';
-import type { Timestamp } from '../db/schema.js';
+import type { Timestamp } from '../core/columns.js';
 
 export interface MailOutboxTable {
   id: Generated<string>;

@@ -1,10 +1,10 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { AuditActor } from '../accounts/audit-trail.js';
 import { type AccountRow, findLiveAccountBySlug } from '../accounts/queries.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import { ForbiddenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
+import type { KeyPrincipal, SessionPrincipal } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
-import { ForbiddenError, NotFoundError, UnauthorizedError } from '../http/errors.js';
-import type { KeyPrincipal, SessionPrincipal } from '../http/request-context.js';
 import { API_KEY_PERMISSIONS, type Permission, ROLE_PERMISSIONS } from './roles.js';
 import type { MembershipsTable } from './tables.js';
 

@@ -2,11 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { emailSchema } from '../auth/users.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import { registerAccountRoute } from '../http/account-routes.js';
 import { clearSignInNonceCookie, contextOf, setSessionCookie } from '../http/auth.js';
-import { parseInput, UUID_PATTERN } from '../http/validation.js';
 import { ROLES } from './roles.js';
 import type { MemberService } from './service.js';
 

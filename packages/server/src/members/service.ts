@@ -6,11 +6,12 @@ import type { SignInResult, SignInService } from '../auth/sign-in.js';
 import { findOrCreateUser, findUserById } from '../auth/users.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { Clock } from '../clock.js';
-import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from '../credentials/secrets.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
+import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
+import type { SessionPrincipal } from '../core/principal.js';
+import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
-import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../http/errors.js';
-import type { RequestContext, SessionPrincipal } from '../http/request-context.js';
 import type { MailOutbox } from '../mail/outbox.js';
 import type { AccountAccess, MembershipRow } from './access.js';
 import {

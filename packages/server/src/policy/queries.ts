@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { PoliciesTable } from '../accounts/tables.js';
 import type { Database } from '../db/schema.js';
+import type { PoliciesTable } from './tables.js';
 
 export type PolicyScope = PoliciesTable['scope'];
 export type PolicyRow = Selectable<PoliciesTable>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { PolicyDecision, PolicyRules } from '../accounts/tables.js';
 import { globCovers, globMatches } from './glob.js';
+import type { PolicyDecision, PolicyRules } from './tables.js';
 
 export type { PolicyDecision, PolicyRules };
 export type Risk = keyof PolicyRules['defaults'];

@@ -12,7 +12,7 @@ import {
   parseStrictJson,
   stringifyJson,
 } from '@emisar/protocol';
-import { createSecretBox, type SecretBox } from '../credentials/secret-box.js';
+import { createSecretBox, type SecretBox } from '../core/secret-box.js';
 
 const MASK = '[REDACTED]';
 

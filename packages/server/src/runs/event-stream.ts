@@ -2,10 +2,10 @@ import type { ServerResponse } from 'node:http';
 import type { Kysely } from 'kysely';
 import { type AccountEvent, subscribeAccountEvents } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import { DomainError } from '../core/errors.js';
+import { UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
-import { AppError } from '../http/errors.js';
-import { UUID_PATTERN } from '../http/validation.js';
 import { type AccountAccess, refreshAccountAccess, requirePermission } from '../members/access.js';
 import { runnerInReach } from '../members/roles.js';
 
@@ -61,7 +61,7 @@ export async function streamAccountEvents(
         );
       }
     } catch (error) {
-      if (!(error instanceof AppError)) deps.log.warn({ err: error }, 'event stream stopped');
+      if (!(error instanceof DomainError)) deps.log.warn({ err: error }, 'event stream stopped');
       res.end();
     } finally {
       draining = false;

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApprovalService } from '../approvals/service.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { Clock } from '../clock.js';
 import type { ServerConfig } from '../config.js';
+import type { Clock } from '../core/clock.js';
 import type { Storage } from '../db/database.js';
 import { registerRunRoutes } from './routes.js';
 import { createRunService, type RunService } from './service.js';

@@ -11,7 +11,7 @@ import {
   StrictJsonError,
   textLength,
 } from '@emisar/protocol';
-import { InvalidParamsError } from '../http/errors.js';
+import { InvalidParamsError } from '../core/errors.js';
 
 /** `POST …/runs` as read from the exact request bytes (numbers exact, duplicate keys refused). */
 export interface CreateRunBody {

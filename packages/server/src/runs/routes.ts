@@ -5,11 +5,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import { InvalidParamsError, TooLargeError } from '../core/errors.js';
+import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import { registerAccountRoute } from '../http/account-routes.js';
-import { AppError, InvalidParamsError } from '../http/errors.js';
-import { parseInput, UUID_PATTERN } from '../http/validation.js';
 import { streamAccountEvents } from './event-stream.js';
 import type { RunService } from './service.js';
 import { IN_PROGRESS_STATUSES, TERMINAL_STATUSES } from './tables.js';
@@ -73,7 +73,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDeps): vo
       size += (chunk as Buffer).length;
       // Read no further than the body limit: the bytes are held in memory.
       if (size > app.initialConfig.bodyLimit!) {
-        throw new AppError(413, 'payload_too_large', 'The request body is too large.');
+        throw new TooLargeError();
       }
       chunks.push(Buffer.from(chunk as Buffer));
     }

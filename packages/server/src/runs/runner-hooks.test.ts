@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { RunActionFrame } from '@emisar/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeAccountEvents } from '../bus/account-events.js';
-import { ManualClock } from '../clock.js';
+import { ManualClock } from '../core/clock.js';
 import type { RunHooks } from '../fleet/run-hooks.js';
 import { insertRunner } from '../fleet/test-support/fixtures.js';
 import { seedWorkspace } from '../test-support/accounts.js';

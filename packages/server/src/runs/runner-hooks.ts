@@ -11,7 +11,7 @@ import {
 import type { Kysely, Updateable } from 'kysely';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Database } from '../db/schema.js';
 import type { RunHooks, RunnerConnection } from '../fleet/run-hooks.js';

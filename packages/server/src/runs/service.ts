@@ -13,12 +13,17 @@ import { recordAuditEvent } from '../audit/record.js';
 import { publishAccountEvent, subscribeAccountEvents } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import { resolveDispatchContract } from '../catalog/dispatch-contract.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
+import type { RequestContext } from '../core/context.js';
+import {
+  ConflictError,
+  type DomainError,
+  InvalidParamsError,
+  NotFoundError,
+} from '../core/errors.js';
+import { UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import { findRunnerForDispatch } from '../fleet/queries.js';
-import { AppError, ConflictError, InvalidParamsError, NotFoundError } from '../http/errors.js';
-import type { RequestContext } from '../http/request-context.js';
-import { UUID_PATTERN } from '../http/validation.js';
 import type { AccountAccess } from '../members/access.js';
 import { packInReach, runnerInReach } from '../members/roles.js';
 import { decidePolicy } from '../policy/decide.js';
@@ -91,7 +96,7 @@ export function createRunService(deps: RunServiceDeps) {
       runner.deleted ||
       !runnerInReach(access.membership.runner_access, { id: runner.id, group: runner.group })
     ) {
-      throw new AppError(404, 'runner_not_found', 'No such runner.');
+      throw new NotFoundError('No such runner.', 'runner_not_found');
     }
     if (runner.disabled) {
       throw new ConflictError('This runner is disabled; enable it to dispatch.', 'runner_disabled');
@@ -547,10 +552,10 @@ function fingerprintOf(body: CreateRunBody): string {
   return canonicalSha256Hex(facts);
 }
 
-function refusal(reason: string): AppError {
+function refusal(reason: string): DomainError {
   switch (reason) {
     case 'unknown_action':
-      return new AppError(404, 'unknown_action', 'This runner offers no such action.');
+      return new NotFoundError('This runner offers no such action.', 'unknown_action');
     case 'pack_untrusted':
       return new ConflictError(
         'The pack version this action comes from is not trusted (or this runner drifted from the trusted hash).',

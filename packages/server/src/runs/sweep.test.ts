@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.js';
+import { ManualClock } from '../core/clock.js';
 import { insertRunner } from '../fleet/test-support/fixtures.js';
 import { seedWorkspace } from '../test-support/accounts.js';
 import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';

@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { AuditActor } from '../audit/record.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import type { TimingConfig } from '../fleet/timing.js';
 import { notifyRunnerWork } from './release.js';

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
-import type { Timestamp } from '../db/schema.js';
+import type { Timestamp } from '../core/columns.js';
 import type { PolicySnapshot } from '../policy/decide.js';
 
 export const IN_PROGRESS_STATUSES = [

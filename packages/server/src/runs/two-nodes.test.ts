@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../app.js';
-import { ManualClock, systemClock } from '../clock.js';
+import { ManualClock, systemClock } from '../core/clock.js';
 import { createApiKey } from '../credentials/api-keys.js';
 import { openStorage, type Storage } from '../db/database.js';
 import { newEnrollmentKey } from '../fleet/test-support/enrollment.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { type CreatedAccount, createAccount } from '../accounts/service.js';
 import { findOrCreateUser, type UserRow } from '../auth/users.js';
-import { type Clock, systemClock } from '../clock.js';
+import { type Clock, systemClock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import type { Role, RunnerAccess } from '../members/roles.js';
 

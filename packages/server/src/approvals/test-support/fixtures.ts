@@ -3,7 +3,7 @@ import type { NotifyBus } from '../../bus/notify-bus.js';
 import { resolveDispatchContract } from '../../catalog/dispatch-contract.js';
 import { ingestRunnerState } from '../../catalog/ingest.js';
 import { publishedCatalog } from '../../catalog/published.js';
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { Database } from '../../db/schema.js';
 import { insertRunner, repoPacksState } from '../../fleet/test-support/fixtures.js';
 import type { RunRelease } from '../../runs/release.js';

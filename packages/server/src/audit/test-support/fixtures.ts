@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { type Clock, systemClock } from '../../clock.js';
-import { type ApiKeyKind, createApiKey } from '../../credentials/api-keys.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import type { ApiKeyKind } from '../../core/principal.js';
+import { createApiKey } from '../../credentials/api-keys.js';
 import type { Database } from '../../db/schema.js';
 import { insertMember } from '../../test-support/accounts.js';
 import type { AuditExportService } from '../export.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { trustedRunner } from '../../approvals/test-support/fixtures.js';
 import type { NotifyBus } from '../../bus/notify-bus.js';
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { Storage } from '../../db/database.js';
 import { FULL_RUNNER_ACCESS } from '../../members/roles.js';
 import { insertRun } from './fixtures.js';

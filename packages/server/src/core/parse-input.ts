@@ -2,7 +2,7 @@ import { approverTextProblem } from '@emisar/protocol';
 import { z } from 'zod';
 import { InvalidParamsError } from './errors.js';
 
-/** Parses a request part with zod; the first problem becomes a 400 that never echoes values. */
+/** Parses input with zod; the first problem becomes an `invalid` error that never echoes values. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;

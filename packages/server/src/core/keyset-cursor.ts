@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UUID_PATTERN } from './validation.js';
+import { UUID_PATTERN } from './parse-input.js';
 
 /** A position in a newest-first list ordered by (timestamp, id). */
 export interface KeysetPosition {

@@ -1,0 +1,26 @@
+import type { ColumnType, Generated } from 'kysely';
+import type { Timestamp } from '../core/columns.js';
+
+export type PolicyDecision = 'allow' | 'require_approval' | 'deny';
+export interface PolicyRules {
+  defaults: Record<'low' | 'medium' | 'high' | 'critical', PolicyDecision>;
+  overrides: { name: string; action: string; decision: PolicyDecision }[];
+  approval: { min_approvals: number; allow_self_approval: boolean };
+}
+
+export interface PoliciesTable {
+  id: Generated<string>;
+  account_id: string;
+  scope: 'account' | 'group' | 'runner';
+  /** '' for the account scope; the group name or runner id otherwise. */
+  scope_ref: ColumnType<string, string | undefined, string>;
+  vsn: ColumnType<number, number | undefined, number>;
+  rules: ColumnType<PolicyRules, string, string>;
+  created_at: Generated<string>;
+  updated_at: Generated<string>;
+  deleted_at: Timestamp | null;
+}
+
+export interface PolicyTables {
+  policies: PoliciesTable;
+}
