@@ -2,16 +2,17 @@ import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
-import { insertAccount, insertApiKey } from './audit/test-support/fixtures.js';
+import { insertApiKey } from './audit/test-support/fixtures.js';
 import { createNotifyBus } from './bus/notify-bus.js';
 import { ManualClock } from './core/clock.js';
 import { openStorage, type Storage } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { newEnrollmentKey, register, registration } from './fleet/test-support/enrollment.js';
 import { repoPacksState } from './fleet/test-support/fixtures.js';
-import { newEnrollmentKey, register, registration } from './fleet/test-support/harness.js';
 import { type Frame, TestRunnerSocket } from './fleet/test-support/ws-client.js';
 import { notifyRunnerWork } from './runs/release.js';
 import { insertRun, resultFrame } from './runs/test-support/fixtures.js';
+import { insertAccount } from './test-support/accounts.js';
 import { TEST_TIMING, testConfig } from './test-support/config.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './test-support/database.js';
 import { proxyDatabase, type TcpProxy } from './test-support/tcp-proxy.js';
@@ -121,7 +122,7 @@ describe.runIf(onPostgres)('a database outage (PostgreSQL behind a TCP proxy)', 
   }
 
   async function newRunner(name: string): Promise<{ token: string; runnerId: string }> {
-    const { key } = await newEnrollmentKey({ storage, clock }, accountId);
+    const { key } = await newEnrollmentKey({ db: storage.db, clock }, accountId);
     const registered = await register(url, key, registration(name));
     expect(registered.status).toBe(201);
     const row = await storage.db
@@ -135,7 +136,7 @@ describe.runIf(onPostgres)('a database outage (PostgreSQL behind a TCP proxy)', 
   const warnings = () => logLines.filter((line) => Number(line.level) >= 40);
 
   it('answers 503 database_unavailable with Retry-After on every kind of route while cut, then recovers', async () => {
-    const { key: enrollmentKey } = await newEnrollmentKey({ storage, clock }, accountId);
+    const { key: enrollmentKey } = await newEnrollmentKey({ db: storage.db, clock }, accountId);
     const { token } = await newRunner('outage-routes');
     const requests: [string, () => Promise<Answer>][] = [
       [

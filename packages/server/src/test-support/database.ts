@@ -61,10 +61,7 @@ export async function openTestStorage(): Promise<TestStorage> {
   await migrateToLatest(storage.db);
   let bus: NotifyBus | undefined;
   const testStorage: TestStorage = {
-    kind: storage.kind,
-    db: storage.db,
-    pglite: storage.pglite,
-    postgresConfig: storage.postgresConfig,
+    ...storage,
     database,
     get bus() {
       bus ??= createNotifyBus(testStorage);
