@@ -6,12 +6,9 @@ import { HEARTBEAT_INTERVAL_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS } from '@emis
 import { parseAllDocuments } from 'yaml';
 import { errorCode } from '../fs-util.js';
 import { compileAdmission, RISKS, type Risk } from './admission.js';
-import { parseConfigDuration } from './duration.js';
+import { ConfigError, type Json, Reader } from './reader.js';
 
-/** A config problem: the CLI prints the message on one line and exits 2. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError } from './reader.js';
 
 export interface RunnerConfig {
   /** The file this came from (absolute), or undefined when built from defaults. */
@@ -45,69 +42,6 @@ export const DEFAULT_CONFIG_PATHS = (env: NodeJS.ProcessEnv): string[] => [
 
 const BASE_INHERIT_ENV = ['PATH', 'LANG', 'LC_ALL', 'TERM'];
 const MAX_PREVIEW_BYTES = 64 * 1024;
-
-type Json = Record<string, unknown>;
-
-/** Walks the parsed YAML, refusing unknown keys and wrong types with the key's dotted path. */
-class Reader {
-  constructor(private readonly where: string) {}
-
-  section(root: Json, key: string, allowed: readonly string[]): Json {
-    const value = root[key];
-    if (value === undefined || value === null) return {};
-    if (typeof value !== 'object' || Array.isArray(value)) this.fail(key, 'must be a mapping');
-    const section = value as Json;
-    for (const name of Object.keys(section)) {
-      if (!allowed.includes(name)) this.fail(`${key}.${name}`, 'is not a known key');
-    }
-    return section;
-  }
-
-  string(obj: Json, key: string, name: string): string | undefined {
-    const value = obj[key];
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'string' || value.length === 0)
-      this.fail(name, 'must be a non-empty string');
-    return value;
-  }
-
-  bool(obj: Json, key: string, name: string): boolean | undefined {
-    const value = obj[key];
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'boolean') this.fail(name, 'must be true or false');
-    return value;
-  }
-
-  int(obj: Json, key: string, name: string, min: number, max: number): number | undefined {
-    const value = obj[key];
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-      this.fail(name, `must be an integer in [${min}, ${max}]`);
-    }
-    return value;
-  }
-
-  duration(obj: Json, key: string, name: string): number | undefined {
-    const value = obj[key];
-    if (value === undefined || value === null) return undefined;
-    const ms = parseConfigDuration(value);
-    if (ms === undefined) this.fail(name, 'must be a duration such as 30s, 1m or 250ms');
-    return ms;
-  }
-
-  strings(obj: Json, key: string, name: string): string[] | undefined {
-    const value = obj[key];
-    if (value === undefined || value === null) return undefined;
-    if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || !item)) {
-      this.fail(name, 'must be a list of non-empty strings');
-    }
-    return value as string[];
-  }
-
-  fail(name: string, problem: string): never {
-    throw new ConfigError(`${this.where}: ${name} ${problem}`);
-  }
-}
 
 export interface LoadConfigOptions {
   /** `--config`; wins over everything. */
@@ -170,102 +104,37 @@ export function parseRunnerConfig(
   env: NodeJS.ProcessEnv = process.env,
   packsDir?: string,
 ): RunnerConfig {
-  const docs = parseAllDocuments(text, { uniqueKeys: true, strict: true, prettyErrors: false });
-  if (!Array.isArray(docs) || docs.length > 1) {
-    throw new ConfigError(`${path}: the config must hold exactly one YAML document`);
-  }
-  const doc = docs[0];
-  if (doc && doc.errors.length > 0) {
-    throw new ConfigError(`${path}: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
-  }
-  const parsed: unknown = doc ? doc.toJS({ maxAliasCount: 0 }) : {};
-  const root = (parsed ?? {}) as Json;
   const r = new Reader(path);
-  if (typeof root !== 'object' || Array.isArray(root)) r.fail('config', 'must be a mapping');
-  const topKeys = ['runner', 'cloud', 'paths', 'execution', 'admission', 'events', 'redaction'];
-  for (const key of Object.keys(root))
-    if (!topKeys.includes(key)) r.fail(key, 'is not a known key');
-
+  const root = readRoot(text, path, r);
   const dir = dirname(path);
   const pathOf = (value: string | undefined) =>
     value === undefined ? undefined : isAbsolute(value) ? value : resolve(dir, value);
 
-  const runner = r.section(root, 'runner', ['id', 'group', 'labels']);
-  const cloud = r.section(root, 'cloud', [
-    'url',
-    'allow_insecure',
-    'enrollment_key_env',
-    'token_path',
-    'heartbeat_every',
-    'reconnect_min',
-    'reconnect_max',
-  ]);
-  const paths = r.section(root, 'paths', ['data_dir', 'packs']);
-  const execution = r.section(root, 'execution', ['inherit_env', 'cancel_grace']);
-  const admission = r.section(root, 'admission', ['allow', 'deny', 'max_risk']);
-  const events = r.section(root, 'events', [
-    'jsonl_path',
-    'max_preview_bytes',
-    'max_size_bytes',
-    'max_backups',
-  ]);
-  const redaction = r.section(root, 'redaction', ['rules']);
+  const { runner, cloud, paths, execution, admission, events, redaction } = readSections(root, r);
 
-  const labels = runner.labels ?? {};
-  if (
-    typeof labels !== 'object' ||
-    Array.isArray(labels) ||
-    Object.values(labels as Json).some((v) => typeof v !== 'string')
-  ) {
-    r.fail('runner.labels', 'must map names to strings');
-  }
+  const labels = readLabels(runner, r);
 
   const url = env.EMISAR_URL || r.string(cloud, 'url', 'cloud.url');
   const allowInsecure = r.bool(cloud, 'allow_insecure', 'cloud.allow_insecure') ?? false;
   if (url !== undefined) checkCloudUrl(url, allowInsecure, r);
 
-  const maxRisk = r.string(admission, 'max_risk', 'admission.max_risk');
-  if (maxRisk !== undefined && !RISKS.includes(maxRisk as Risk)) {
-    r.fail('admission.max_risk', `must be one of ${RISKS.join(', ')}`);
-  }
-  const allow = r.strings(admission, 'allow', 'admission.allow') ?? [];
-  const deny = r.strings(admission, 'deny', 'admission.deny') ?? [];
-  try {
-    compileAdmission({ allow, deny, maxRisk: maxRisk as Risk | undefined });
-  } catch (error) {
-    r.fail('admission', (error as Error).message);
-  }
+  const admissionConfig = readAdmission(admission, r);
 
   const enrollmentKeyEnv =
     r.string(cloud, 'enrollment_key_env', 'cloud.enrollment_key_env') ?? 'EMISAR_ENROLLMENT_KEY';
-  const inheritEnv = r.strings(execution, 'inherit_env', 'execution.inherit_env') ?? [];
-  for (const name of inheritEnv) {
-    if (/^(LD_|DYLD_)/.test(name) || name === 'BASH_ENV' || name === enrollmentKeyEnv) {
-      r.fail('execution.inherit_env', `may not include ${name}`);
-    }
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) r.fail('execution.inherit_env', 'holds a bad name');
-  }
+  const inheritEnv = readInheritEnv(execution, enrollmentKeyEnv, r);
 
   const rules = readRedactionRules(redaction.rules, r);
 
   const dataDir = pathOf(r.string(paths, 'data_dir', 'paths.data_dir'));
-  const reconnectMinMs =
-    r.duration(cloud, 'reconnect_min', 'cloud.reconnect_min') ?? RECONNECT_MIN_MS;
-  const reconnectMaxMs =
-    r.duration(cloud, 'reconnect_max', 'cloud.reconnect_max') ?? RECONNECT_MAX_MS;
-  if (reconnectMinMs <= 0 || reconnectMaxMs < reconnectMinMs) {
-    r.fail('cloud.reconnect_min', 'must be positive and not above cloud.reconnect_max');
-  }
-  const heartbeatEveryMs =
-    r.duration(cloud, 'heartbeat_every', 'cloud.heartbeat_every') ?? HEARTBEAT_INTERVAL_MS;
-  if (heartbeatEveryMs <= 0) r.fail('cloud.heartbeat_every', 'must be positive');
+  const timing = readCloudTiming(cloud, r);
 
   return {
     path,
     runner: {
       id: env.EMISAR_RUNNER_ID || r.string(runner, 'id', 'runner.id') || hostname(),
       group: env.EMISAR_GROUP || r.string(runner, 'group', 'runner.group'),
-      labels: labels as Record<string, string>,
+      labels,
     },
     cloud: {
       url,
@@ -274,9 +143,7 @@ export function parseRunnerConfig(
       tokenPath:
         pathOf(r.string(cloud, 'token_path', 'cloud.token_path')) ??
         (dataDir ? join(dataDir, 'token.json') : undefined),
-      heartbeatEveryMs,
-      reconnectMinMs,
-      reconnectMaxMs,
+      ...timing,
     },
     paths: {
       dataDir,
@@ -290,18 +157,122 @@ export function parseRunnerConfig(
       inheritEnv: [...new Set([...BASE_INHERIT_ENV, ...inheritEnv])],
       cancelGraceMs: r.duration(execution, 'cancel_grace', 'execution.cancel_grace') ?? 30_000,
     },
-    admission: { allow, deny, maxRisk: maxRisk as Risk | undefined },
-    events: {
-      jsonlPath: pathOf(r.string(events, 'jsonl_path', 'events.jsonl_path')),
-      maxPreviewBytes:
-        r.int(events, 'max_preview_bytes', 'events.max_preview_bytes', 0, MAX_PREVIEW_BYTES) ??
-        4096,
-      maxSizeBytes:
-        r.int(events, 'max_size_bytes', 'events.max_size_bytes', 1024, 2 ** 40) ??
-        100 * 1024 * 1024,
-      maxBackups: r.int(events, 'max_backups', 'events.max_backups', 0, 1000) ?? 5,
-    },
+    admission: admissionConfig,
+    events: readEvents(events, pathOf, r),
     redaction: { rules },
+  };
+}
+
+function readRoot(text: string, path: string, r: Reader): Json {
+  const docs = parseAllDocuments(text, { uniqueKeys: true, strict: true, prettyErrors: false });
+  if (!Array.isArray(docs) || docs.length > 1) {
+    throw new ConfigError(`${path}: the config must hold exactly one YAML document`);
+  }
+  const doc = docs[0];
+  if (doc && doc.errors.length > 0) {
+    throw new ConfigError(`${path}: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+  }
+  const parsed: unknown = doc ? doc.toJS({ maxAliasCount: 0 }) : {};
+  const root = (parsed ?? {}) as Json;
+  if (typeof root !== 'object' || Array.isArray(root)) r.fail('config', 'must be a mapping');
+  for (const key of Object.keys(root)) if (!(key in SECTIONS)) r.fail(key, 'is not a known key');
+  return root;
+}
+
+/** The config's sections and the keys each may hold. */
+const SECTIONS = {
+  runner: ['id', 'group', 'labels'],
+  cloud: [
+    'url',
+    'allow_insecure',
+    'enrollment_key_env',
+    'token_path',
+    'heartbeat_every',
+    'reconnect_min',
+    'reconnect_max',
+  ],
+  paths: ['data_dir', 'packs'],
+  execution: ['inherit_env', 'cancel_grace'],
+  admission: ['allow', 'deny', 'max_risk'],
+  events: ['jsonl_path', 'max_preview_bytes', 'max_size_bytes', 'max_backups'],
+  redaction: ['rules'],
+} as const;
+
+function readSections(root: Json, r: Reader): Record<keyof typeof SECTIONS, Json> {
+  const sections = {} as Record<keyof typeof SECTIONS, Json>;
+  for (const [key, allowed] of Object.entries(SECTIONS) as [
+    keyof typeof SECTIONS,
+    readonly string[],
+  ][])
+    sections[key] = r.section(root, key, allowed);
+  return sections;
+}
+
+function readLabels(runner: Json, r: Reader): Record<string, string> {
+  const labels = runner.labels ?? {};
+  if (
+    typeof labels !== 'object' ||
+    Array.isArray(labels) ||
+    Object.values(labels as Json).some((v) => typeof v !== 'string')
+  ) {
+    r.fail('runner.labels', 'must map names to strings');
+  }
+  return labels as Record<string, string>;
+}
+
+function readAdmission(admission: Json, r: Reader): RunnerConfig['admission'] {
+  const maxRisk = r.string(admission, 'max_risk', 'admission.max_risk');
+  if (maxRisk !== undefined && !RISKS.includes(maxRisk as Risk)) {
+    r.fail('admission.max_risk', `must be one of ${RISKS.join(', ')}`);
+  }
+  const allow = r.strings(admission, 'allow', 'admission.allow') ?? [];
+  const deny = r.strings(admission, 'deny', 'admission.deny') ?? [];
+  try {
+    compileAdmission({ allow, deny, maxRisk: maxRisk as Risk | undefined });
+  } catch (error) {
+    r.fail('admission', (error as Error).message);
+  }
+  return { allow, deny, maxRisk: maxRisk as Risk | undefined };
+}
+
+function readInheritEnv(execution: Json, enrollmentKeyEnv: string, r: Reader): string[] {
+  const inheritEnv = r.strings(execution, 'inherit_env', 'execution.inherit_env') ?? [];
+  for (const name of inheritEnv) {
+    if (/^(LD_|DYLD_)/.test(name) || name === 'BASH_ENV' || name === enrollmentKeyEnv) {
+      r.fail('execution.inherit_env', `may not include ${name}`);
+    }
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) r.fail('execution.inherit_env', 'holds a bad name');
+  }
+  return inheritEnv;
+}
+
+/** Heartbeat and reconnect timing; the defaults are the protocol's. */
+function readCloudTiming(cloud: Json, r: Reader) {
+  const reconnectMinMs =
+    r.duration(cloud, 'reconnect_min', 'cloud.reconnect_min') ?? RECONNECT_MIN_MS;
+  const reconnectMaxMs =
+    r.duration(cloud, 'reconnect_max', 'cloud.reconnect_max') ?? RECONNECT_MAX_MS;
+  if (reconnectMinMs <= 0 || reconnectMaxMs < reconnectMinMs) {
+    r.fail('cloud.reconnect_min', 'must be positive and not above cloud.reconnect_max');
+  }
+  const heartbeatEveryMs =
+    r.duration(cloud, 'heartbeat_every', 'cloud.heartbeat_every') ?? HEARTBEAT_INTERVAL_MS;
+  if (heartbeatEveryMs <= 0) r.fail('cloud.heartbeat_every', 'must be positive');
+  return { heartbeatEveryMs, reconnectMinMs, reconnectMaxMs };
+}
+
+function readEvents(
+  events: Json,
+  pathOf: (value: string | undefined) => string | undefined,
+  r: Reader,
+): RunnerConfig['events'] {
+  return {
+    jsonlPath: pathOf(r.string(events, 'jsonl_path', 'events.jsonl_path')),
+    maxPreviewBytes:
+      r.int(events, 'max_preview_bytes', 'events.max_preview_bytes', 0, MAX_PREVIEW_BYTES) ?? 4096,
+    maxSizeBytes:
+      r.int(events, 'max_size_bytes', 'events.max_size_bytes', 1024, 2 ** 40) ?? 100 * 1024 * 1024,
+    maxBackups: r.int(events, 'max_backups', 'events.max_backups', 0, 1000) ?? 5,
   };
 }
 
