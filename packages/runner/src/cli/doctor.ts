@@ -19,6 +19,8 @@ interface Check {
   detail: string;
 }
 
+type Add = (check: string, level: Level, detail: string) => void;
+
 const UNIT_PATHS = [
   '/etc/systemd/system/emisar-runner.service',
   '/lib/systemd/system/emisar-runner.service',
@@ -29,10 +31,23 @@ export async function runDoctor(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Check[]> {
   const checks: Check[] = [];
-  const add = (check: string, level: Level, detail: string) =>
-    checks.push({ check, level, detail });
+  const add: Add = (check, level, detail) => checks.push({ check, level, detail });
   add('config', 'ok', config.path ?? '(defaults)');
+  await checkCredential(config, add, env);
+  await checkDispatchLog(config, add);
+  await checkPacks(config, add, env);
+  await checkIsolation(add);
+  await checkJournal(config, add);
+  await checkServiceUnit(add);
+  await checkControlPlane(config, add);
+  return checks;
+}
 
+async function checkCredential(
+  config: RunnerConfig,
+  add: Add,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   const tokenPath = config.cloud.tokenPath;
   const key = env[config.cloud.enrollmentKeyEnv];
   if (!tokenPath)
@@ -58,7 +73,9 @@ export async function runDoctor(
       add('credential', 'fail', errorMessage(error));
     }
   }
+}
 
+async function checkDispatchLog(config: RunnerConfig, add: Add): Promise<void> {
   if (config.paths.dataDir) {
     const path = join(config.paths.dataDir, 'dispatches.jsonl');
     try {
@@ -69,7 +86,9 @@ export async function runDoctor(
       add('dispatch log', 'fail', errorMessage(error));
     }
   }
+}
 
+async function checkPacks(config: RunnerConfig, add: Add, env: NodeJS.ProcessEnv): Promise<void> {
   for (const dir of config.paths.packs) {
     const exists = await stat(dir).then(
       (s) => s.isDirectory(),
@@ -88,7 +107,9 @@ export async function runDoctor(
   } catch (error) {
     add('packs', 'fail', errorMessage(error));
   }
+}
 
+async function checkIsolation(add: Add): Promise<void> {
   const isolation = await detectIsolation();
   add(
     'containment',
@@ -104,14 +125,18 @@ export async function runDoctor(
       ? `${isolation.setpriv.path}: no_new_privs, pdeathsig KILL, user switching`
       : 'util-linux setpriv not found: children may gain privileges through setuid programs, can outlive a killed runner, and actions with user: cannot run',
   );
+}
 
+async function checkJournal(config: RunnerConfig, add: Add): Promise<void> {
   if (config.events.jsonlPath) {
     const report = await verifyJournalFile(config.events.jsonlPath);
     if (report.ok || (report.lines === 0 && report.head === 'missing'))
       add('journal', 'ok', `${report.lines} lines, chain intact`);
     else add('journal', 'fail', `line ${report.break?.line}: ${report.break?.problem}`);
   } else add('journal', 'fail', 'events.jsonl_path is not set');
+}
 
+async function checkServiceUnit(add: Add): Promise<void> {
   let unit: string | undefined;
   for (const path of UNIT_PATHS)
     if (
@@ -122,7 +147,9 @@ export async function runDoctor(
     )
       unit = path;
   add('service unit', unit ? 'ok' : 'warn', unit ?? 'emisar-runner.service is not installed');
+}
 
+async function checkControlPlane(config: RunnerConfig, add: Add): Promise<void> {
   if (config.cloud.url) {
     try {
       const started = Date.now();
@@ -148,7 +175,6 @@ export async function runDoctor(
       add('control plane', 'fail', `${config.cloud.url} unreachable: ${errorMessage(error)}`);
     }
   } else add('control plane', 'warn', 'cloud.url is not set');
-  return checks;
 }
 
 export function registerDoctorCommand(program: Command): void {
