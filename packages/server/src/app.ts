@@ -1,12 +1,15 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerIdentity } from './accounts/register-identity.js';
+import { approvalExpiryJob } from './approvals/sweep.js';
 import { registerAuditRoutes } from './audit/routes.js';
+import { identityCleanupJob } from './auth/cleanup.js';
 import { createNotifyBus } from './bus/notify-bus.js';
 import type { ServerConfig } from './config.js';
 import { type Clock, systemClock } from './core/clock.js';
 import type { Storage } from './db/database.js';
 import { createOutageLog } from './db/outage-log.js';
+import { fleetCleanupJob } from './fleet/cleanup.js';
 import { registerFleet } from './fleet/register.js';
 import type { RunHooks } from './fleet/run-hooks.js';
 import { installCredentialLimits } from './http/credential-limits.js';
@@ -15,10 +18,15 @@ import { registerHealthRoutes } from './http/health-routes.js';
 import { installInputHygiene } from './http/input-hygiene.js';
 import { loggerOptions, requestIdOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
+import { createJobs } from './jobs/periodic.js';
 import { registerPolicy } from './policy/register.js';
 import { registerRuns } from './runs/register.js';
 import { createRunRelease } from './runs/release.js';
 import { createRunHooks } from './runs/runner-hooks.js';
+import { dispatchTimeoutJob } from './runs/sweep.js';
+
+/** How often each node looks for due mail (it is also woken after each commit that queues some). */
+const MAIL_DELIVERY_INTERVAL_MS = 2_000;
 
 export interface AppDependencies {
   config: ServerConfig;
@@ -98,5 +106,15 @@ export async function createApp({
     runRelease: createRunRelease({ bus, clock }),
   });
   registerRuns(app, { config, storage, clock, bus, approvals });
+
+  const jobs = createJobs({ db: storage.db, log: app.log });
+  jobs.start(app.mailOutbox.deliveryJob(MAIL_DELIVERY_INTERVAL_MS));
+  jobs.start(identityCleanupJob({ clock }));
+  jobs.start(fleetCleanupJob({ clock }));
+  jobs.start(approvalExpiryJob({ approvals, intervalMs: config.timing.sweepIntervalMs }));
+  jobs.start(dispatchTimeoutJob({ bus, clock, timing: config.timing }));
+  // Added last so it runs first on close (Fastify runs onClose hooks in reverse): the
+  // jobs stop before the bus and the mail transport they use are closed.
+  app.addHook('onClose', () => jobs.stop());
   return app;
 }

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { createApp } from './app.js';
-import { startAuditSweeps } from './audit/scheduler.js';
+import { auditJobs } from './audit/scheduler.js';
 import type { ServerConfig } from './config.js';
 import { systemClock } from './core/clock.js';
 import { ConfigError } from './core/config-error.js';
 import { openStorage, type Storage } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { createJobs } from './jobs/periodic.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -48,13 +49,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await migrateToLatest(storage.db);
     const app = await createApp({ config, storage });
     await app.listen({ port: config.port, host: config.host });
-    const sweeps = startAuditSweeps({
-      db: storage.db,
+    const sweeps = createJobs({ db: storage.db, log: app.log });
+    for (const job of auditJobs({
       signingKey: config.signingKey,
       clock: systemClock,
       config: config.audit,
-      log: app.log,
-    });
+    })) {
+      sweeps.start(job);
+    }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const scheme = config.tls ? 'https' : 'http';

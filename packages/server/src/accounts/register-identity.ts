@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { cleanUpIdentityRows } from '../auth/cleanup.js';
 import { registerLinkPages } from '../auth/link-pages.js';
 import { registerMeRoutes } from '../auth/me-routes.js';
 import { createTotpBox } from '../auth/mfa.js';
@@ -28,16 +27,12 @@ declare module 'fastify' {
   }
 }
 
-const IDENTITY_CLEANUP_INTERVAL_MS = 3_600_000;
-
 export interface IdentityOptions {
   config: Pick<ServerConfig, 'baseUrl' | 'secretKey' | 'secureCookies' | 'mail' | 'trustProxy'>;
   storage: Pick<Storage, 'db'>;
   clock: Clock;
   /** Membership changes are announced on it (open event streams re-check their access). */
   bus: NotifyBus;
-  /** How often the outbox sweep looks for due mail (it is also nudged after each send). */
-  mailSweepIntervalMs?: number;
 }
 
 export interface Identity {
@@ -46,12 +41,12 @@ export interface Identity {
 
 /**
  * People, sessions, MFA, members and credentials: the auth hook (session
- * cookie or Bearer API key, CSRF), the email outbox and its sweep, the dev
+ * cookie or Bearer API key, CSRF), the email outbox, the dev
  * mailbox, and every /api/v1 route of the identity domains.
  */
 export async function registerIdentity(
   app: FastifyInstance,
-  { config, storage, clock, bus, mailSweepIntervalMs = 2_000 }: IdentityOptions,
+  { config, storage, clock, bus }: IdentityOptions,
 ): Promise<Identity> {
   const { db } = storage;
   const { baseUrl, secureCookies } = config;
@@ -65,20 +60,10 @@ export async function registerIdentity(
     from: config.mail.from,
     log: app.log,
   });
-  outbox.start(mailSweepIntervalMs);
   app.decorate('mailOutbox', outbox);
-  app.addHook('onClose', () => outbox.stop());
+  app.addHook('onClose', () => outbox.close());
   const trustsProxy = config.trustProxy !== false;
   registerDevMailboxRoutes(app, { outbox, enabled: config.mail.devMailbox, trustsProxy });
-
-  const cleanup = setInterval(() => {
-    cleanUpIdentityRows(db, clock).then(
-      (counts) => app.log.debug({ counts }, 'identity cleanup'),
-      (error: unknown) => app.log.warn({ err: error }, 'identity cleanup failed'),
-    );
-  }, IDENTITY_CLEANUP_INTERVAL_MS);
-  cleanup.unref();
-  app.addHook('onClose', async () => clearInterval(cleanup));
 
   const totpBox = createTotpBox(config.secretKey);
   const signIn = createSignInService({ db, clock, outbox, baseUrl, totpBox });

@@ -19,7 +19,6 @@ import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
 import { signInCodeFrom } from '../test-support/smtp-sink.js';
 import { type ApprovalService, createApprovalService } from './service.js';
-import { sweepApprovalExpiry } from './sweep.js';
 import { parkedRun, RecordingRunRelease, trustedRunner } from './test-support/fixtures.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are read loosely in assertions.
@@ -325,48 +324,19 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     const fresh = await park();
     h.clock.advance(TTL_MS / 2 + 1000);
     try {
-      const first = await sweepApprovalExpiry({ db: h.storage.db, approvals });
-      expect(first.ran).toBe(true);
-      expect(first.expired).toBeGreaterThanOrEqual(1);
+      expect(await approvals.expireDue()).toBeGreaterThanOrEqual(1);
       expect((await requestOf(overdue.id)).status).toBe('expired');
       expect(await runOf(overdue.runId)).toEqual({
         status: 'denied',
         status_reason: 'approval_expired',
       });
       expect((await requestOf(fresh.id)).status).toBe('pending');
-      expect(await sweepApprovalExpiry({ db: h.storage.db, approvals })).toEqual({
-        ran: true,
-        expired: 0,
-      });
+      expect(await approvals.expireDue()).toBe(0);
     } finally {
       h.clock.advance(-(TTL_MS + 1000));
     }
     await decisions(owner, fresh.id, { decision: 'deny' });
   });
-
-  it.skipIf(!onPostgres)(
-    'the expiry sweep does nothing while another node holds its lock',
-    async () => {
-      const overdue = await park();
-      const other = new pg.Client(h.storage.postgresConfig);
-      await other.connect();
-      h.clock.advance(TTL_MS + 1000);
-      try {
-        await other.query('select pg_advisory_lock($1, 1)', [0x61707072]);
-        expect(await sweepApprovalExpiry({ db: h.storage.db, approvals })).toEqual({
-          ran: false,
-          expired: 0,
-        });
-        expect((await requestOf(overdue.id)).status).toBe('pending');
-        await other.query('select pg_advisory_unlock($1, 1)', [0x61707072]);
-        expect((await sweepApprovalExpiry({ db: h.storage.db, approvals })).ran).toBe(true);
-        expect((await requestOf(overdue.id)).status).toBe('expired');
-      } finally {
-        h.clock.advance(-(TTL_MS + 1000));
-        await other.end();
-      }
-    },
-  );
 
   it('needs a sign-in within 15 minutes to decide a high-risk request (reauth_required)', async () => {
     bob.browser = await freshSignIn(bob.email);

@@ -1,21 +1,16 @@
 import { type KeyObject, sign } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import { checkpointMessage } from './checkpoint-message.js';
-import { AUDIT_LOCK_NAMESPACE } from './record.js';
 import { publishedAuditKey } from './signing-key.js';
 import { normalizeTimestamp } from './timestamps.js';
 import type { CheckpointsDocument } from './verify.js';
 
-/** Second key of the advisory lock that lets one node at a time sign checkpoints. */
-const CHECKPOINT_SWEEP_LOCK = 1;
-
 /**
  * Signs the chain head of every account whose head moved since its last
- * checkpoint (Ed25519 over `checkpointMessage`). Idempotent; one node at a
- * time (a transaction-scoped try-lock: a node that finds it taken skips the
- * tick). Returns how many checkpoints it wrote.
+ * checkpoint (Ed25519 over `checkpointMessage`), in one transaction.
+ * Idempotent. Returns how many checkpoints it wrote.
  */
 export async function signAuditCheckpoints(deps: {
   db: Kysely<Database>;
@@ -24,10 +19,6 @@ export async function signAuditCheckpoints(deps: {
 }): Promise<number> {
   const { db, signingKey, clock } = deps;
   return db.transaction().execute(async (trx) => {
-    const { rows } = await sql<{ locked: boolean }>`
-      select pg_try_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, ${CHECKPOINT_SWEEP_LOCK}) as locked
-    `.execute(trx);
-    if (!rows[0]?.locked) return 0;
     const heads = await trx
       .selectFrom('audit_chain_heads as h')
       .select(['h.account_id', 'h.seq', 'h.hash'])

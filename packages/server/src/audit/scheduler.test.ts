@@ -2,11 +2,12 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
+import { createJobs } from '../jobs/periodic.js';
 import { insertAccount } from '../test-support/accounts.js';
 import { openTestStorage, type TestStorage } from '../test-support/database.js';
 import { listAuditCheckpoints } from './checkpoints.js';
 import { parseAuditConfig } from './config.js';
-import { startAuditSweeps } from './scheduler.js';
+import { auditJobs } from './scheduler.js';
 import { writeEvents } from './test-support/fixtures.js';
 
 let storage: TestStorage;
@@ -33,22 +34,23 @@ describe('audit sweep configuration', () => {
   });
 });
 
-describe('startAuditSweeps', () => {
-  it('signs checkpoints on its interval and stops cleanly', async () => {
+describe('the audit jobs', () => {
+  it('sign checkpoints on their interval and stop cleanly', async () => {
     const accountId = await insertAccount(storage.db);
     await writeEvents(storage.db, accountId, 2);
     const signingKey = generateKeyPairSync('ed25519').privateKey;
     const logged: string[] = [];
-    const sweeps = startAuditSweeps({
-      db: storage.db,
+    const log = (_fields: object, message: string) => {
+      logged.push(message);
+    };
+    const sweeps = createJobs({ db: storage.db, log: { info: log, debug: log, error: log } });
+    for (const job of auditJobs({
       signingKey,
       clock: systemClock,
       config: { checkpointIntervalMs: 20, retentionIntervalMs: 20 },
-      log: {
-        info: (_f, message) => logged.push(message),
-        error: (_f, message) => logged.push(message),
-      },
-    });
+    })) {
+      sweeps.start(job);
+    }
     const checkpoints = async () =>
       (await listAuditCheckpoints({ db: storage.db, signingKey, accountId })).checkpoints;
     while ((await checkpoints()).length === 0) await new Promise((r) => setTimeout(r, 10));

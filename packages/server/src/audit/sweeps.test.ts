@@ -6,7 +6,7 @@ import { insertAccount } from '../test-support/accounts.js';
 import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 import { checkpointMessage } from './checkpoint-message.js';
 import { listAuditCheckpoints, signAuditCheckpoints } from './checkpoints.js';
-import { AUDIT_LOCK_NAMESPACE, recordAuditEvent } from './record.js';
+import { recordAuditEvent } from './record.js';
 import { sweepAuditRetention } from './retention.js';
 import { sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
 
@@ -67,7 +67,6 @@ describe('retention sweep', () => {
     await signAuditCheckpoints({ db: storage.db, signingKey, clock });
 
     const first = await sweepAuditRetention({ db: storage.db, clock });
-    expect(first.ran).toBe(true);
     expect(first.deleted).toBeGreaterThanOrEqual(2);
     const rows = await storage.db
       .selectFrom('audit_events')
@@ -101,7 +100,7 @@ describe('retention sweep', () => {
     ]);
 
     const again = await sweepAuditRetention({ db: storage.db, clock });
-    expect(again).toMatchObject({ ran: true, deleted: 0 });
+    expect(again).toMatchObject({ deleted: 0 });
     const count = await storage.db
       .selectFrom('audit_events')
       .select((eb) => eb.fn.countAll().as('n'))
@@ -116,43 +115,5 @@ describe('retention sweep', () => {
     });
     expect(later.deleted).toBeGreaterThanOrEqual(2);
     expect(await removed()).toEqual([[1, 4]]);
-  });
-});
-
-describe.runIf(onPostgres)('one node at a time (PostgreSQL)', () => {
-  it('skips a tick while another node holds the sweep lock', async () => {
-    const clock = new ManualClock('2026-08-01T00:00:00Z');
-    const accountId = await insertAccount(storage.db, 'free');
-    await storage.db
-      .transaction()
-      .execute((trx) =>
-        recordAuditEvent(trx, { ...sampleEvent(accountId, 1), occurredAt: '2026-07-01T00:00:00Z' }),
-      );
-    const held = signal();
-    const released = signal();
-    // Another node: holds both sweep locks in a transaction of its own.
-    const otherNode = storage.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, 1), pg_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, 2)`.execute(
-        trx,
-      );
-      held.fire();
-      await released.promise;
-    });
-    await held.promise;
-    expect(await sweepAuditRetention({ db: storage.db, clock })).toEqual({
-      ran: false,
-      accounts: 0,
-      deleted: 0,
-    });
-    expect(await signAuditCheckpoints({ db: storage.db, signingKey, clock })).toBe(0);
-    released.fire();
-    await otherNode;
-    expect(await sweepAuditRetention({ db: storage.db, clock })).toMatchObject({ ran: true });
-    const left = await storage.db
-      .selectFrom('audit_events')
-      .select('event_type')
-      .where('account_id', '=', accountId)
-      .execute();
-    expect(left).toEqual([{ event_type: 'audit.retention_swept' }]);
   });
 });

@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
+import type { PeriodicJob } from '../jobs/periodic.js';
 
-const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 /** Spent sign-in material is kept this long for support questions, then deleted. */
 const KEEP_SPENT_MS = 7 * DAY_MS;
 
@@ -40,5 +42,16 @@ export async function cleanUpIdentityRows(
     rateLimitCounters: await deleted(
       db.deleteFrom('rate_limit_counters').where('window_started_at', '<', cutoff),
     ),
+  };
+}
+
+/** The identity cleanup hourly, on every node (its deletes are safe to repeat). */
+export function identityCleanupJob(deps: { clock: Clock }): PeriodicJob<CleanupCounts> {
+  return {
+    name: 'identity cleanup',
+    lock: null,
+    intervalMs: HOUR_MS,
+    firstDelayMs: HOUR_MS,
+    run: (db) => cleanUpIdentityRows(db, deps.clock),
   };
 }

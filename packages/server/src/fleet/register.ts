@@ -6,7 +6,6 @@ import { createCatalogService } from '../catalog/service.js';
 import type { ServerConfig } from '../config.js';
 import type { Clock } from '../core/clock.js';
 import type { Storage } from '../db/database.js';
-import { startFleetCleanup } from './cleanup.js';
 import { createEnrollmentService } from './enrollment.js';
 import { createRunnerGateway, type RunnerGateway } from './gateway.js';
 import { registerFleetRoutes } from './routes.js';
@@ -60,7 +59,5 @@ export async function registerFleet(
   await registerRunnerRoutes(app, { db, clock, enrollment, gateway, limits: config.rateLimits });
   registerFleetRoutes(app, { db, clock, fleet: createFleetService({ db, clock, bus }) });
   registerCatalogRoutes(app, { db, clock, catalog: createCatalogService({ db, clock, bus }) });
-  const stopCleanup = startFleetCleanup({ db, clock }, app.log);
-  app.addHook('onClose', () => stopCleanup());
   return { gateway };
 }

@@ -83,7 +83,7 @@ describe('mail outbox', () => {
     expect(stored.last_error).toBeTruthy();
     expect(new Date(stored.next_attempt_at).getTime() - clock.now().getTime()).toBe(backoffMs(1));
     expect(await down.deliverDue()).toBe(0); // not due yet
-    await down.stop();
+    down.close();
 
     clock.advance(backoffMs(1));
     const up = outboxWith(sink.url);
@@ -92,7 +92,7 @@ describe('mail outbox', () => {
     expect(mail.text).toContain('/confirm#emcf-x');
     stored = await row('retry@example.test');
     expect(stored).toMatchObject({ status: 'sent', body_ciphertext: null });
-    await up.stop();
+    up.close();
   });
 
   it('gives up after ten attempts with doubling delays', async () => {
@@ -108,7 +108,7 @@ describe('mail outbox', () => {
       attempts: 10,
       body_ciphertext: null,
     });
-    await down.stop();
+    down.close();
   });
 
   it('without a transport, holds mail for the dev mailbox and logs only a pointer', async () => {
@@ -121,6 +121,6 @@ describe('mail outbox', () => {
     const pointer = lines.filter((l) => l.message.includes('dev@example.test'));
     expect(pointer.map((l) => l.message)).toEqual(['mail to dev@example.test — open /dev/mailbox']);
     expect(JSON.stringify(lines)).not.toContain('emcf-x');
-    await local.stop();
+    local.close();
   });
 });

@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import { createSecretBox } from '../core/secret-box.js';
 import type { Database } from '../db/schema.js';
+import { type PeriodicJob, WakeUp } from '../jobs/periodic.js';
 import { type MailMessage, renderMail } from './templates.js';
 import type { MailTransport } from './transports.js';
 
@@ -29,12 +30,14 @@ export interface MailOutbox {
   enqueue(trx: Kysely<Database>, mail: QueuedMail): Promise<void>;
   /** Delivers what is due now; returns how many rows it handled. */
   deliverDue(): Promise<number>;
-  /** Asks for a delivery pass soon (after a commit that queued mail). */
+  /** Asks the delivery job for a pass soon (after a commit that queued mail). */
   kick(): void;
   /** Messages kept for the dev mailbox (no transport configured), newest first. */
   held(limit: number): Promise<HeldMail[]>;
-  start(intervalMs: number): void;
-  stop(): Promise<void>;
+  /** Delivers due mail every `intervalMs` on every node (claims keep a row to one sender). */
+  deliveryJob(intervalMs: number): PeriodicJob<{ handled: number }>;
+  /** Closes the transport (after the delivery job has stopped). */
+  close(): void;
 }
 
 const MAX_ATTEMPTS = 10;
@@ -63,9 +66,7 @@ export function createMailOutbox(deps: {
   const open = (id: string, sealed: Uint8Array): Sealed =>
     JSON.parse(box.open(sealed, id).toString('utf8')) as Sealed;
 
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  let again = false;
+  const wakeUp = new WakeUp();
 
   async function deliverDue(): Promise<number> {
     const now = deps.clock.now();
@@ -133,26 +134,6 @@ export function createMailOutbox(deps: {
     return claimed.rows.length;
   }
 
-  function pass(): Promise<number> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = deliverDue()
-      .catch((error: unknown) => {
-        deps.log.warn({ err: error }, 'mail sweep failed');
-        return 0;
-      })
-      .finally(() => {
-        running = undefined;
-        if (again) {
-          again = false;
-          void pass();
-        }
-      });
-    return running;
-  }
-
   return {
     async enqueue(trx, mail) {
       const rendered = renderMail(mail.message);
@@ -174,10 +155,8 @@ export function createMailOutbox(deps: {
         .where('id', '=', row.id)
         .execute();
     },
-    deliverDue: pass,
-    kick() {
-      if (timer) void pass();
-    },
+    deliverDue,
+    kick: () => wakeUp.fire(),
     async held(limit) {
       const rows = await deps.db
         .selectFrom('mail_outbox')
@@ -195,14 +174,15 @@ export function createMailOutbox(deps: {
         createdAt: row.created_at,
       }));
     },
-    start(intervalMs) {
-      timer ??= setInterval(() => void pass(), intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      clearInterval(timer);
-      timer = undefined;
-      await running;
+    deliveryJob: (intervalMs) => ({
+      name: 'mail delivery',
+      lock: null,
+      intervalMs,
+      firstDelayMs: intervalMs,
+      wakeUp,
+      run: async () => ({ handled: await deliverDue() }),
+    }),
+    close() {
       deps.transport?.close();
     },
   };

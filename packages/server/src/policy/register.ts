@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { createGrantService } from '../approvals/grants.js';
 import { registerApprovalRoutes } from '../approvals/routes.js';
 import { type ApprovalService, createApprovalService } from '../approvals/service.js';
-import { startApprovalSweep } from '../approvals/sweep.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { ServerConfig } from '../config.js';
 import type { Clock } from '../core/clock.js';
@@ -23,8 +22,7 @@ export interface PolicyOptions {
 
 /**
  * Policy and approvals: the editor API and stop switch, approval requests,
- * decisions and grants, and the expiry sweep (every `SWEEP_INTERVAL`, one
- * node at a time). Returns the approval service the runs domain calls.
+ * decisions and grants. Returns the approval service the runs domain calls.
  */
 export function registerPolicy(
   app: FastifyInstance,
@@ -43,12 +41,5 @@ export function registerPolicy(
   const policies = createPolicyService({ db, clock });
   registerPolicyRoutes(app, { db, clock, policies });
   registerApprovalRoutes(app, { db, clock, approvals, grants: createGrantService({ db, clock }) });
-  const stopSweep = startApprovalSweep({
-    db,
-    approvals,
-    intervalMs: config.timing.sweepIntervalMs,
-    log: app.log,
-  });
-  app.addHook('onClose', () => stopSweep());
   return { approvals, policies };
 }

@@ -6,7 +6,6 @@ import type { Clock } from '../core/clock.js';
 import type { Storage } from '../db/database.js';
 import { registerRunRoutes } from './routes.js';
 import { createRunService, type RunService } from './service.js';
-import { startRunSweeps } from './sweep.js';
 
 export interface RunsOptions {
   config: Pick<ServerConfig, 'secretKey' | 'timing'>;
@@ -16,7 +15,7 @@ export interface RunsOptions {
   approvals: Pick<ApprovalService, 'openApprovalRequest' | 'cancelApprovalForRun'>;
 }
 
-/** Runs: the REST routes, the account event stream, and the dispatch-timeout sweep. */
+/** Runs: the REST routes and the account event stream. */
 export function registerRuns(
   app: FastifyInstance,
   { config, storage, clock, bus, approvals }: RunsOptions,
@@ -24,7 +23,5 @@ export function registerRuns(
   const { db } = storage;
   const runs = createRunService({ db, bus, clock, secretKey: config.secretKey, approvals });
   registerRunRoutes(app, { db, clock, bus, runs });
-  const sweeps = startRunSweeps({ db, bus, clock, timing: config.timing, log: app.log });
-  app.addHook('onClose', () => sweeps.stop());
   return { runs };
 }

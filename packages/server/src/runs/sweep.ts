@@ -1,9 +1,10 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { AuditActor } from '../audit/record.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import type { TimingConfig } from '../fleet/timing.js';
+import type { PeriodicJob } from '../jobs/periodic.js';
 import { notifyRunnerWork } from './release.js';
 import { lockRun, type RunRow, transitionRun } from './transitions.js';
 
@@ -18,16 +19,12 @@ export interface RunSweepDeps {
 }
 
 export interface RunSweepResult {
-  ran: boolean;
   unreachable: number;
   outcomeUnknown: number;
   cancelled: number;
   redeliveries: number;
 }
 
-/** Two-key advisory lock: ('runs', dispatch timeouts). */
-const RUNS_LOCK_NAMESPACE = 0x72756e73;
-const DISPATCH_SWEEP_LOCK = 1;
 const BATCH = 500;
 const SWEEP_ACTOR: AuditActor = { kind: 'system', id: null, label: 'dispatch-timeouts' };
 
@@ -45,89 +42,76 @@ type Verdict =
  * `outcome_unknown`; a started run with no result past its timeout plus
  * RUN_DEADLINE while the runner is gone errors as `outcome_unknown`; a run
  * cancelled before it started ends as `cancelled` once the cancel had
- * SENT_DEADLINE to land. Re-derives everything from rows; one node at a time.
+ * SENT_DEADLINE to land. Re-derives everything from rows.
  */
 export async function sweepDispatchTimeouts(deps: RunSweepDeps): Promise<RunSweepResult> {
   const result: RunSweepResult = {
-    ran: false,
     unreachable: 0,
     outcomeUnknown: 0,
     cancelled: 0,
     redeliveries: 0,
   };
-  return deps.db.connection().execute(async (conn) => {
-    const { rows } = await sql<{ locked: boolean }>`
-      select pg_try_advisory_lock(${RUNS_LOCK_NAMESPACE}, ${DISPATCH_SWEEP_LOCK}) as locked
-    `.execute(conn);
-    if (!rows[0]?.locked) return result;
-    result.ran = true;
-    try {
-      const now = deps.clock.now();
-      const before = (ms: number) => new Date(now.getTime() - ms).toISOString();
-      const candidates = await conn
-        .selectFrom('runs')
-        .select(['id', 'runner_id'])
-        .where((eb) =>
-          eb.or([
-            eb.and([
-              eb('status', '=', 'pending'),
-              eb('updated_at', '<=', before(deps.timing.dispatchGraceMs)),
-            ]),
-            eb.and([
-              eb('status', 'in', ['sent', 'cancelling']),
-              eb('started_at', 'is', null),
-              eb('sent_at', '<=', before(deps.timing.sentDeadlineMs)),
-            ]),
-            eb.and([
-              eb('status', 'in', ['running', 'cancelling']),
-              eb('started_at', 'is not', null),
-              eb('started_at', '<=', before(deps.timing.runDeadlineMs)),
-            ]),
-          ]),
-        )
-        .orderBy('queued_at')
-        .limit(BATCH)
-        .execute();
-      const wake = new Set<string>();
-      for (const candidate of candidates) {
-        await conn.transaction().execute(async (trx) => {
-          const run = await lockRun(trx, { id: candidate.id });
-          if (!run) return;
-          const online = await runnerOnline(trx, run, now);
-          const verdict = judge(run, online, now, deps.timing);
-          const at = now.toISOString();
-          if (verdict.kind === 'redeliver') {
-            wake.add(run.runner_id);
-            result.redeliveries += 1;
-          } else if (verdict.kind === 'cancelled') {
-            await transitionRun(trx, deps.bus, run, {
-              to: 'cancelled',
-              statusReason: 'cancelled_before_start',
-              patch: { cancelled_at: at },
-              actor: SWEEP_ACTOR,
-              now: at,
-            });
-            result.cancelled += 1;
-          } else if (verdict.kind === 'error') {
-            await transitionRun(trx, deps.bus, run, {
-              to: 'error',
-              statusReason: verdict.statusReason,
-              actor: SWEEP_ACTOR,
-              now: at,
-            });
-            if (verdict.statusReason === 'runner_unreachable') result.unreachable += 1;
-            else result.outcomeUnknown += 1;
-          }
+  const conn = deps.db;
+  const now = deps.clock.now();
+  const before = (ms: number) => new Date(now.getTime() - ms).toISOString();
+  const candidates = await conn
+    .selectFrom('runs')
+    .select(['id', 'runner_id'])
+    .where((eb) =>
+      eb.or([
+        eb.and([
+          eb('status', '=', 'pending'),
+          eb('updated_at', '<=', before(deps.timing.dispatchGraceMs)),
+        ]),
+        eb.and([
+          eb('status', 'in', ['sent', 'cancelling']),
+          eb('started_at', 'is', null),
+          eb('sent_at', '<=', before(deps.timing.sentDeadlineMs)),
+        ]),
+        eb.and([
+          eb('status', 'in', ['running', 'cancelling']),
+          eb('started_at', 'is not', null),
+          eb('started_at', '<=', before(deps.timing.runDeadlineMs)),
+        ]),
+      ]),
+    )
+    .orderBy('queued_at')
+    .limit(BATCH)
+    .execute();
+  const wake = new Set<string>();
+  for (const candidate of candidates) {
+    await conn.transaction().execute(async (trx) => {
+      const run = await lockRun(trx, { id: candidate.id });
+      if (!run) return;
+      const online = await runnerOnline(trx, run, now);
+      const verdict = judge(run, online, now, deps.timing);
+      const at = now.toISOString();
+      if (verdict.kind === 'redeliver') {
+        wake.add(run.runner_id);
+        result.redeliveries += 1;
+      } else if (verdict.kind === 'cancelled') {
+        await transitionRun(trx, deps.bus, run, {
+          to: 'cancelled',
+          statusReason: 'cancelled_before_start',
+          patch: { cancelled_at: at },
+          actor: SWEEP_ACTOR,
+          now: at,
         });
+        result.cancelled += 1;
+      } else if (verdict.kind === 'error') {
+        await transitionRun(trx, deps.bus, run, {
+          to: 'error',
+          statusReason: verdict.statusReason,
+          actor: SWEEP_ACTOR,
+          now: at,
+        });
+        if (verdict.statusReason === 'runner_unreachable') result.unreachable += 1;
+        else result.outcomeUnknown += 1;
       }
-      for (const runnerId of wake) await notifyRunnerWork(deps.bus, conn, runnerId);
-      return result;
-    } finally {
-      await sql`select pg_advisory_unlock(${RUNS_LOCK_NAMESPACE}, ${DISPATCH_SWEEP_LOCK})`.execute(
-        conn,
-      );
-    }
-  });
+    });
+  }
+  for (const runnerId of wake) await notifyRunnerWork(deps.bus, conn, runnerId);
+  return result;
 }
 
 function judge(run: RunRow, online: boolean, now: Date, timing: RunSweepDeps['timing']): Verdict {
@@ -167,32 +151,13 @@ async function runnerOnline(trx: Kysely<Database>, run: RunRow, now: Date): Prom
   );
 }
 
-export interface RunSweeps {
-  stop(): Promise<void>;
-}
-
-/** Runs the dispatch-timeout sweep every SWEEP_INTERVAL (and once soon after start). */
-export function startRunSweeps(
-  deps: RunSweepDeps & { log: { error(fields: object, message: string): void } },
-): RunSweeps {
-  let busy: Promise<unknown> | undefined;
-  const tick = () => {
-    if (busy) return;
-    busy = sweepDispatchTimeouts(deps)
-      .catch((error: unknown) => deps.log.error({ err: error }, 'dispatch timeout sweep failed'))
-      .finally(() => {
-        busy = undefined;
-      });
-  };
-  const first = setTimeout(tick, 0);
-  const timer = setInterval(tick, deps.timing.sweepIntervalMs);
-  first.unref();
-  timer.unref();
+/** The dispatch-timeout sweep every SWEEP_INTERVAL (and soon after start), one node at a time. */
+export function dispatchTimeoutJob(deps: Omit<RunSweepDeps, 'db'>): PeriodicJob<RunSweepResult> {
   return {
-    async stop() {
-      clearTimeout(first);
-      clearInterval(timer);
-      await busy;
-    },
+    name: 'dispatch timeout sweep',
+    lock: { namespace: 0x72756e73 /* 'runs' */, key: 1 },
+    intervalMs: deps.timing.sweepIntervalMs,
+    firstDelayMs: 0,
+    run: (db) => sweepDispatchTimeouts({ ...deps, db }),
   };
 }
