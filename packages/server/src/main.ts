@@ -5,8 +5,9 @@ import { registerAuditCommands } from './audit/cli.js';
 import { registerCatalogCommands } from './catalog/build.js';
 import { loadConfig } from './config.js';
 import { ConfigError } from './core/config-error.js';
+import { openCheckedStorage } from './db/checked-storage.js';
 import { migrateToLatest } from './db/migrate.js';
-import { openCheckedStorage, startServer } from './server.js';
+import { startServer } from './server.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -50,7 +51,7 @@ program
   .description('apply pending database migrations and exit')
   .action(async () => {
     const config = await loadConfig(process.env);
-    const storage = await openCheckedStorage(config);
+    const storage = await openCheckedStorage(config.storage);
     try {
       const applied = await migrateToLatest(storage.db);
       process.stdout.write(

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
 import { createApp } from './app.js';
 import { auditJobs } from './audit/scheduler.js';
 import type { ServerConfig } from './config.js';
 import { systemClock } from './core/clock.js';
-import { ConfigError } from './core/config-error.js';
-import { openStorage, type Storage } from './db/database.js';
+import { describeStorage, openCheckedStorage } from './db/checked-storage.js';
+import type { Storage } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createJobs } from './jobs/periodic.js';
 
@@ -16,35 +15,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens storage and proves it answers; an unreachable database is an operator problem. */
-export async function openCheckedStorage(config: ServerConfig): Promise<Storage> {
-  const storage = await openStorage(config.storage);
-  try {
-    await sql`select 1`.execute(storage.db);
-  } catch (error) {
-    await storage.close().catch(() => {});
-    throw new ConfigError(
-      `cannot reach the database (${describeTarget(config)}): ${reasonOf(error)}`,
-    );
-  }
-  return storage;
-}
-
-function describeTarget(config: ServerConfig): string {
-  if (config.storage.kind === 'pglite') return `PGlite in ${config.dataDir}`;
-  // Host, port and database only: the URL may carry a password.
-  const url = new URL(config.storage.url);
-  return `PostgreSQL at ${url.hostname || 'socket'}:${url.port || 5432}${url.pathname}`;
-}
-
-function reasonOf(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  return error instanceof Error ? error.message.split('\n')[0]!.slice(0, 200) : 'unknown error';
-}
-
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  const storage = await openCheckedStorage(config);
+  const storage = await openCheckedStorage(config.storage);
   try {
     await migrateToLatest(storage.db);
     const app = await createApp({ config, storage });
@@ -62,8 +34,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const scheme = config.tls ? 'https' : 'http';
     const url = `${scheme}://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
     app.log.info(
-      { url, storage: describeTarget(config) },
-      `emisar control plane ready at ${config.baseUrl} (listening on ${url}, storage: ${describeTarget(config)})`,
+      { url, storage: describeStorage(config.storage) },
+      `emisar control plane ready at ${config.baseUrl} (listening on ${url}, storage: ${describeStorage(config.storage)})`,
     );
     let closing: Promise<void> | undefined;
     return {

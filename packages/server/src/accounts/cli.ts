@@ -8,9 +8,9 @@ import { ConfigError } from '../core/config-error.js';
 import { systemContext } from '../core/context.js';
 import { DomainError } from '../core/errors.js';
 import { issueApiKey, issueEnrollmentKey } from '../credentials/issue.js';
+import { openCheckedStorage } from '../db/checked-storage.js';
 import { migrateToLatest } from '../db/migrate.js';
 import type { Database } from '../db/schema.js';
-import { openCheckedStorage } from '../server.js';
 import { systemActor } from './audit-trail.js';
 import { mintBootstrapLink } from './bootstrap.js';
 import { findLiveAccountBySlug } from './queries.js';
@@ -24,7 +24,7 @@ async function withDatabase<T>(
   action: (db: Kysely<Database>, config: ServerConfig) => Promise<T>,
 ): Promise<T> {
   const config = await loadConfig(process.env);
-  const storage = await openCheckedStorage(config);
+  const storage = await openCheckedStorage(config.storage);
   try {
     await migrateToLatest(storage.db);
     return await action(storage.db, config);

@@ -3,10 +3,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeAccountEvents } from '../bus/account-events.js';
 import { createApiKey } from '../credentials/api-keys.js';
+import { RUNNER_WORK_CHANNEL } from '../fleet/runner-work.js';
 import type { RunnerAccess } from '../members/roles.js';
 import { decidePolicy } from '../policy/decide.js';
 import { argsAtRest } from '../runs/args.js';
-import { createRunRelease, RUNNER_WORK_CHANNEL } from '../runs/release.js';
+import { createRunRelease } from '../runs/release.js';
 import { insertMember } from '../test-support/accounts.js';
 import {
   signInWithCode,

@@ -212,21 +212,11 @@ export function createGrantService(deps: { db: Kysely<Database>; clock: Clock })
           actor: access.actor,
           target: { kind: 'standing_grant', id, label: revoked.action_id },
           payload: { uses: revoked.uses, expires_at: revoked.expires_at },
-          context: auditContext(context),
+          context,
         });
         return revoked;
       });
       return { grant: row ? grantView(row, now) : (await this.get(access, id)).grant };
     },
-  };
-}
-
-export function auditContext(context: RequestContext) {
-  return {
-    ip: context.ip,
-    userAgent: context.userAgent,
-    requestId: context.requestId,
-    authMethod: context.authMethod,
-    mfa: context.mfa,
   };
 }

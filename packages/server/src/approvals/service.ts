@@ -16,20 +16,20 @@ import {
 import { encodeKeysetCursor } from '../core/keyset-cursor.js';
 import { approverText, parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
+import { notifyRunnerWork } from '../fleet/runner-work.js';
+import type { ApprovalMailMessage } from '../mail/approval-mail.js';
 import type { MailOutbox } from '../mail/outbox.js';
 import type { AccountAccess } from '../members/access.js';
-import { notifyRunnerWork, type RunRelease } from '../runs/release.js';
 import {
-  auditContext,
   createStandingGrant,
   type GrantMatch,
   grantLifetimeSeconds,
   grantOptionsSchema,
   takeStandingGrant,
 } from './grants.js';
-import type { ApprovalMailMessage } from './mail.js';
 import { decidersOf, isRequester, mayDecide, maySee, visibleTo } from './reach.js';
 import { fleetReleaseChecks, type ReleaseChecks, refusalAtRelease } from './release-checks.js';
+import type { RunRelease } from './run-release.js';
 import type { ApprovalRequestsTable, ApprovalVote } from './tables.js';
 import { approvalView, listSchema } from './views.js';
 
@@ -331,7 +331,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
     }
     const userId = principal.userId;
     const accountId = access.account.id;
-    const auditBase = { accountId, actor: access.actor, context: auditContext(context) };
+    const auditBase = { accountId, actor: access.actor, context: context };
 
     const outcome = await db.transaction().execute(async (trx): Promise<Outcome> => {
       const request = await lockRequest(trx, accountId, requestId);

@@ -11,6 +11,9 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.ou
   throw new InvalidParamsError(`${field}${issue?.message ?? 'invalid value'}`);
 }
 
+/** A runner group name: lowercase letters, digits, `.`, `_` and `-`. */
+export const GROUP_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Free text another person reads (an approval note): bounded, no bidi control. */

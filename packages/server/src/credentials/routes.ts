@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { InvalidParamsError } from '../core/errors.js';
-import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
+import { GROUP_NAME, parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import { registerAccountRoute } from '../http/account-routes.js';
 import type { CredentialService } from './service.js';
@@ -15,7 +15,6 @@ export interface CredentialRouteDeps {
 }
 
 const idParam = z.object({ slug: z.string(), id: z.string().regex(UUID_PATTERN, 'not an id') });
-export const GROUP_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export function registerCredentialRoutes(app: FastifyInstance, deps: CredentialRouteDeps): void {
   const route = (spec: Parameters<typeof registerAccountRoute>[2]) =>

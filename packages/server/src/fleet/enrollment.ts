@@ -7,12 +7,12 @@ import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
+import { GROUP_NAME } from '../core/parse-input.js';
 import {
   type LockedEnrollmentKey,
   lockEnrollmentKey,
   spendEnrollmentKeyUse,
 } from '../credentials/enrollment-keys.js';
-import { GROUP_NAME } from '../credentials/routes.js';
 import type { Database } from '../db/schema.js';
 import { runnerRef } from './queries.js';
 import { RunnerEndpointError } from './runner-errors.js';

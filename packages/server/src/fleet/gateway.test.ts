@@ -1,11 +1,11 @@
 import { CLOSE_SUPERSEDED } from '@emisar/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AccountEvent, subscribeAccountEvents } from '../bus/account-events.js';
-import { notifyRunnerWork } from '../runs/release.js';
 import { startTestApp, type TestApp } from '../test-support/app.js';
 import { TEST_TIMING } from '../test-support/config.js';
 import { onPostgres } from '../test-support/database.js';
 import { CLOSE_HEARTBEAT_TIMEOUT, notifyAccountRunnersShutdown } from './gateway.js';
+import { notifyRunnerWork } from './runner-work.js';
 import { accountWithKey, register, registration } from './test-support/enrollment.js';
 import { repoPacksState } from './test-support/fixtures.js';
 import { RecordingRunHooks } from './test-support/run-hooks.js';

@@ -21,9 +21,9 @@ import { type IngestDeps, ingestRunnerState } from '../catalog/ingest.js';
 import type { Clock } from '../core/clock.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Database } from '../db/schema.js';
-import { RUNNER_WORK_CHANNEL } from '../runs/release.js';
 import type { RunHooks, RunnerConnection } from './run-hooks.js';
 import { RunnerErrorTally } from './runner-error-tally.js';
+import { RUNNER_WORK_CHANNEL } from './runner-work.js';
 import type { TimingConfig } from './timing.js';
 import type { AuthenticatedRunner } from './tokens.js';
 

@@ -1,4 +1,4 @@
-import { type ApprovalMailMessage, renderApprovalMail } from '../approvals/mail.js';
+import { type ApprovalMailMessage, renderApprovalMail } from './approval-mail.js';
 
 /** The transactional messages of the identity domain. Plain text always. */
 export type MailMessage =

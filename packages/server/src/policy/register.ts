@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { createGrantService } from '../approvals/grants.js';
 import { registerApprovalRoutes } from '../approvals/routes.js';
+import type { RunRelease } from '../approvals/run-release.js';
 import { type ApprovalService, createApprovalService } from '../approvals/service.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { ServerConfig } from '../config.js';
 import type { Clock } from '../core/clock.js';
 import type { Storage } from '../db/database.js';
 import type { MailOutbox } from '../mail/outbox.js';
-import type { RunRelease } from '../runs/release.js';
 import { registerPolicyRoutes } from './routes.js';
 import { createPolicyService, type PolicyService } from './service.js';
 

@@ -1,12 +1,10 @@
 import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
-import { auditContext } from '../approvals/grants.js';
 import { recordAuditEvent } from '../audit/record.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, InvalidParamsError, NotFoundError } from '../core/errors.js';
-import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
-import { GROUP_NAME } from '../credentials/routes.js';
+import { GROUP_NAME, parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import { findRunnerForDispatch } from '../fleet/queries.js';
 import type { AccountAccess } from '../members/access.js';
@@ -205,7 +203,7 @@ export function createPolicyService(deps: { db: Kysely<Database>; clock: Clock }
             vsn: row.vsn,
             diff: policyDiff(previous?.ok ? previous.rules : null, rules),
           },
-          context: auditContext(context),
+          context: context,
         });
         return row;
       });
@@ -232,7 +230,7 @@ export function createPolicyService(deps: { db: Kysely<Database>; clock: Clock }
           actor: access.actor,
           target: { kind: 'policy', id: row.id, label: `${target.scope}:${target.ref}` },
           payload: { scope: target.scope, scope_ref: target.ref, vsn: row.vsn },
-          context: auditContext(context),
+          context: context,
         });
       });
       return { deleted: true };
@@ -307,7 +305,7 @@ export function createPolicyService(deps: { db: Kysely<Database>; clock: Clock }
             actor: access.actor,
             target: { kind: 'account', id: accountId, label: access.account.slug },
             payload: {},
-            context: auditContext(context),
+            context: context,
           });
         }
         const row = await trx

@@ -24,11 +24,11 @@ import {
 import { UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import { findRunnerForDispatch } from '../fleet/queries.js';
+import { notifyRunnerWork } from '../fleet/runner-work.js';
 import type { AccountAccess } from '../members/access.js';
 import { packInReach, runnerInReach } from '../members/roles.js';
 import { decidePolicy } from '../policy/decide.js';
 import { argsAtRest, createArgsBox } from './args.js';
-import { notifyRunnerWork } from './release.js';
 import { type CreateRunBody, checkReasonFields, parseCreateRunBody } from './request.js';
 import { appendRunEvents } from './run-events.js';
 import { isTerminal, type RunStatus } from './tables.js';

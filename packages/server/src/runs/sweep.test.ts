@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
+import { RUNNER_WORK_CHANNEL } from '../fleet/runner-work.js';
 import { insertRunner } from '../fleet/test-support/fixtures.js';
 import { seedWorkspace } from '../test-support/accounts.js';
 import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
-import { RUNNER_WORK_CHANNEL } from './release.js';
 import { sweepDispatchTimeouts } from './sweep.js';
 import { insertRun } from './test-support/fixtures.js';
 

@@ -3,9 +3,9 @@ import type { AuditActor } from '../audit/record.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
+import { notifyRunnerWork } from '../fleet/runner-work.js';
 import type { TimingConfig } from '../fleet/timing.js';
 import type { PeriodicJob } from '../jobs/periodic.js';
-import { notifyRunnerWork } from './release.js';
 import { lockRun, type RunRow, transitionRun } from './transitions.js';
 
 export interface RunSweepDeps {

@@ -6,8 +6,8 @@ import { publishedCatalog } from '../../catalog/published.js';
 import type { Clock } from '../../core/clock.js';
 import type { Database } from '../../db/schema.js';
 import { insertRunner, repoPacksState } from '../../fleet/test-support/fixtures.js';
-import type { RunRelease } from '../../runs/release.js';
 import { insertRun } from '../../runs/test-support/fixtures.js';
+import type { RunRelease } from '../run-release.js';
 
 /**
  * A runner of `group` advertising the repo's packs, trusted through the

@@ -1,4 +1,4 @@
-/** The approval messages (plain text). Rendered through mail/templates.ts. */
+/** The approval messages (plain text), rendered through templates.ts. */
 export type ApprovalMailMessage =
   | {
       template: 'approval_needed';

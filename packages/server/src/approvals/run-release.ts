@@ -1,0 +1,12 @@
+import type { Db } from '../core/tx.js';
+
+/**
+ * How the approvals domain moves a parked run on, inside its own transaction
+ * and after its re-checks (implemented by the runs domain).
+ */
+export interface RunRelease {
+  /** Approved: the run becomes deliverable (`pending`). */
+  release(trx: Db, runId: string): Promise<void>;
+  /** Denied, expired, or refused by the current policy at release. */
+  deny(trx: Db, runId: string, statusReason: string): Promise<void>;
+}
