@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeAccountEvents } from '../bus/account-events.js';
 import { createApiKey } from '../credentials/api-keys.js';

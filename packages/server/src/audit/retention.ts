@@ -1,10 +1,8 @@
 import { type Kysely, sql } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
-import { AUDIT_LOCK_NAMESPACE, lockAuditChain, recordAuditEvent } from './record.js';
+import { lockAuditChain, recordAuditEvent } from './record.js';
 import { mergeSeqRanges, type SeqRange } from './seq-ranges.js';
-
-const RETENTION_SWEEP_LOCK = 2;
 
 export interface RetentionSweepResult {
   accounts: number;

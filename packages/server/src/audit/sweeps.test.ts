@@ -1,14 +1,13 @@
 import { generateKeyPairSync, verify } from 'node:crypto';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { insertAccount } from '../test-support/accounts.js';
-import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
+import { openTestStorage, type TestStorage } from '../test-support/database.js';
 import { checkpointMessage } from './checkpoint-message.js';
 import { listAuditCheckpoints, signAuditCheckpoints } from './checkpoints.js';
 import { recordAuditEvent } from './record.js';
 import { sweepAuditRetention } from './retention.js';
-import { sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
+import { sampleEvent, writeEvents } from './test-support/fixtures.js';
 
 let storage: TestStorage;
 const { privateKey: signingKey, publicKey } = generateKeyPairSync('ed25519');

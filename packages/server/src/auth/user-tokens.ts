@@ -1,12 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
-import {
-  lookupOf,
-  mintSecret,
-  SECRET_PREFIX,
-  type SecretPrefix,
-  secretMatches,
-} from '../core/secrets.js';
+import { findBySecret, mintSecret, SECRET_PREFIX, type SecretPrefix } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
 import type { UserTokenPurpose } from './tables.js';
 
@@ -58,15 +52,15 @@ export async function consumeUserToken(
   purpose: UserTokenPurpose,
   clock: Clock,
 ): Promise<string | null> {
-  const lookup = lookupOf(secret, PREFIX[purpose]);
-  if (!lookup) return null;
-  const row = await trx
-    .selectFrom('user_tokens')
-    .select(['id', 'user_id', 'purpose', 'digest', 'expires_at', 'used_at'])
-    .where('lookup', '=', lookup)
-    .forUpdate()
-    .executeTakeFirst();
-  if (!row || !secretMatches(secret, row.digest) || row.purpose !== purpose) return null;
+  const row = await findBySecret(secret, PREFIX[purpose], (lookup) =>
+    trx
+      .selectFrom('user_tokens')
+      .select(['id', 'user_id', 'purpose', 'digest', 'expires_at', 'used_at'])
+      .where('lookup', '=', lookup)
+      .forUpdate()
+      .executeTakeFirst(),
+  );
+  if (!row || row.purpose !== purpose) return null;
   const now = clock.now();
   if (row.used_at || new Date(row.expires_at) <= now) return null;
   await trx

@@ -50,6 +50,26 @@ export function secretMatches(secret: string, digest: Uint8Array): boolean {
   return presented.length === digest.length && timingSafeEqual(presented, digest);
 }
 
+/** Stands in for the digest of an unknown lookup, so both paths cost one comparison. */
+const NO_DIGEST = Buffer.alloc(32);
+
+/**
+ * The row a presented bearer secret names, found by its lookup and checked
+ * against the stored digest in constant time (also when the lookup is
+ * unknown). Null when the secret is absent, malformed, unknown or wrong.
+ */
+export async function findBySecret<Row extends { digest: Uint8Array }>(
+  secret: string | null | undefined,
+  prefix: SecretPrefix,
+  find: (lookup: string) => Promise<Row | undefined>,
+): Promise<Row | null> {
+  const lookup = secret ? lookupOf(secret, prefix) : null;
+  if (!secret || !lookup) return null;
+  const row = await find(lookup);
+  const matches = secretMatches(secret, row?.digest ?? NO_DIGEST);
+  return row && matches ? row : null;
+}
+
 export function digestsEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { ApiKeyKind, ApiKeyPrincipal } from '../core/principal.js';
-import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from '../core/secrets.js';
+import { findBySecret, mintSecret, SECRET_PREFIX } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
 
 export const MCP_KEY_DEFAULT_TTL_DAYS = 30;
@@ -79,34 +79,32 @@ export async function authenticateApiKey(
   bearerSecret: string,
   clock: Clock,
 ): Promise<ApiKeyPrincipal | null> {
-  const lookup = lookupOf(bearerSecret, SECRET_PREFIX.apiKey);
-  if (!lookup) return null;
-  const row = await db
-    .selectFrom('api_keys as k')
-    .innerJoin('accounts as a', 'a.id', 'k.account_id')
-    .leftJoin('memberships as m', 'm.id', 'k.membership_id')
-    .select([
-      'k.id',
-      'k.kind',
-      'k.account_id',
-      'k.lineage_id',
-      'k.membership_id',
-      'k.digest',
-      'k.expires_at',
-      'k.revoked_at',
-      'k.last_used_at',
-      'a.disabled_at',
-      'a.deleted_at',
-      'a.deletion_requested_at',
-      'm.deleted_at as membership_deleted_at',
-      'm.suspended_at as membership_suspended_at',
-      'm.accepted_at as membership_accepted_at',
-    ])
-    .where('k.lookup', '=', lookup)
-    .executeTakeFirst();
-  // Compare even for an unknown lookup so both paths cost the same.
-  const matches = secretMatches(bearerSecret, row?.digest ?? Buffer.alloc(32));
-  if (!row || !matches) return null;
+  const row = await findBySecret(bearerSecret, SECRET_PREFIX.apiKey, (lookup) =>
+    db
+      .selectFrom('api_keys as k')
+      .innerJoin('accounts as a', 'a.id', 'k.account_id')
+      .leftJoin('memberships as m', 'm.id', 'k.membership_id')
+      .select([
+        'k.id',
+        'k.kind',
+        'k.account_id',
+        'k.lineage_id',
+        'k.membership_id',
+        'k.digest',
+        'k.expires_at',
+        'k.revoked_at',
+        'k.last_used_at',
+        'a.disabled_at',
+        'a.deleted_at',
+        'a.deletion_requested_at',
+        'm.deleted_at as membership_deleted_at',
+        'm.suspended_at as membership_suspended_at',
+        'm.accepted_at as membership_accepted_at',
+      ])
+      .where('k.lookup', '=', lookup)
+      .executeTakeFirst(),
+  );
+  if (!row) return null;
   const now = clock.now();
   if (row.revoked_at || (row.expires_at && new Date(row.expires_at) <= now)) return null;
   if (row.disabled_at || row.deleted_at || row.deletion_requested_at) return null;

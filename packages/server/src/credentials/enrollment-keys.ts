@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
-import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from '../core/secrets.js';
+import { findBySecret, mintSecret, SECRET_PREFIX } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
 
 export const SINGLE_USE_DEFAULT_TTL_MS = 24 * 3_600_000;
@@ -74,29 +74,28 @@ export async function lockEnrollmentKey(
   secret: string,
   clock: Clock,
 ): Promise<LockedEnrollmentKey | null> {
-  const lookup = lookupOf(secret, SECRET_PREFIX.enrollmentKey);
-  if (!lookup) return null;
-  const row = await trx
-    .selectFrom('enrollment_keys as k')
-    .innerJoin('accounts as a', 'a.id', 'k.account_id')
-    .select([
-      'k.id',
-      'k.account_id',
-      'k.digest',
-      'k.max_uses',
-      'k.uses',
-      'k.pinned_group',
-      'k.expires_at',
-      'k.revoked_at',
-      'a.deleted_at',
-      'a.disabled_at',
-      'a.deletion_requested_at',
-    ])
-    .where('k.lookup', '=', lookup)
-    .forUpdate('k')
-    .executeTakeFirst();
-  const matches = secretMatches(secret, row?.digest ?? Buffer.alloc(32));
-  if (!row || !matches) return null;
+  const row = await findBySecret(secret, SECRET_PREFIX.enrollmentKey, (lookup) =>
+    trx
+      .selectFrom('enrollment_keys as k')
+      .innerJoin('accounts as a', 'a.id', 'k.account_id')
+      .select([
+        'k.id',
+        'k.account_id',
+        'k.digest',
+        'k.max_uses',
+        'k.uses',
+        'k.pinned_group',
+        'k.expires_at',
+        'k.revoked_at',
+        'a.deleted_at',
+        'a.disabled_at',
+        'a.deletion_requested_at',
+      ])
+      .where('k.lookup', '=', lookup)
+      .forUpdate('k')
+      .executeTakeFirst(),
+  );
+  if (!row) return null;
   const now = clock.now();
   if (row.revoked_at || (row.expires_at && new Date(row.expires_at) <= now)) return null;
   if (row.deleted_at || row.disabled_at || row.deletion_requested_at) return null;

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { digestsEqual, lookupOf, mintSecret, SECRET_PREFIX, sha256 } from '../core/secrets.js';
+import { findBySecret, mintSecret, SECRET_PREFIX } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
 
 /** A predecessor stays valid this long after its successor is minted. */
@@ -86,33 +86,32 @@ export async function authenticateRunnerToken(
   secret: string | null,
   now: Date,
 ): Promise<RunnerTokenCheck> {
-  const lookup = secret ? lookupOf(secret, SECRET_PREFIX.runnerToken) : null;
-  if (!secret || !lookup) return { status: 'token_invalid' };
-  const row = await db
-    .selectFrom('runner_tokens as t')
-    .innerJoin('runners as r', 'r.id', 't.runner_id')
-    .innerJoin('accounts as a', 'a.id', 't.account_id')
-    .select([
-      't.id',
-      't.digest',
-      't.expires_at',
-      't.refresh_after',
-      't.succeeded_at',
-      't.revoked_at',
-      't.runner_id',
-      't.account_id',
-      'r.name',
-      'r.group_name',
-      'r.disabled_at',
-      'r.deleted_at',
-      'a.disabled_at as account_disabled_at',
-      'a.deleted_at as account_deleted_at',
-      'a.deletion_requested_at',
-    ])
-    .where('t.lookup', '=', lookup)
-    .executeTakeFirst();
-  const presented = sha256(secret);
-  if (!row || !digestsEqual(presented, row.digest)) return { status: 'token_invalid' };
+  const row = await findBySecret(secret, SECRET_PREFIX.runnerToken, (lookup) =>
+    db
+      .selectFrom('runner_tokens as t')
+      .innerJoin('runners as r', 'r.id', 't.runner_id')
+      .innerJoin('accounts as a', 'a.id', 't.account_id')
+      .select([
+        't.id',
+        't.digest',
+        't.expires_at',
+        't.refresh_after',
+        't.succeeded_at',
+        't.revoked_at',
+        't.runner_id',
+        't.account_id',
+        'r.name',
+        'r.group_name',
+        'r.disabled_at',
+        'r.deleted_at',
+        'a.disabled_at as account_disabled_at',
+        'a.deleted_at as account_deleted_at',
+        'a.deletion_requested_at',
+      ])
+      .where('t.lookup', '=', lookup)
+      .executeTakeFirst(),
+  );
+  if (!row) return { status: 'token_invalid' };
   const graceOver =
     row.succeeded_at !== null &&
     new Date(row.succeeded_at).getTime() + PREDECESSOR_GRACE_MS <= now.getTime();
