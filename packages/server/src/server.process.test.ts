@@ -26,7 +26,8 @@ function expectConfigFailure(result: { code: number | null; stderr: string }, me
   expect(result.stderr).not.toMatch(/\n\s+at /);
 }
 
-describe('emisar-server start', () => {
+// Each test spawns the built server; on a busy machine start-up alone can take most of a minute.
+describe('emisar-server start', { timeout: 180_000 }, () => {
   let database: TestDatabase;
   let storageEnv: NodeJS.ProcessEnv;
 
