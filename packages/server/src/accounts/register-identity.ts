@@ -6,6 +6,7 @@ import { createPasskeyService } from '../auth/passkeys.js';
 import { createPasswordService } from '../auth/password.js';
 import { registerAuthRoutes } from '../auth/routes.js';
 import { createSignInService } from '../auth/sign-in.js';
+import { startSignInFailureAudit } from '../auth/sign-in-failures.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { ServerConfig } from '../config.js';
 import type { Clock } from '../core/clock.js';
@@ -26,6 +27,8 @@ declare module 'fastify' {
     mailOutbox: MailOutbox;
   }
 }
+
+const SIGN_IN_FAILURE_AUDIT_INTERVAL_MS = 2_000;
 
 export interface IdentityOptions {
   config: Pick<ServerConfig, 'baseUrl' | 'secretKey' | 'secureCookies' | 'mail' | 'trustProxy'>;
@@ -64,6 +67,13 @@ export async function registerIdentity(
   app.addHook('onClose', () => outbox.close());
   const trustsProxy = config.trustProxy !== false;
   registerDevMailboxRoutes(app, { outbox, enabled: config.mail.devMailbox, trustsProxy });
+
+  const stopFailureAudit = startSignInFailureAudit({
+    db,
+    intervalMs: SIGN_IN_FAILURE_AUDIT_INTERVAL_MS,
+    log: app.log,
+  });
+  app.addHook('onClose', stopFailureAudit);
 
   const totpBox = createTotpBox(config.secretKey);
   const signIn = createSignInService({ db, clock, outbox, baseUrl, totpBox });

@@ -4,6 +4,7 @@ import { signInWithCode, signUp, startTestApp, type TestApp } from '../test-supp
 import { onPostgres } from '../test-support/database.js';
 import { fragmentSecretFrom, signInCodeFrom } from '../test-support/smtp-sink.js';
 import { CODE_ALPHABET } from './codes.js';
+import { auditSignInFailures } from './sign-in-failures.js';
 import { totpCodeAt } from './totp.js';
 
 /** A code from the alphabet that differs from `code` (so it is wrong, not malformed). */
@@ -36,6 +37,7 @@ describe(`sign-in abuse (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     const right = await browser.request('POST', '/api/v1/sign_in/code', { code });
     expect(right.status).toBe(401);
     expect(browser.cookieNames()).not.toContain(SESSION_COOKIE);
+    await auditSignInFailures(h.storage.db);
     const failures = await h.storage.db
       .selectFrom('audit_events')
       .select('payload')

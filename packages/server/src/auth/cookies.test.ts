@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../test-support/app.js';
 
-describe('cookies behind an https base URL, and the per-address sign-in limit', () => {
+describe('cookies behind an https base URL, and the per-client sign-in limit', () => {
   let h: TestApp;
   const origin = 'https://emisar.example.com';
 
@@ -65,7 +65,7 @@ describe('cookies behind an https base URL, and the per-address sign-in limit', 
     const statuses: number[] = [];
     for (let i = 0; i < 31; i++) {
       const response = await post('198.51.100.5', '/api/v1/sign_in/password', {
-        email: 'x@example.test',
+        email: `x${i}@example.test`,
         password: 'nope',
       });
       statuses.push(response.statusCode);

@@ -8,7 +8,7 @@ import { ConflictError, UnauthorizedError } from '../core/errors.js';
 import type { SessionPrincipal } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
 import type { MailOutbox } from '../mail/outbox.js';
-import { hitDurableLimit, MAGIC_LINK_LIMIT } from './rate-limits.js';
+import { hitAddressLimits, hitDurableLimit, MAIL_PER_ADDRESS } from './rate-limits.js';
 import { revokeSessions } from './sessions.js';
 import { hashPassword } from './sign-in.js';
 import { consumeUserToken, mintUserToken } from './user-tokens.js';
@@ -60,16 +60,26 @@ export function createPasswordService(deps: AccountRecoveryDeps) {
       });
     },
 
+    /**
+     * Mails a reset link, or tells an unknown address it has no account: the
+     * same budgets, rows and mail queue either way, so the answer and its
+     * timing do not say which.
+     */
     async requestReset(email: string): Promise<void> {
-      await hitDurableLimit(db, { ...MAGIC_LINK_LIMIT, name: 'password_reset' }, email, clock);
+      await hitAddressLimits(db, email, clock, { sendsMail: true });
       const user = await findUserByEmail(db, email);
-      if (!user) return;
       await db.transaction().execute(async (trx) => {
-        const token = await mintUserToken(trx, user.id, 'password_reset', clock);
+        const token = await mintUserToken(trx, user?.id ?? null, 'password_reset', clock);
         await deps.outbox.enqueue(trx, {
           accountId: null,
-          to: user.email,
-          message: { template: 'password_reset', link: `${deps.baseUrl}/reset_password#${token}` },
+          to: email,
+          message: user
+            ? { template: 'password_reset', link: `${deps.baseUrl}/reset_password#${token}` }
+            : {
+                template: 'no_account',
+                asked: 'password_reset',
+                signUpLink: `${deps.baseUrl}/sign_up`,
+              },
         });
       });
       deps.outbox.kick();
@@ -106,7 +116,7 @@ export function createPasswordService(deps: AccountRecoveryDeps) {
       const user = (await findUserById(db, session.userId))!;
       if (user.confirmed_at)
         throw new ConflictError('Your email is already confirmed.', 'already_confirmed');
-      await hitDurableLimit(db, { ...MAGIC_LINK_LIMIT, name: 'confirmation' }, user.email, clock);
+      await hitDurableLimit(db, { ...MAIL_PER_ADDRESS, name: 'confirmation' }, user.email, clock);
       await db.transaction().execute(async (trx) => {
         const token = await mintUserToken(trx, user.id, 'confirm_email', clock);
         await deps.outbox.enqueue(trx, {

@@ -1,10 +1,11 @@
+import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { RateLimitedError, UnavailableError } from '../core/errors.js';
 import type { Storage } from '../db/database.js';
 import { openTestStorage } from '../test-support/database.js';
-import { hitDurableLimit } from './rate-limits.js';
+import { clientKey, hitDurableLimit } from './rate-limits.js';
 
 describe('durable rate limits', () => {
   let storage: Storage;
@@ -41,5 +42,41 @@ describe('durable rate limits', () => {
         storage.db,
       );
     }
+  });
+});
+
+describe('the client key of the per-client sign-in budget', () => {
+  const group = fc.integer({ min: 0, max: 0xffff });
+  const groups = fc.array(group, { minLength: 8, maxLength: 8 });
+  const full = (g: number[]) => g.map((x) => x.toString(16).padStart(4, '0')).join(':');
+  /** The form Node and proxies hand us: lowercase, compressed. */
+  const canonical = (g: number[]) => new URL(`http://[${full(g)}]`).hostname.slice(1, -1);
+
+  it('is the address itself for IPv4, also when mapped into IPv6', () => {
+    expect(clientKey('203.0.113.9')).toBe('203.0.113.9');
+    expect(clientKey('::ffff:203.0.113.9')).toBe('203.0.113.9');
+  });
+
+  it('is the /64 network for IPv6, whatever the spelling', () => {
+    fc.assert(
+      fc.property(groups, (g) => {
+        expect(clientKey(canonical(g))).toBe(clientKey(full(g)));
+        expect(clientKey(full(g).toUpperCase())).toBe(clientKey(full(g)));
+      }),
+    );
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('64:ff9b::192.0.2.33')).toBe('64:ff9b:0:0::/64');
+    expect(clientKey('1::2:3:4:5:6.7.8.9')).toBe('1:0:2:3::/64');
+  });
+
+  it('puts addresses of one /64 together and other networks apart', () => {
+    fc.assert(
+      fc.property(groups, groups, (a, b) => {
+        const sameNetwork = [...a.slice(0, 4), ...b.slice(4)];
+        expect(clientKey(canonical(sameNetwork))).toBe(clientKey(canonical(a)));
+        const differs = a.slice(0, 4).some((x, i) => x !== b[i]);
+        expect(clientKey(canonical(b)) === clientKey(canonical(a))).toBe(!differs);
+      }),
+    );
   });
 });

@@ -19,7 +19,7 @@ import { isLoopbackClient } from '../http/loopback.js';
 import { parseSecondFactorProof } from './mfa.js';
 import type { PasskeyService } from './passkeys.js';
 import { type PasswordService, passwordSchema } from './password.js';
-import { SIGN_IN_PER_IP } from './rate-limits.js';
+import { signInBudget } from './rate-limits.js';
 import { revokeSessions } from './sessions.js';
 import type { SignInResult, SignInService } from './sign-in.js';
 import { emailSchema, fullNameSchema } from './users.js';
@@ -35,17 +35,15 @@ export interface AuthRouteDeps {
   passkeys: PasskeyService;
 }
 
-const perIp = {
-  config: {
-    rateLimit: { ...SIGN_IN_PER_IP, keyGenerator: (request: FastifyRequest) => request.ip },
-  },
-};
-
 const secretText = z.string().min(1).max(200);
 
-/** Sign-up, every sign-in method, sign-out, and the emailed-link completions (all POST). */
+/**
+ * Sign-up, every sign-in method, sign-out, and the emailed-link completions
+ * (all POST). Every route but sign-out spends one shared per-client budget.
+ */
 export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
   const { secureCookies } = deps;
+  const perClient = signInBudget(deps);
 
   /** The browser ends any sign-in with exactly one cookie: the session. */
   async function finishSignIn(
@@ -62,7 +60,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     return { status: result.status };
   }
 
-  app.post('/api/v1/sign_up', perIp, async (request, reply) => {
+  app.post('/api/v1/sign_up', perClient, async (request, reply) => {
     const body = parseInput(
       z.object({
         email: emailSchema,
@@ -71,22 +69,23 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
       }),
       request.body,
     );
-    const cookie = await deps.signIn.signUp(
-      { email: body.email, fullName: body.full_name ?? null, workspaceName: body.workspace_name },
-      contextOf(request),
-    );
+    const cookie = await deps.signIn.signUp({
+      email: body.email,
+      fullName: body.full_name ?? null,
+      workspaceName: body.workspace_name,
+    });
     setSignInNonceCookie(reply, cookie, secureCookies);
     return reply.status(202).send({ status: 'code_sent' });
   });
 
-  app.post('/api/v1/sign_in/code/request', perIp, async (request, reply) => {
+  app.post('/api/v1/sign_in/code/request', perClient, async (request, reply) => {
     const body = parseInput(z.object({ email: emailSchema }), request.body);
     const cookie = await deps.signIn.requestCode(body.email);
     setSignInNonceCookie(reply, cookie, secureCookies);
     return reply.status(202).send({ status: 'code_sent' });
   });
 
-  app.post('/api/v1/sign_in/code', perIp, async (request, reply) => {
+  app.post('/api/v1/sign_in/code', perClient, async (request, reply) => {
     const body = parseInput(z.object({ code: z.string().max(32) }), request.body);
     const result = await deps.signIn.verifyCode(
       readSignInNonceCookie(request),
@@ -96,7 +95,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     return finishSignIn(request, reply, result);
   });
 
-  app.post('/api/v1/sign_in/password', perIp, async (request, reply) => {
+  app.post('/api/v1/sign_in/password', perClient, async (request, reply) => {
     const body = parseInput(
       z.object({ email: emailSchema, password: z.string().min(1).max(256) }),
       request.body,
@@ -109,23 +108,23 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     return finishSignIn(request, reply, result);
   });
 
-  app.post('/api/v1/sign_in/bootstrap', perIp, async (request, reply) => {
+  app.post('/api/v1/sign_in/bootstrap', perClient, async (request, reply) => {
     if (!isLoopbackClient(request, deps.trustsProxy)) throw new NotFoundError();
     const body = parseInput(z.object({ token: secretText }), request.body);
     const result = await deps.signIn.signInWithBootstrapToken(body.token, contextOf(request));
     return finishSignIn(request, reply, result);
   });
 
-  app.post('/api/v1/sign_in/mfa', perIp, async (request) => {
+  app.post('/api/v1/sign_in/mfa', perClient, async (request) => {
     const session = requireSession(request, { allowPendingMfa: true });
     const proof = parseSecondFactorProof((request.body ?? {}) as Record<string, unknown>);
     await deps.signIn.completeMfa(session, proof, contextOf(request));
     return { status: 'signed_in' };
   });
 
-  app.post('/api/v1/sign_in/passkey/options', perIp, async () => deps.passkeys.signInOptions());
+  app.post('/api/v1/sign_in/passkey/options', perClient, async () => deps.passkeys.signInOptions());
 
-  app.post('/api/v1/sign_in/passkey', perIp, async (request, reply) => {
+  app.post('/api/v1/sign_in/passkey', perClient, async (request, reply) => {
     const body = parseInput(
       z.object({
         challenge_id: z.string().max(64),
@@ -159,13 +158,13 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     return { status: 'signed_out' };
   });
 
-  app.post('/api/v1/password/forgot', perIp, async (request, reply) => {
+  app.post('/api/v1/password/forgot', perClient, async (request, reply) => {
     const body = parseInput(z.object({ email: emailSchema }), request.body);
     await deps.passwords.requestReset(body.email);
     return reply.status(202).send({ status: 'email_sent_if_registered' });
   });
 
-  app.post('/api/v1/password/reset', perIp, async (request) => {
+  app.post('/api/v1/password/reset', perClient, async (request) => {
     const body = parseInput(
       z.object({ token: secretText, password: passwordSchema }),
       request.body,
@@ -174,7 +173,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     return { status: 'password_reset' };
   });
 
-  app.post('/api/v1/email/confirm', perIp, async (request) => {
+  app.post('/api/v1/email/confirm', perClient, async (request) => {
     const body = parseInput(z.object({ token: secretText }), request.body);
     await deps.passwords.confirmEmail(body.token, contextOf(request));
     return { status: 'confirmed' };

@@ -3,6 +3,7 @@ import { SESSION_COOKIE } from '../http/auth.js';
 import { startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
 import { signInCodeFrom } from '../test-support/smtp-sink.js';
+import { auditSignInFailures } from './sign-in-failures.js';
 import { totpCodeAt } from './totp.js';
 
 describe(`sign-up to MFA sign-in over real HTTP and SMTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
@@ -89,6 +90,7 @@ describe(`sign-up to MFA sign-in over real HTTP and SMTP (${onPostgres ? 'Postgr
     expect(account.status).toBe(200);
     expect(account.body.membership.role).toBe('owner');
 
+    await auditSignInFailures(h.storage.db);
     const events = await h.storage.db
       .selectFrom('audit_events')
       .select('event_type')

@@ -13,8 +13,10 @@ import type { Database } from '../db/schema.js';
 import type { MailOutbox } from '../mail/outbox.js';
 import { newSignInCode, normalizeSignInCode } from './codes.js';
 import { type SecondFactorProof, verifySecondFactor } from './mfa.js';
-import { hitDurableLimit, MAGIC_LINK_LIMIT, MFA_LIMIT } from './rate-limits.js';
+import { hitAddressLimits, hitDurableLimit, MFA_LIMIT } from './rate-limits.js';
 import { createSession, markSessionMfaVerified } from './sessions.js';
+import { recordSignInFailure } from './sign-in-failures.js';
+import type { PendingSignUp } from './tables.js';
 import { consumeUserToken } from './user-tokens.js';
 import { findOrCreateUser, findUserByEmail, findUserById, type UserRow } from './users.js';
 
@@ -36,8 +38,24 @@ export interface SignInResult {
   userId: string;
 }
 
-/** What the browser keeps between asking for a code and using it: `<row id>.<nonce>`. */
+/**
+ * What the browser keeps between asking for a code and using it:
+ * `<row id>.<nonce>`. Both parts are random and the row exists whether or not
+ * the address is registered.
+ */
 export type NonceCookieValue = string;
+
+interface CodeRequest {
+  /** The normalised address the code is for. */
+  address: string;
+  /** Its registered person, if any. */
+  user: UserRow | undefined;
+  /** Set when the request is a sign-up. */
+  signUp: PendingSignUp | null;
+}
+
+/** A user id no row has: lookups for a code row of nobody still run. */
+const NOBODY = '00000000-0000-0000-0000-000000000000';
 
 const invalidCode = () =>
   new UnauthorizedError('That code is wrong, expired or already used. Ask for a new one.');
@@ -53,22 +71,32 @@ export function hashPassword(password: string): Promise<string> {
 export function createSignInService(deps: SignInDeps) {
   const { db, clock } = deps;
 
-  /** Mints a code (replacing any outstanding one) and queues its email. */
-  async function issueCode(trx: Kysely<Database>, user: UserRow): Promise<NonceCookieValue> {
+  /**
+   * Mints a code for an address (replacing any outstanding one) and queues its
+   * email, in one shape whether or not the address is registered: the row and
+   * the cookie exist either way. A registered address, or anyone signing up,
+   * gets the code; an unknown address is told it has no account, so its row
+   * can never be used.
+   */
+  async function issueCode(trx: Kysely<Database>, request: CodeRequest): Promise<NonceCookieValue> {
     const nonce = randomBytes(32).toString('base64url');
     const code = newSignInCode();
     const now = clock.now();
     const row = await trx
       .insertInto('sign_in_codes')
       .values({
-        user_id: user.id,
+        user_id: request.user?.id ?? null,
+        address_digest: sha256(request.address),
+        sign_up: request.signUp ? JSON.stringify(request.signUp) : null,
         digest: sha256(nonce + code),
         expires_at: new Date(now.getTime() + SIGN_IN_CODE_TTL_MS).toISOString(),
         created_at: now.toISOString(),
       })
       .onConflict((oc) =>
-        oc.column('user_id').doUpdateSet((eb) => ({
+        oc.column('address_digest').doUpdateSet((eb) => ({
           id: eb.fn('gen_random_uuid'),
+          user_id: eb.ref('excluded.user_id'),
+          sign_up: eb.ref('excluded.sign_up'),
           digest: eb.ref('excluded.digest'),
           failed_attempts: 0,
           expires_at: eb.ref('excluded.expires_at'),
@@ -78,17 +106,53 @@ export function createSignInService(deps: SignInDeps) {
       )
       .returning('id')
       .executeTakeFirstOrThrow();
+    const mailsCode = request.user !== undefined || request.signUp !== null;
     await deps.outbox.enqueue(trx, {
       accountId: null,
-      to: user.email,
-      message: { template: 'sign_in_code', code, link: `${deps.baseUrl}/sign_in/code#${code}` },
+      to: request.address,
+      message: mailsCode
+        ? { template: 'sign_in_code', code, link: `${deps.baseUrl}/sign_in/code#${code}` }
+        : { template: 'no_account', asked: 'sign_in', signUpLink: `${deps.baseUrl}/sign_up` },
     });
     return `${row.id}.${nonce}`;
   }
 
-  /** A nonce for an address we will not mail (unknown): looks the same to the caller. */
-  const decoyCookie = (): NonceCookieValue =>
-    `00000000-0000-4000-8000-000000000000.${randomBytes(32).toString('base64url')}`;
+  /** Counts the request against the address's budgets, looks it up, and mails it a code. */
+  async function codeFor(address: string, signUp: PendingSignUp | null): Promise<NonceCookieValue> {
+    await hitAddressLimits(db, address, clock, { sendsMail: true });
+    const user = await findUserByEmail(db, address);
+    const cookie = await db
+      .transaction()
+      .execute((trx) => issueCode(trx, { address, user, signUp }));
+    deps.outbox.kick();
+    return cookie;
+  }
+
+  /** The workspace a verified sign-up asked for, and its owner when the address was new. */
+  async function completeSignUp(
+    trx: Transaction<Database>,
+    signUp: PendingSignUp,
+    registered: UserRow | undefined,
+    context: RequestContext,
+  ): Promise<UserRow> {
+    const { user, created } = registered
+      ? { user: registered, created: false }
+      : await findOrCreateUser(trx, signUp.email, signUp.full_name);
+    const { account } = await createAccount(
+      trx,
+      { name: signUp.workspace_name, owner: user },
+      { clock, context },
+    );
+    if (created) {
+      await auditForUser(trx, user.id, {
+        eventType: 'user.signed_up',
+        actor: userActor(user),
+        payload: { account_slug: account.slug },
+        context,
+      });
+    }
+    return user;
+  }
 
   /** Creates the session after a primary factor; the second factor may still be due. */
   async function startSession(
@@ -119,21 +183,6 @@ export function createSignInService(deps: SignInDeps) {
     };
   }
 
-  async function auditFailure(
-    trx: Transaction<Database>,
-    user: UserRow,
-    method: string,
-    reason: string,
-    context: RequestContext,
-  ): Promise<void> {
-    await auditForUser(trx, user.id, {
-      eventType: 'user.sign_in_failed',
-      actor: userActor(user),
-      payload: { method, reason },
-      context,
-    });
-  }
-
   async function confirmEmail(trx: Transaction<Database>, user: UserRow, context: RequestContext) {
     if (user.confirmed_at) return;
     await trx
@@ -150,44 +199,25 @@ export function createSignInService(deps: SignInDeps) {
 
   return {
     /**
-     * Sign-up: user + workspace (owner, Free plan, default policy) and a
-     * sign-in code sent at once. An address that already has an account just
-     * gets a code, so sign-up never reveals who is registered.
+     * Sign-up: a sign-in code sent at once; the user (when new) and the
+     * workspace (owner, Free plan, default policy) are created when the code
+     * is used. A registered address gets the same code and the same answer, and
+     * its workspace is added when that person uses it.
      */
-    async signUp(
-      input: { email: string; fullName: string | null; workspaceName: string },
-      context: RequestContext,
-    ): Promise<NonceCookieValue> {
-      await hitDurableLimit(db, MAGIC_LINK_LIMIT, input.email, clock);
-      const cookie = await db.transaction().execute(async (trx) => {
-        const { user, created } = await findOrCreateUser(trx, input.email, input.fullName);
-        const cookie = await issueCode(trx, user);
-        if (created) {
-          const { account } = await createAccount(
-            trx,
-            { name: input.workspaceName, owner: user },
-            { clock, context },
-          );
-          await auditForUser(trx, user.id, {
-            eventType: 'user.signed_up',
-            actor: userActor(user),
-            payload: { account_slug: account.slug },
-            context,
-          });
-        }
-        return cookie;
+    signUp(input: {
+      email: string;
+      fullName: string | null;
+      workspaceName: string;
+    }): Promise<NonceCookieValue> {
+      return codeFor(input.email, {
+        email: input.email,
+        full_name: input.fullName,
+        workspace_name: input.workspaceName,
       });
-      deps.outbox.kick();
-      return cookie;
     },
 
-    async requestCode(email: string): Promise<NonceCookieValue> {
-      await hitDurableLimit(db, MAGIC_LINK_LIMIT, email, clock);
-      const user = await findUserByEmail(db, email);
-      if (!user) return decoyCookie();
-      const cookie = await db.transaction().execute((trx) => issueCode(trx, user));
-      deps.outbox.kick();
-      return cookie;
+    requestCode(email: string): Promise<NonceCookieValue> {
+      return codeFor(email, null);
     },
 
     /**
@@ -210,13 +240,15 @@ export function createSignInService(deps: SignInDeps) {
           .forUpdate()
           .executeTakeFirst();
         if (!row) return null;
-        const user = (await findUserById(trx, row.user_id))!;
+        // Looked up even for a row of nobody, so both cost the same.
+        const user = await findUserById(trx, row.user_id ?? NOBODY);
         const usable =
           !row.consumed_at &&
           row.failed_attempts < SIGN_IN_CODE_MAX_FAILURES &&
           new Date(row.expires_at) > clock.now();
         const matches = code !== null && digestsEqual(sha256(nonce + code), row.digest);
-        if (!usable || !matches) {
+        const anyone = user !== undefined || row.sign_up !== null;
+        if (!usable || !matches || !anyone) {
           if (usable) {
             await trx
               .updateTable('sign_in_codes')
@@ -224,8 +256,9 @@ export function createSignInService(deps: SignInDeps) {
               .where('id', '=', row.id)
               .execute();
           }
-          const reason = !usable ? 'code_unusable' : 'wrong_code';
-          await auditFailure(trx, user, 'code', reason, context);
+          const reason = usable ? 'wrong_code' : 'code_unusable';
+          const failure = { userId: user?.id ?? null, method: 'code', reason, context } as const;
+          await recordSignInFailure(trx, failure, clock);
           return null;
         }
         await trx
@@ -233,8 +266,9 @@ export function createSignInService(deps: SignInDeps) {
           .set({ consumed_at: clock.now().toISOString() })
           .where('id', '=', row.id)
           .execute();
-        await confirmEmail(trx, user, context);
-        return startSession(trx, user, 'code', context);
+        const person = row.sign_up ? await completeSignUp(trx, row.sign_up, user, context) : user!;
+        await confirmEmail(trx, person, context);
+        return startSession(trx, person, 'code', context);
       });
       if (!outcome) throw invalidCode();
       return outcome;
@@ -245,13 +279,14 @@ export function createSignInService(deps: SignInDeps) {
       password: string,
       context: RequestContext,
     ): Promise<SignInResult> {
+      await hitAddressLimits(db, email, clock, { sendsMail: false });
       const user = await findUserByEmail(db, email);
       const storedHash = user?.password_hash ?? (await DUMMY_PASSWORD_HASH);
       const valid = await argon2Verify(storedHash, password).catch(() => false);
       const outcome = await db.transaction().execute(async (trx) => {
-        if (!user) return null;
-        if (!valid || !user.password_hash) {
-          await auditFailure(trx, user, 'password', 'wrong_password', context);
+        if (!user?.password_hash || !valid) {
+          const failure = { userId: user?.id ?? null, method: 'password', context } as const;
+          await recordSignInFailure(trx, { ...failure, reason: 'wrong_password' }, clock);
           return null;
         }
         return startSession(trx, user, 'password', context);
@@ -284,7 +319,12 @@ export function createSignInService(deps: SignInDeps) {
         const user = (await findUserById(trx, session.userId))!;
         const method = await verifySecondFactor(trx, user.id, proof, deps.totpBox, clock);
         if (!method) {
-          await auditFailure(trx, user, 'mfa', 'wrong_second_factor', context);
+          const failure = {
+            userId: user.id,
+            method: 'mfa',
+            reason: 'wrong_second_factor',
+          } as const;
+          await recordSignInFailure(trx, { ...failure, context }, clock);
           return false;
         }
         await markSessionMfaVerified(trx, session.sessionId, clock);
@@ -307,7 +347,6 @@ export function createSignInService(deps: SignInDeps) {
 
     startSession,
     confirmEmail,
-    issueCode,
   };
 }
 

@@ -1,4 +1,5 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
+import type { AuditContext } from '../audit/record.js';
 import type { Timestamp } from '../core/columns.js';
 import type { AuthMethod } from '../core/principal.js';
 
@@ -33,7 +34,7 @@ export interface PasskeysTable {
   credential_id: string;
   public_key: Bytes;
   counter: number;
-  transports: import('kysely').ColumnType<string[], string, string>;
+  transports: ColumnType<string[], string, string>;
   name: string;
   created_at: Generated<string>;
   last_used_at: NullableTimestamp;
@@ -64,9 +65,20 @@ export interface SessionsTable {
   revoked_at: NullableTimestamp;
 }
 
+/** What a sign-up asked for; its code row keeps it until the mailbox is proved. */
+export interface PendingSignUp {
+  email: string;
+  full_name: string | null;
+  workspace_name: string;
+}
+
+/** One outstanding code per address, registered or not (an unknown address's row never signs in). */
 export interface SignInCodesTable {
   id: Generated<string>;
-  user_id: string;
+  /** The registered person the address belonged to when the code was asked for. */
+  user_id: string | null;
+  address_digest: Bytes;
+  sign_up: ColumnType<PendingSignUp | null, string | null, string | null>;
   digest: Bytes;
   failed_attempts: Generated<number>;
   expires_at: Timestamp;
@@ -78,13 +90,24 @@ export type UserTokenPurpose = 'confirm_email' | 'password_reset' | 'bootstrap';
 
 export interface UserTokensTable {
   id: Generated<string>;
-  user_id: string;
+  /** null: minted for an unknown address so both cost the same; never consumable. */
+  user_id: string | null;
   purpose: UserTokenPurpose;
   lookup: string;
   digest: Bytes;
   expires_at: Timestamp;
   used_at: NullableTimestamp;
   created_at: Generated<string>;
+}
+
+export interface SignInFailuresTable {
+  id: Generated<string>;
+  /** null when the address has no account. */
+  user_id: string | null;
+  method: string;
+  reason: string;
+  context: ColumnType<AuditContext, string, string>;
+  occurred_at: Timestamp;
 }
 
 export interface RateLimitCountersTable {
@@ -101,5 +124,6 @@ export interface AuthTables {
   sessions: SessionsTable;
   sign_in_codes: SignInCodesTable;
   user_tokens: UserTokensTable;
+  sign_in_failures: SignInFailuresTable;
   rate_limit_counters: RateLimitCountersTable;
 }

@@ -16,10 +16,14 @@ export const USER_TOKEN_TTL_MS: Record<UserTokenPurpose, number> = {
   bootstrap: 15 * 60_000,
 };
 
-/** A single-use token; earlier unused tokens of the same purpose stop working. */
+/**
+ * A single-use token; earlier unused tokens of the same purpose stop working.
+ * For `null` (an address without an account) the same rows are written and the
+ * token never works.
+ */
 export async function mintUserToken(
   trx: Kysely<Database>,
-  userId: string,
+  userId: string | null,
   purpose: UserTokenPurpose,
   clock: Clock,
 ): Promise<string> {
@@ -60,7 +64,7 @@ export async function consumeUserToken(
       .forUpdate()
       .executeTakeFirst(),
   );
-  if (!row || row.purpose !== purpose) return null;
+  if (!row?.user_id || row.purpose !== purpose) return null;
   const now = clock.now();
   if (row.used_at || new Date(row.expires_at) <= now) return null;
   await trx

@@ -23,20 +23,22 @@ export function findUserById(db: Kysely<Database>, id: string): Promise<UserRow 
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The user with this (normalised) email, created unconfirmed when new. */
+/**
+ * The user with this (normalised) email, created unconfirmed when new. One
+ * statement either way (an invitation costs the same for a new address as for
+ * a registered one); `xmax = 0` holds only for a freshly inserted row.
+ */
 export async function findOrCreateUser(
   trx: Kysely<Database>,
   email: string,
   fullName: string | null,
 ): Promise<{ user: UserRow; created: boolean }> {
-  const inserted = await trx
+  const { created, ...user } = await trx
     .insertInto('users')
     .values({ email, full_name: fullName })
-    .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
+    .onConflict((oc) => oc.expression(sql`lower(email)`).doUpdateSet({ email: sql`users.email` }))
     .returningAll()
-    .executeTakeFirst();
-  if (inserted) return { user: inserted, created: true };
-  const existing = await findUserByEmail(trx, email);
-  if (!existing) throw new Error('user vanished during sign-up');
-  return { user: existing, created: false };
+    .returning(sql<boolean>`xmax = 0`.as('created'))
+    .executeTakeFirstOrThrow();
+  return { user, created };
 }

@@ -6,6 +6,7 @@ import { signUp, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { countAccountRows } from '../test-support/counts.js';
 import { onPostgres } from '../test-support/database.js';
+import { signInCodeFrom } from '../test-support/smtp-sink.js';
 import { accountRoutesOf } from './account-routes.js';
 
 type Json = Record<string, unknown>;
@@ -162,13 +163,24 @@ describe(`forbidden code points are refused at the input layer (${onPostgres ? '
   it('keeps an odd user agent (a header reaching the database) with the forbidden characters replaced', async () => {
     // Node's HTTP parser refuses control bytes in headers; an in-process request does not.
     const email = 'agent@hygiene.test';
+    const headers = { origin: h.config.baseUrl, 'user-agent': 'curl\u0000/8\u0085' };
     const response = await h.app.inject({
       method: 'POST',
       url: '/api/v1/sign_up',
-      headers: { origin: h.config.baseUrl, 'user-agent': 'curl\u0000/8\u0085' },
+      headers,
       payload: { email, workspace_name: 'Odd Agent' },
     });
     expect(response.statusCode).toBe(202);
+    // The workspace (and its audit events) comes with the emailed code.
+    const code = signInCodeFrom((await h.smtp.next(email)).text ?? '', h.config.baseUrl);
+    const nonce = String(response.headers['set-cookie']).split(';')[0]!;
+    const signedIn = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/sign_in/code',
+      headers: { ...headers, cookie: nonce },
+      payload: { code },
+    });
+    expect(signedIn.statusCode).toBe(200);
     const stored = await h.storage.db
       .selectFrom('audit_events')
       .select('user_agent')

@@ -6,6 +6,7 @@ export type MailMessage =
   | { template: 'sign_in_code'; code: string; link: string }
   | { template: 'confirm_email'; link: string }
   | { template: 'password_reset'; link: string }
+  | { template: 'no_account'; asked: 'sign_in' | 'password_reset'; signUpLink: string }
   | { template: 'invitation'; inviter: string; workspace: string; role: string; link: string };
 
 export interface RenderedMail {
@@ -41,6 +42,16 @@ export function renderMail(message: MailMessage): RenderedMail {
           `Someone asked to reset the password of your emisar account.\n` +
           `Choose a new password here (valid for 30 minutes, once):\n${message.link}\n\n` +
           `Resetting signs out your other sessions.${FOOTER}`,
+      };
+    case 'no_account':
+      return {
+        subject:
+          message.asked === 'sign_in' ? 'Signing in to emisar' : 'Resetting an emisar password',
+        text:
+          `Someone asked to ${message.asked === 'sign_in' ? 'sign in to emisar' : 'reset the emisar password'} ` +
+          `with this email address, but no emisar account uses it.\n\n` +
+          `To create one, sign up here:\n${message.signUpLink}\n\n` +
+          `If you have an account under another address, use that one.${FOOTER}`,
       };
     case 'invitation':
       return {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
+import { signInBudget } from '../auth/rate-limits.js';
 import { emailSchema } from '../auth/users.js';
 import type { Clock } from '../core/clock.js';
 import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
@@ -137,8 +138,8 @@ export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps
     },
   });
 
-  /** The emailed link's token, POSTed by the accept page (new or existing user). */
-  app.post('/api/v1/invitations/accept', async (request, reply) => {
+  /** The emailed link's token, POSTed by the accept page (new or existing user); it can sign in. */
+  app.post('/api/v1/invitations/accept', signInBudget(deps), async (request, reply) => {
     const body = parseInput(z.object({ token: z.string().min(1).max(200) }), request.body);
     const principal = request.principal;
     const session = principal?.kind === 'session' && principal.mfaSatisfied ? principal : null;

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import { type AuditEventInput, audit, userActor } from '../accounts/audit-trail.js';
 import { removeTotp } from '../auth/mfa.js';
 import { revokeSessions } from '../auth/sessions.js';
@@ -86,7 +86,10 @@ export function createMemberService(deps: MemberDeps) {
         'm.id',
         'm.user_id',
         'u.email',
-        'u.full_name',
+        // A pending invitee's name would tell the inviter the address already has an account.
+        sql<string | null>`case when m.accepted_at is null then null else u.full_name end`.as(
+          'full_name',
+        ),
         'm.role',
         'm.accepted_at',
         'm.suspended_at',
