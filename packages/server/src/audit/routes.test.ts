@@ -237,12 +237,17 @@ describe.runIf(onPostgres)(
       const account = await insertAccount(storage.db);
       const key = await insertApiKey(storage.db, account, 'audit_export', clock);
       // Begins first, so its occurred_at is the earliest, but commits last.
+      const earlyBegan = signal();
       const earlyMayCommit = signal();
       const early = storage.db.transaction().execute(async (trx) => {
         await trx.selectFrom('accounts').select('id').where('id', '=', account).execute();
+        earlyBegan.fire();
         await earlyMayCommit.promise;
         await recordAuditEvent(trx, sampleEvent(account, 0));
       });
+      // The writers open their transactions only once this one has begun: each
+      // pooled connection opens on its own, so starting first proves nothing.
+      await earlyBegan.promise;
       const pending = new Set<Promise<unknown>>();
       for (let i = 1; i <= 30; i++) {
         const writer = storage.db.transaction().execute(async (trx) => {
