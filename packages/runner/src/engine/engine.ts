@@ -1,6 +1,6 @@
 import { admit } from './admission.js';
 import { runContext } from './context.js';
-import { execute, recordStart } from './execute.js';
+import { execute } from './execute.js';
 import { finish } from './finish.js';
 import { prepare } from './prepare.js';
 import type { Registry } from './registry.js';
@@ -26,11 +26,7 @@ export async function runAction(
   if (!admitted.ok) return admitted.result;
   const prepared = await prepare(run, admitted.value);
   if (!prepared.ok) return prepared.result;
-  const notStarted = await recordStart(run, admitted.value, prepared.value);
-  if (notStarted) return notStarted;
-  const { startProblem } = prepared.value;
-  const ended = startProblem
-    ? { status: 'error' as const, error: startProblem }
-    : await execute(run, admitted.value, prepared.value, hooks);
-  return finish(run, admitted.value.packFields, prepared.value, ended);
+  const executed = await execute(run, admitted.value, prepared.value, hooks);
+  if (!executed.ok) return executed.result;
+  return finish(run, admitted.value.packFields, prepared.value, executed.value);
 }

@@ -7,13 +7,31 @@ import type { RunContext } from './context.js';
 import type { Finish } from './finish.js';
 import type { Prepared } from './prepare.js';
 import { parseStructuredOutput } from './structured-output.js';
-import type { EngineResult, RunHooks } from './types.js';
+import type { EngineResult, RunHooks, Step } from './types.js';
+
+/**
+ * Journals execution_started, then runs the process unless preparation found a
+ * reason it cannot start. If the start cannot be journaled nothing runs and the
+ * run ends with a result saying the local audit failed.
+ */
+export async function execute(
+  run: RunContext,
+  admitted: Admitted,
+  prepared: Prepared,
+  hooks: RunHooks,
+): Promise<Step<Finish>> {
+  const notStarted = await recordStart(run, admitted, prepared);
+  if (notStarted) return { ok: false, result: notStarted };
+  const { startProblem } = prepared;
+  if (startProblem) return { ok: true, value: { status: 'error', error: startProblem } };
+  return { ok: true, value: await runAndJudge(run, admitted, prepared, hooks) };
+}
 
 /**
  * Journals execution_started; if that write fails nothing runs and the result
  * says the local audit failed.
  */
-export async function recordStart(
+async function recordStart(
   run: RunContext,
   admitted: Admitted,
   prepared: Prepared,
@@ -40,7 +58,7 @@ export async function recordStart(
 }
 
 /** Runs the process with both streams captured and redacted, then judges its outcome. */
-export async function execute(
+async function runAndJudge(
   run: RunContext,
   admitted: Admitted,
   prepared: Prepared,

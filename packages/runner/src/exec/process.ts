@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import type { Containment } from './cgroup.js';
-import { RunCgroup } from './cgroup.js';
+import { type Containment, RunCgroup } from './cgroup.js';
 import type { Setpriv, UnixUser } from './setpriv.js';
 import { setprivArgs } from './setpriv.js';
 
@@ -57,10 +56,6 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   const started = performance.now();
   const cgroup =
     spec.containment.mode === 'cgroup' ? await RunCgroup.create(spec.containment.base) : undefined;
-  const [file, args] = spec.setpriv
-    ? [spec.setpriv.path, [...setprivArgs(spec.user), spec.file, ...spec.args]]
-    : [spec.file, spec.args];
-
   const outcome: ProcessOutcome = {
     exitCode: null,
     exitSignal: null,
@@ -73,25 +68,13 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   };
 
   let child: ChildProcess;
-  const start = () =>
-    spawn(file, args, {
-      cwd: spec.cwd,
-      env: spec.env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
   try {
-    child = cgroup ? cgroup.spawnInside(start, writeFileSync) : start();
+    child = spawnInGroup(spec, cgroup);
   } catch (error) {
     await cgroup?.remove();
     return { ...outcome, startError: (error as Error).message };
   }
-
-  const spawned = new Promise<string | undefined>((resolve) => {
-    child.once('spawn', () => resolve(undefined));
-    child.once('error', (error) => resolve(error.message));
-  });
-  const startError = await spawned;
+  const startError = await spawned(child);
   if (startError !== undefined) {
     await cgroup?.remove();
     return { ...outcome, startError, durationMs: performance.now() - started };
@@ -99,7 +82,6 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   outcome.pid = child.pid;
   child.stdout!.on('data', (chunk: Buffer) => spec.onData('stdout', chunk));
   child.stderr!.on('data', (chunk: Buffer) => spec.onData('stderr', chunk));
-
   const pipesClosed = Promise.all([
     new Promise((resolve) => child.stdout!.once('close', resolve)),
     new Promise((resolve) => child.stderr!.once('close', resolve)),
@@ -112,50 +94,13 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     }),
   );
 
-  let exitedYet = false;
-  let graceTimer: NodeJS.Timeout | undefined;
-  const signalGroup = (signal: KillStep) => {
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {}
-  };
-  const terminate = (why: 'timeout' | 'cancel') => {
-    if (exitedYet || outcome.killSteps.length > 0) return;
-    if (why === 'timeout') outcome.timedOut = true;
-    else outcome.cancelled = true;
-    outcome.killSteps.push('SIGTERM');
-    signalGroup('SIGTERM');
-    cgroup?.signalEscaped('SIGTERM', child.pid!);
-    graceTimer = setTimeout(() => {
-      outcome.killSteps.push('SIGKILL');
-      signalGroup('SIGKILL');
-      void cgroup?.kill();
-    }, spec.graceMs);
-  };
-
-  const timeoutTimer = setTimeout(() => terminate('timeout'), spec.timeoutMs);
-  const onAbort = () => terminate('cancel');
-  if (spec.signal?.aborted) onAbort();
-  spec.signal?.addEventListener('abort', onAbort, { once: true });
-
+  const termination = groupTermination(child, cgroup, spec.graceMs, outcome);
+  const stopWatching = watchTimeoutAndCancel(spec, termination.terminate);
   await exited;
-  exitedYet = true;
-  clearTimeout(timeoutTimer);
-  clearTimeout(graceTimer);
-  spec.signal?.removeEventListener('abort', onAbort);
-  // Leftovers in the group (and cgroup) die with the program.
-  signalGroup('SIGKILL');
-  await cgroup?.kill();
+  stopWatching();
+  await termination.programExited();
 
-  let drainTimer: NodeJS.Timeout | undefined;
-  const drained = await Promise.race([
-    pipesClosed.then(() => true),
-    new Promise<boolean>((resolve) => {
-      drainTimer = setTimeout(() => resolve(false), spec.drainMs);
-    }),
-  ]);
-  clearTimeout(drainTimer);
-  if (!drained) {
+  if (!(await drained(pipesClosed, spec.drainMs))) {
     outcome.pipesAbandoned = true;
     child.stdout!.destroy();
     child.stderr!.destroy();
@@ -163,4 +108,97 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   await cgroup?.remove();
   outcome.durationMs = performance.now() - started;
   return outcome;
+}
+
+/** Spawns the program (through setpriv when it runs as another user) as leader of a new group. */
+function spawnInGroup(spec: ProcessSpec, cgroup: RunCgroup | undefined): ChildProcess {
+  const [file, args] = spec.setpriv
+    ? [spec.setpriv.path, [...setprivArgs(spec.user), spec.file, ...spec.args]]
+    : [spec.file, spec.args];
+  const start = () =>
+    spawn(file, args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  return cgroup ? cgroup.spawnInside(start, writeFileSync) : start();
+}
+
+/** Resolves once the child started, with the error message when it could not. */
+function spawned(child: ChildProcess): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', (error) => resolve(error.message));
+  });
+}
+
+/**
+ * Ending the program's group: `terminate` sends SIGTERM, then SIGKILL after the
+ * grace (once, and not after the program exited); `programExited` stops the
+ * escalation and kills whatever the program left in its group and cgroup.
+ */
+function groupTermination(
+  child: ChildProcess,
+  cgroup: RunCgroup | undefined,
+  graceMs: number,
+  outcome: ProcessOutcome,
+): { terminate: (why: 'timeout' | 'cancel') => void; programExited: () => Promise<void> } {
+  let exitedYet = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const signalGroup = (signal: KillStep) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {}
+  };
+  return {
+    terminate(why) {
+      if (exitedYet || outcome.killSteps.length > 0) return;
+      if (why === 'timeout') outcome.timedOut = true;
+      else outcome.cancelled = true;
+      outcome.killSteps.push('SIGTERM');
+      signalGroup('SIGTERM');
+      cgroup?.signalEscaped('SIGTERM', child.pid!);
+      graceTimer = setTimeout(() => {
+        outcome.killSteps.push('SIGKILL');
+        signalGroup('SIGKILL');
+        void cgroup?.kill();
+      }, graceMs);
+    },
+    async programExited() {
+      exitedYet = true;
+      clearTimeout(graceTimer);
+      // Leftovers in the group (and cgroup) die with the program.
+      signalGroup('SIGKILL');
+      await cgroup?.kill();
+    },
+  };
+}
+
+/** Terminates on timeout or when the spec's signal aborts; returns what stops watching. */
+function watchTimeoutAndCancel(
+  spec: ProcessSpec,
+  terminate: (why: 'timeout' | 'cancel') => void,
+): () => void {
+  const timeoutTimer = setTimeout(() => terminate('timeout'), spec.timeoutMs);
+  const onAbort = () => terminate('cancel');
+  if (spec.signal?.aborted) onAbort();
+  spec.signal?.addEventListener('abort', onAbort, { once: true });
+  return () => {
+    clearTimeout(timeoutTimer);
+    spec.signal?.removeEventListener('abort', onAbort);
+  };
+}
+
+/** True when the pipes closed within drainMs; false when something still holds them. */
+async function drained(pipesClosed: Promise<unknown>, drainMs: number): Promise<boolean> {
+  let drainTimer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    pipesClosed.then(() => true),
+    new Promise<boolean>((resolve) => {
+      drainTimer = setTimeout(() => resolve(false), drainMs);
+    }),
+  ]);
+  clearTimeout(drainTimer);
+  return closed;
 }

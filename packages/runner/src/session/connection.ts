@@ -98,7 +98,7 @@ export class CloudSession {
   /** Resolves when the socket closes; true when it had opened. */
   private connectOnce(): Promise<boolean> {
     const { dispatcher, log } = this.options;
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve) => {
       const socket = new WebSocket(cloudUrl(this.options.url, 'runner/socket', true), {
         headers: { authorization: `Bearer ${this.options.token()}` },
         maxPayload: FRAME_MAX_BYTES,
@@ -106,21 +106,8 @@ export class CloudSession {
       });
       this.socket = socket;
       let opened = false;
-      let heartbeat: NodeJS.Timeout | undefined;
-      let awaitingPong = 0;
-      const link: Link = {
-        send: (frame: RunnerFrame) => {
-          if (socket.readyState !== WebSocket.OPEN) return;
-          try {
-            socket.send(encodeFrame(frame));
-          } catch (error) {
-            // A frame our own schema refuses (e.g. runner_state over 2 MiB) is a bug to report, not a crash.
-            log(`not sending ${frame.type}: ${errorMessage(error)}`);
-          }
-        },
-        connected: () => socket.readyState === WebSocket.OPEN,
-        busy: () => socket.bufferedAmount > SEND_BUFFER_BUSY_BYTES,
-      };
+      const link = socketLink(socket, log);
+      const heartbeat = new Heartbeat(socket, link, this.options.heartbeatMs, log);
 
       socket.on('unexpected-response', (_request, response) => {
         const status = response.statusCode ?? 0;
@@ -137,74 +124,122 @@ export class CloudSession {
         log('connected');
         link.send(this.options.state());
         dispatcher.attach(link);
-        heartbeat = setInterval(() => {
-          if (awaitingPong >= 2) {
-            log('no answer from the control plane; reconnecting');
-            socket.terminate();
-            return;
-          }
-          awaitingPong += 1;
-          socket.ping();
-          link.send({ type: 'heartbeat' });
-        }, this.options.heartbeatMs);
+        heartbeat.start();
       });
-      socket.on('pong', () => {
-        awaitingPong = 0;
-      });
+      socket.on('pong', () => heartbeat.answered());
       socket.on('message', (data, isBinary) => {
-        awaitingPong = 0;
-        if (isBinary) {
-          link.send({ type: 'error', code: 'invalid_frame', message: 'frame rejected' });
-          return;
-        }
-        const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-        const decoded = decodeFrame(new Uint8Array(raw), { maxBytes: FRAME_MAX_BYTES });
-        switch (decoded.kind) {
-          case 'ignored':
-            return;
-          case 'protocol_version':
-            socket.close(CLOSE_PROTOCOL_ERROR, 'protocol_version');
-            return;
-          case 'invalid':
-            if (decoded.type === 'run_action') dispatcher.refuseInvalid(decoded.requestId);
-            else if (decoded.type === undefined || decoded.type !== 'error') {
-              link.send({ type: 'error', code: 'invalid_frame', message: 'frame rejected' });
-            }
-            return;
-          case 'frame': {
-            const frame = decoded.frame;
-            if (frame.type === 'shutdown') {
-              log(`control plane shutdown: ${frame.reason}`);
-              if ((TERMINAL_SHUTDOWN_REASONS as readonly string[]).includes(frame.reason)) {
-                this.end = { kind: 'terminal_shutdown', reason: frame.reason };
-                socket.close(1000, 'shutdown');
-              }
-              return;
-            }
-            if (
-              frame.type === 'run_action' ||
-              frame.type === 'cancel' ||
-              frame.type === 'ack_result' ||
-              frame.type === 'error'
-            ) {
-              dispatcher.handle(frame, decoded.rawArgs);
-            }
-            return;
-          }
-        }
+        heartbeat.answered();
+        this.receive(socket, link, data, isBinary);
       });
       socket.on('error', (error) => {
         if (!opened) log(`connect error: ${errorMessage(error)}`);
       });
       socket.on('close', () => {
-        clearInterval(heartbeat);
+        heartbeat.stop();
         dispatcher.detach(link);
         if (this.socket === socket) this.socket = undefined;
         if (this.link === link) this.link = undefined;
         if (opened) log('disconnected');
         resolve(opened);
       });
-      void reject;
     });
+  }
+
+  /** One message from the control plane: decoded, then handed on, answered or refused. */
+  private receive(socket: WebSocket, link: Link, data: WebSocket.RawData, isBinary: boolean): void {
+    const { dispatcher } = this.options;
+    if (isBinary) {
+      link.send({ type: 'error', code: 'invalid_frame', message: 'frame rejected' });
+      return;
+    }
+    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    const decoded = decodeFrame(new Uint8Array(raw), { maxBytes: FRAME_MAX_BYTES });
+    switch (decoded.kind) {
+      case 'ignored':
+        return;
+      case 'protocol_version':
+        socket.close(CLOSE_PROTOCOL_ERROR, 'protocol_version');
+        return;
+      case 'invalid':
+        if (decoded.type === 'run_action') dispatcher.refuseInvalid(decoded.requestId);
+        else if (decoded.type === undefined || decoded.type !== 'error') {
+          link.send({ type: 'error', code: 'invalid_frame', message: 'frame rejected' });
+        }
+        return;
+      case 'frame': {
+        const frame = decoded.frame;
+        if (frame.type === 'shutdown') {
+          this.options.log(`control plane shutdown: ${frame.reason}`);
+          if ((TERMINAL_SHUTDOWN_REASONS as readonly string[]).includes(frame.reason)) {
+            this.end = { kind: 'terminal_shutdown', reason: frame.reason };
+            socket.close(1000, 'shutdown');
+          }
+          return;
+        }
+        if (
+          frame.type === 'run_action' ||
+          frame.type === 'cancel' ||
+          frame.type === 'ack_result' ||
+          frame.type === 'error'
+        ) {
+          dispatcher.handle(frame, decoded.rawArgs);
+        }
+        return;
+      }
+    }
+  }
+}
+
+/** The dispatcher's view of one socket: frames it cannot encode are logged, not thrown. */
+function socketLink(socket: WebSocket, log: (message: string) => void): Link {
+  return {
+    send: (frame: RunnerFrame) => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      try {
+        socket.send(encodeFrame(frame));
+      } catch (error) {
+        // A frame our own schema refuses (e.g. runner_state over 2 MiB) is a bug to report, not a crash.
+        log(`not sending ${frame.type}: ${errorMessage(error)}`);
+      }
+    },
+    connected: () => socket.readyState === WebSocket.OPEN,
+    busy: () => socket.bufferedAmount > SEND_BUFFER_BUSY_BYTES,
+  };
+}
+
+/**
+ * Ping and heartbeat frame every interval; two intervals without any answer (a
+ * pong or a message) end the socket so the session reconnects.
+ */
+class Heartbeat {
+  private timer: NodeJS.Timeout | undefined;
+  private awaitingPong = 0;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly link: Link,
+    private readonly intervalMs: number,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (this.awaitingPong >= 2) {
+        this.log('no answer from the control plane; reconnecting');
+        this.socket.terminate();
+        return;
+      }
+      this.awaitingPong += 1;
+      this.socket.ping();
+      this.link.send({ type: 'heartbeat' });
+    }, this.intervalMs);
+  }
+
+  answered(): void {
+    this.awaitingPong = 0;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }
