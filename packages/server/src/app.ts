@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { resolveAccountAccess } from './access/resolve.js';
 import { registerIdentity } from './accounts/register-identity.js';
 import { approvalExpiryJob } from './approvals/sweep.js';
 import { registerAuditRoutes } from './audit/routes.js';
@@ -12,6 +13,7 @@ import { createOutageLog } from './db/outage-log.js';
 import { fleetCleanupJob } from './fleet/cleanup.js';
 import { registerFleet } from './fleet/register.js';
 import type { RunHooks } from './fleet/run-hooks.js';
+import { installAccountAccess } from './http/account-routes.js';
 import { installCredentialLimits } from './http/credential-limits.js';
 import { installErrorHandling } from './http/errors.js';
 import { registerHealthRoutes } from './http/health-routes.js';
@@ -72,6 +74,9 @@ export async function createApp({
   // Off by default; routes opt in with `config: { rateLimit: {...} }`.
   await app.register(rateLimit, { global: false });
   registerHealthRoutes(app, storage.db);
+  installAccountAccess(app, (principal, slug) =>
+    resolveAccountAccess(storage.db, principal, slug, clock),
+  );
   const bus = createNotifyBus(storage, app.log);
   app.addHook('onClose', () => bus.close());
   await registerIdentity(app, { config, storage, clock, bus });

@@ -1,11 +1,7 @@
 export { mintBootstrapLink } from './accounts/bootstrap.js';
 export { createApp } from './app.js';
 export type { ApprovalService, OpenApprovalInput } from './approvals/service.js';
-export {
-  type AuditEventInput,
-  recordAuditEvent,
-  recordAuditEvents,
-} from './audit/record.js';
+export { type AuditEventInput, recordAuditEvent, recordAuditEvents } from './audit/record.js';
 export { verifyAuditExport } from './audit/verify.js';
 export { buildCatalog } from './catalog/build.js';
 export { type DispatchContract, resolveDispatchContract } from './catalog/dispatch-contract.js';

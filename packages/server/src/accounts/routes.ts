@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
+import { recordAuditEvent } from '../audit/record.js';
 import type { Clock } from '../core/clock.js';
 import { ForbiddenError } from '../core/errors.js';
 import { parseInput } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import { registerAccountRoute } from '../http/account-routes.js';
-import { audit } from './audit-trail.js';
 import type { AccountSettings } from './tables.js';
 
 export interface AccountRouteDeps {
@@ -39,7 +39,7 @@ const settingsPatch = z
 export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDeps): void {
   const { db } = deps;
 
-  registerAccountRoute(app, deps, {
+  registerAccountRoute(app, {
     method: 'GET',
     path: '',
     permission: 'account.view',
@@ -57,7 +57,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDe
     }),
   });
 
-  registerAccountRoute(app, deps, {
+  registerAccountRoute(app, {
     method: 'PATCH',
     path: '/settings',
     permission: 'account.manage',
@@ -82,7 +82,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDe
           .set({ settings: JSON.stringify(settings), ...(name ? { name } : {}) })
           .where('id', '=', access.account.id)
           .execute();
-        await audit(trx, {
+        await recordAuditEvent(trx, {
           accountId: access.account.id,
           eventType: 'account.settings_changed',
           actor: access.actor,

@@ -1,11 +1,12 @@
 import type { Kysely, Transaction } from 'kysely';
+import { recordAuditEvent, recordAuditEvents } from '../audit/record.js';
 import { isPlan, type Plan } from '../billing/plans.js';
+import { systemActor, userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, InvalidParamsError, NotFoundError } from '../core/errors.js';
+import { FULL_PACK_ACCESS, FULL_RUNNER_ACCESS } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
-import { FULL_PACK_ACCESS, FULL_RUNNER_ACCESS } from '../members/roles.js';
-import { audit, systemActor, userActor } from './audit-trail.js';
 import { DEFAULT_POLICY_RULES } from './default-policy.js';
 import { type AccountRow, findLiveAccountBySlug } from './queries.js';
 import { slugFromName, slugProblem } from './slug.js';
@@ -84,8 +85,7 @@ export async function createAccount(
     .execute();
 
   const actor = userActor(input.owner);
-  await audit(
-    trx,
+  await recordAuditEvents(trx, [
     {
       accountId: account.id,
       eventType: 'account.created',
@@ -102,7 +102,7 @@ export async function createAccount(
       payload: { role: 'owner' },
       context: deps.context,
     },
-  );
+  ]);
   return { account, ownerMembershipId: membership.id };
 }
 
@@ -124,7 +124,7 @@ export async function setPlan(
       .executeTakeFirst();
     if (!account) throw new NotFoundError('No such account.');
     await trx.updateTable('accounts').set({ plan }).where('id', '=', account.id).execute();
-    await audit(trx, {
+    await recordAuditEvent(trx, {
       accountId: account.id,
       eventType: 'account.plan_changed',
       actor: systemActor('cli'),

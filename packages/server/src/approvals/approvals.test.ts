@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeAccountEvents } from '../bus/account-events.js';
+import type { RunnerAccess } from '../core/roles.js';
 import { createApiKey } from '../credentials/api-keys.js';
 import { RUNNER_WORK_CHANNEL } from '../fleet/runner-work.js';
-import type { RunnerAccess } from '../members/roles.js';
 import { decidePolicy } from '../policy/decide.js';
 import { argsAtRest } from '../runs/args.js';
 import { createRunRelease } from '../runs/release.js';

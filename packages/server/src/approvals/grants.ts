@@ -1,12 +1,12 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { recordAuditEvent } from '../audit/record.js';
+import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { InvalidParamsError, NotFoundError } from '../core/errors.js';
 import { UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
-import type { AccountAccess } from '../members/access.js';
 import type { StandingGrantsTable } from './tables.js';
 
 export const GRANT_DURATIONS = ['once', '1h', '24h', '30d', '90d'] as const;

@@ -1,6 +1,5 @@
 import type { Kysely, SelectQueryBuilder } from 'kysely';
-import type { Database } from '../db/schema.js';
-import type { AccountAccess } from '../members/access.js';
+import type { AccountAccess } from '../core/access.js';
 import {
   type PackAccess,
   packInReach,
@@ -8,7 +7,8 @@ import {
   ROLES,
   type RunnerAccess,
   runnerInReach,
-} from '../members/roles.js';
+} from '../core/roles.js';
+import type { Database } from '../db/schema.js';
 
 /** What reach is judged on: the target runner (and its group) and the pack. */
 export interface ApprovalTarget {

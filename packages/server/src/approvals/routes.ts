@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { parseInput } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
-import { registerAccountRoute } from '../http/account-routes.js';
+import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import type { createGrantService } from './grants.js';
 import type { ApprovalService } from './service.js';
 
@@ -19,8 +19,7 @@ const idOf = (request: { params: unknown }) => (request.params as { id: string }
 
 /** Approvals (list, read, decide) and standing grants (list, read, revoke). */
 export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRouteDeps): void {
-  const route = (spec: Parameters<typeof registerAccountRoute>[2]) =>
-    registerAccountRoute(app, deps, spec);
+  const route = (spec: AccountRouteSpec) => registerAccountRoute(app, spec);
   const { approvals, grants } = deps;
 
   route({

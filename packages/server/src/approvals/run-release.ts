@@ -1,4 +1,4 @@
-import type { Db } from '../core/tx.js';
+import type { Tx } from '../core/tx.js';
 
 /**
  * How the approvals domain moves a parked run on, inside its own transaction
@@ -6,7 +6,7 @@ import type { Db } from '../core/tx.js';
  */
 export interface RunRelease {
   /** Approved: the run becomes deliverable (`pending`). */
-  release(trx: Db, runId: string): Promise<void>;
+  release(trx: Tx, runId: string): Promise<void>;
   /** Denied, expired, or refused by the current policy at release. */
-  deny(trx: Db, runId: string, statusReason: string): Promise<void>;
+  deny(trx: Tx, runId: string, statusReason: string): Promise<void>;
 }

@@ -1,10 +1,11 @@
 import type { Kysely, Selectable } from 'kysely';
 import { z } from 'zod';
-import type { AuditActor } from '../accounts/audit-trail.js';
 import { type AuditEventInput, recordAuditEvent } from '../audit/record.js';
 import { recentlyAuthenticated } from '../auth/sessions.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import type { AccountAccess } from '../core/access.js';
+import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import {
@@ -15,11 +16,11 @@ import {
 } from '../core/errors.js';
 import { encodeKeysetCursor } from '../core/keyset-cursor.js';
 import { approverText, parseInput, UUID_PATTERN } from '../core/parse-input.js';
+import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 import { notifyRunnerWork } from '../fleet/runner-work.js';
 import type { ApprovalMailMessage } from '../mail/approval-mail.js';
 import type { MailOutbox } from '../mail/outbox.js';
-import type { AccountAccess } from '../members/access.js';
 import {
   createStandingGrant,
   type GrantMatch,
@@ -95,7 +96,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
   const approvalLink = (slug: string, id: string) =>
     `${deps.baseUrl}/app/${encodeURIComponent(slug)}/approvals/${id}`;
 
-  async function accountOf(trx: Kysely<Database>, accountId: string) {
+  async function accountOf(trx: Tx, accountId: string) {
     return trx
       .selectFrom('accounts')
       .select(['slug', 'name', 'settings'])
@@ -114,7 +115,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
   }
 
   /** The fields a run knows that the caller did not pass (risk, redacted args). */
-  async function runFacts(trx: Kysely<Database>, input: OpenApprovalInput) {
+  async function runFacts(trx: Tx, input: OpenApprovalInput) {
     if (input.risk !== undefined && input.argsRedacted !== undefined) {
       return { risk: input.risk, argsRedacted: input.argsRedacted };
     }
@@ -131,7 +132,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
     };
   }
 
-  async function publish(trx: Kysely<Database>, accountId: string, id: string) {
+  async function publish(trx: Tx, accountId: string, id: string) {
     await publishAccountEvent(bus, trx, { accountId, kind: 'approval', id });
   }
 
@@ -141,7 +142,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
    * transaction.
    */
   async function openApprovalRequest(
-    trx: Kysely<Database>,
+    trx: Tx,
     input: OpenApprovalInput,
   ): Promise<{ id: string; expiresAt: string }> {
     const runner = await checks.runner(trx, input.accountId, input.context.runnerId);
@@ -221,7 +222,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
   }
 
   /** Cancelling a parked run cancels its request (no-op when none is pending). */
-  async function cancelApprovalForRun(trx: Kysely<Database>, runId: string): Promise<boolean> {
+  async function cancelApprovalForRun(trx: Tx, runId: string): Promise<boolean> {
     const row = await trx
       .updateTable('approval_requests')
       .set({ status: 'cancelled', decided_at: clock.now().toISOString() })
@@ -241,7 +242,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
     return true;
   }
 
-  async function lockRequest(trx: Kysely<Database>, accountId: string, id: string) {
+  async function lockRequest(trx: Tx, accountId: string, id: string) {
     if (!UUID_PATTERN.test(id)) return undefined;
     return trx
       .selectFrom('approval_requests')
@@ -253,7 +254,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
   }
 
   /** Reach is judged on the runner's group as it is now (an admin may have moved it). */
-  async function followRunnerGroup(trx: Kysely<Database>, request: ApprovalRow) {
+  async function followRunnerGroup(trx: Tx, request: ApprovalRow) {
     const runner = await checks.runner(trx, request.account_id, request.runner_id);
     if (!runner || runner.group === request.runner_group) return;
     await trx
@@ -265,7 +266,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
   }
 
   async function notifyRequester(
-    trx: Kysely<Database>,
+    trx: Tx,
     request: ApprovalRow,
     outcome: Extract<ApprovalMailMessage, { template: 'approval_outcome' }>['outcome'],
     extra: { decidedBy: string | null; note: string | null; statusReason: string | null },
@@ -290,7 +291,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
   }
 
   /** Ends an overdue request: its run is denied with `approval_expired`. */
-  async function expire(trx: Kysely<Database>, request: ApprovalRow): Promise<void> {
+  async function expire(trx: Tx, request: ApprovalRow): Promise<void> {
     const now = clock.now().toISOString();
     await trx
       .updateTable('approval_requests')
@@ -623,8 +624,7 @@ export function createApprovalService(deps: ApprovalsDeps) {
     openApprovalRequest,
     cancelApprovalForRun,
     /** Consumes one use of a matching standing grant in the run's transaction. */
-    takeStandingGrant: (trx: Kysely<Database>, match: GrantMatch) =>
-      takeStandingGrant(trx, match, clock),
+    takeStandingGrant: (trx: Tx, match: GrantMatch) => takeStandingGrant(trx, match, clock),
     decide,
     getApproval,
     viewOf,

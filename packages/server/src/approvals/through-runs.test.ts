@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FULL_RUNNER_ACCESS } from '../core/roles.js';
 import { createApiKey } from '../credentials/api-keys.js';
-import { FULL_RUNNER_ACCESS } from '../members/roles.js';
 import { insertMember } from '../test-support/accounts.js';
 import { signInWithCode, signUpOwner, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';

@@ -4,8 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import { ForbiddenError } from '../core/errors.js';
 import type { Database } from '../db/schema.js';
-import { requirePrincipal } from '../http/auth.js';
-import { resolveAccountAccess } from '../members/access.js';
+import { accountAccessOf } from '../http/account-routes.js';
 import { csvFromNdjson } from './csv.js';
 import type { AuditExportService } from './export.js';
 import { type AuditFilter, encodeCursor, parseAuditQuery, type RawAuditQuery } from './query.js';
@@ -26,9 +25,7 @@ export function registerAuditConsoleRoutes(
   const { service } = deps;
 
   const resolve = async (request: FastifyRequest) => {
-    const principal = requirePrincipal(request);
-    const { slug } = request.params as { slug: string };
-    const access = await resolveAccountAccess(deps.db, principal, slug, deps.clock);
+    const access = await accountAccessOf(request);
     const query = parseAuditQuery(request.query as RawAuditQuery);
     return { access, query, filter: visibleFilter(access.permissions, query.filter) };
   };

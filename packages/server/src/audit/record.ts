@@ -3,16 +3,12 @@ import { isIP } from 'node:net';
 import { canonicalJson, type JsonObject } from '@emisar/protocol';
 import { type Kysely, sql } from 'kysely';
 import { entitlementsOf } from '../billing/plans.js';
+import type { AuditActor } from '../core/actor.js';
+import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 import { type AuditEventBody, chainHash } from './chain.js';
-import type { ActorKind, AuditEventsTable } from './tables.js';
+import type { AuditEventsTable } from './tables.js';
 import { normalizeTimestamp } from './timestamps.js';
-
-export interface AuditActor {
-  kind: ActorKind;
-  id: string | null;
-  label: string | null;
-}
 
 export interface AuditTarget {
   kind: string;
@@ -71,7 +67,7 @@ export const AUDIT_LOCK_NAMESPACE = 0x61756474;
  * READ COMMITTED (the default) so the head read after the lock is current.
  */
 export async function recordAuditEvent(
-  trx: Kysely<Database>,
+  trx: Tx,
   input: AuditEventInput,
 ): Promise<RecordedAuditEvent> {
   const [recorded] = await recordAuditEvents(trx, [input]);
@@ -84,7 +80,7 @@ export async function recordAuditEvent(
  * accounts' locks in a fixed order, so two such transactions cannot deadlock.
  */
 export async function recordAuditEvents(
-  trx: Kysely<Database>,
+  trx: Tx,
   inputs: readonly AuditEventInput[],
 ): Promise<RecordedAuditEvent[]> {
   requireTransaction(trx);

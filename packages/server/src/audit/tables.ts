@@ -1,8 +1,7 @@
 import type { ColumnType } from 'kysely';
+import type { ActorKind } from '../core/actor.js';
 import type { Timestamp } from '../core/columns.js';
 import type { SeqRange } from './seq-ranges.js';
-
-export type ActorKind = 'user' | 'api_key' | 'runner' | 'system' | 'oauth_client';
 
 export interface AuditEventsTable {
   id: string;

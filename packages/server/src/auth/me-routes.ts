@@ -3,14 +3,15 @@ import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
 import { z } from 'zod';
-import { auditForUser, userActor } from '../accounts/audit-trail.js';
 import { createAccount } from '../accounts/service.js';
+import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import { ConflictError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { SecretBox } from '../core/secret-box.js';
 import type { Database } from '../db/schema.js';
 import { contextOf, requireSession } from '../http/auth.js';
+import { recordForPerson } from '../members/person-audit.js';
 import {
   beginTotpEnrolment,
   confirmTotpEnrolment,
@@ -145,7 +146,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
     await db.transaction().execute(async (trx) => {
       const revoked = await revokeSessions(trx, session.userId, clock, { only: id });
       if (!revoked) throw new NotFoundError();
-      await auditForUser(trx, session.userId, {
+      await recordForPerson(trx, session.userId, {
         eventType: 'user.session_revoked',
         actor: userActor({ id: session.userId, email: session.email }),
         payload: { session_id: id },
@@ -159,7 +160,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
     const session = requireSession(request);
     const revoked = await db.transaction().execute(async (trx) => {
       const count = await revokeSessions(trx, session.userId, clock, { except: session.sessionId });
-      await auditForUser(trx, session.userId, {
+      await recordForPerson(trx, session.userId, {
         eventType: 'user.session_revoked',
         actor: userActor({ id: session.userId, email: session.email }),
         payload: { other_sessions: count },
@@ -191,7 +192,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
       );
       if (!confirmed) return null;
       await markSessionMfaVerified(trx, session.sessionId, clock);
-      await auditForUser(trx, user.id, {
+      await recordForPerson(trx, user.id, {
         eventType: 'user.mfa_enabled',
         actor: userActor(user),
         payload: { factor: 'totp' },
@@ -238,7 +239,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
       if (!ok) throw new UnauthorizedError('The password is wrong.');
       await db.transaction().execute(async (trx) => {
         await markSessionAuthenticated(trx, session.sessionId, clock);
-        await auditForUser(trx, user.id, {
+        await recordForPerson(trx, user.id, {
           eventType: 'user.reauthenticated',
           actor: userActor(user),
           payload: { factor: 'password' },
@@ -249,7 +250,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
     }
     return withProvedFactor(request, async (trx, userId) => {
       await markSessionMfaVerified(trx, session.sessionId, clock);
-      await auditForUser(trx, userId, {
+      await recordForPerson(trx, userId, {
         eventType: 'user.reauthenticated',
         actor: userActor({ id: userId, email: session.email }),
         payload: { factor: 'second_factor' },
@@ -265,7 +266,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
       if (!user.totp_secret_ciphertext)
         throw new ConflictError('TOTP is not enabled.', 'totp_not_enabled');
       await removeTotp(trx, userId);
-      await auditForUser(trx, userId, {
+      await recordForPerson(trx, userId, {
         eventType: 'user.mfa_disabled',
         actor: userActor(user),
         payload: { factor: 'totp' },
@@ -279,7 +280,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
     return withProvedFactor(request, async (trx, userId) => {
       const user = (await findUserById(trx, userId))!;
       const codes = await replaceRecoveryCodes(trx, userId);
-      await auditForUser(trx, userId, {
+      await recordForPerson(trx, userId, {
         eventType: 'user.mfa_recovery_codes_regenerated',
         actor: userActor(user),
         context: contextOf(request),

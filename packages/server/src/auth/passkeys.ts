@@ -8,12 +8,13 @@ import {
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
 import type { Kysely, Transaction } from 'kysely';
-import { auditForUser, userActor } from '../accounts/audit-trail.js';
+import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { InvalidParamsError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import type { SessionPrincipal } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
+import { recordForPerson } from '../members/person-audit.js';
 import { markSessionMfaVerified } from './sessions.js';
 import type { SignInResult, SignInService } from './sign-in.js';
 import type { WebauthnChallengesTable } from './tables.js';
@@ -152,7 +153,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
             .execute();
         }
         await markSessionMfaVerified(trx, session.sessionId, clock);
-        await auditForUser(trx, user.id, {
+        await recordForPerson(trx, user.id, {
           eventType: 'user.mfa_passkey_added',
           actor: userActor(user),
           target: { kind: 'passkey', id: row.id, label: input.name },
@@ -251,7 +252,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
             .where('id', '=', user.id)
             .execute();
         }
-        await auditForUser(trx, user.id, {
+        await recordForPerson(trx, user.id, {
           eventType: 'user.mfa_passkey_removed',
           actor: userActor(user),
           target: { kind: 'passkey', id: removed.id, label: removed.name },
@@ -268,7 +269,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
     context: RequestContext,
   ) {
     await markSessionMfaVerified(trx, pending.sessionId, clock);
-    await auditForUser(trx, user.id, {
+    await recordForPerson(trx, user.id, {
       eventType: 'user.signed_in',
       actor: userActor(user),
       payload: { method: pending.authMethod, second_factor: 'passkey' },

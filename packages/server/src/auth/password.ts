@@ -1,13 +1,14 @@
 import { verify as argon2Verify } from '@node-rs/argon2';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { auditForUser, userActor } from '../accounts/audit-trail.js';
+import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, UnauthorizedError } from '../core/errors.js';
 import type { SessionPrincipal } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
 import type { MailOutbox } from '../mail/outbox.js';
+import { recordForPerson } from '../members/person-audit.js';
 import { hitAddressLimits, hitDurableLimit, MAIL_PER_ADDRESS } from './rate-limits.js';
 import { revokeSessions } from './sessions.js';
 import { hashPassword } from './sign-in.js';
@@ -51,7 +52,7 @@ export function createPasswordService(deps: AccountRecoveryDeps) {
           .where('id', '=', user.id)
           .execute();
         const revoked = await revokeSessions(trx, user.id, clock, { except: session.sessionId });
-        await auditForUser(trx, user.id, {
+        await recordForPerson(trx, user.id, {
           eventType: user.password_hash ? 'user.password_changed' : 'user.password_set',
           actor: userActor(user),
           payload: { other_sessions_revoked: revoked },
@@ -101,7 +102,7 @@ export function createPasswordService(deps: AccountRecoveryDeps) {
           .where('id', '=', userId)
           .execute();
         const revoked = await revokeSessions(trx, userId, clock);
-        await auditForUser(trx, userId, {
+        await recordForPerson(trx, userId, {
           eventType: 'user.password_reset',
           actor: userActor(user),
           payload: { sessions_revoked: revoked },
@@ -139,7 +140,7 @@ export function createPasswordService(deps: AccountRecoveryDeps) {
             .set({ confirmed_at: clock.now().toISOString() })
             .where('id', '=', userId)
             .execute();
-          await auditForUser(trx, userId, {
+          await recordForPerson(trx, userId, {
             eventType: 'user.email_confirmed',
             actor: userActor(user),
             context,

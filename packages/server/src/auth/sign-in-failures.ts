@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import { audit, userActor } from '../accounts/audit-trail.js';
 import type { AuditContext } from '../audit/record.js';
+import { recordAuditEvents } from '../audit/record.js';
+import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import type { Database } from '../db/schema.js';
@@ -71,9 +72,9 @@ export async function auditSignInFailures(db: Kysely<Database>): Promise<number>
         .where('m.accepted_at', 'is not', null)
         .execute();
       const ordered = [...rows].sort((a, b) => a.occurred_at.localeCompare(b.occurred_at));
-      await audit(
+      await recordAuditEvents(
         trx,
-        ...ordered.flatMap((row) =>
+        ordered.flatMap((row) =>
           memberships
             .filter((m) => m.id === row.user_id)
             .map((m) => ({

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import type { Kysely, Transaction } from 'kysely';
-import { auditForUser, userActor } from '../accounts/audit-trail.js';
 import { createAccount } from '../accounts/service.js';
+import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { UnauthorizedError } from '../core/errors.js';
@@ -11,6 +11,7 @@ import type { SecretBox } from '../core/secret-box.js';
 import { digestsEqual, sha256 } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
 import type { MailOutbox } from '../mail/outbox.js';
+import { recordForPerson } from '../members/person-audit.js';
 import { newSignInCode, normalizeSignInCode } from './codes.js';
 import { type SecondFactorProof, verifySecondFactor } from './mfa.js';
 import { hitAddressLimits, hitDurableLimit, MFA_LIMIT } from './rate-limits.js';
@@ -144,7 +145,7 @@ export function createSignInService(deps: SignInDeps) {
       { clock, context },
     );
     if (created) {
-      await auditForUser(trx, user.id, {
+      await recordForPerson(trx, user.id, {
         eventType: 'user.signed_up',
         actor: userActor(user),
         payload: { account_slug: account.slug },
@@ -169,7 +170,7 @@ export function createSignInService(deps: SignInDeps) {
       clock,
     );
     if (!needsMfa) {
-      await auditForUser(trx, user.id, {
+      await recordForPerson(trx, user.id, {
         eventType: 'user.signed_in',
         actor: userActor(user),
         payload: { method, session_id: session.id },
@@ -190,7 +191,7 @@ export function createSignInService(deps: SignInDeps) {
       .set({ confirmed_at: clock.now().toISOString() })
       .where('id', '=', user.id)
       .execute();
-    await auditForUser(trx, user.id, {
+    await recordForPerson(trx, user.id, {
       eventType: 'user.email_confirmed',
       actor: userActor(user),
       context,
@@ -333,7 +334,7 @@ export function createSignInService(deps: SignInDeps) {
             ? ['user.mfa_recovery_code_used', 'user.signed_in']
             : ['user.signed_in'];
         for (const eventType of eventTypes) {
-          await auditForUser(trx, user.id, {
+          await recordForPerson(trx, user.id, {
             eventType,
             actor: userActor(user),
             payload: { method: session.authMethod, second_factor: method },

@@ -1,9 +1,10 @@
 import { type ActionDescriptor, descriptorDigest, type RunnerStateFrame } from '@emisar/protocol';
 import type { Kysely, Transaction } from 'kysely';
-import { audit } from '../accounts/audit-trail.js';
-import type { AuditActor, AuditEventInput } from '../audit/record.js';
+import type { AuditEventInput } from '../audit/record.js';
+import { recordAuditEvents } from '../audit/record.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import { contractDescriptor, contractDigest } from './manifest.js';
@@ -164,7 +165,7 @@ export async function ingestRunnerState(
         id: conn.accountId,
       });
     }
-    await audit(trx, ...events);
+    await recordAuditEvents(trx, events);
     return { status: 'ingested', groupIgnored: asserted !== null } as const;
   });
 }

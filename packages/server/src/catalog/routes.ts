@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
-import { registerAccountRoute } from '../http/account-routes.js';
+import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import type { CatalogService } from './service.js';
 
 export interface CatalogRouteDeps {
@@ -19,8 +19,7 @@ const candidateParams = z.object({ slug: z.string(), id: uuid, candidateId: uuid
 
 /** `/api/v1/accounts/:slug/packs…`: pack versions, candidates and trust decisions. */
 export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogRouteDeps): void {
-  const route = (spec: Parameters<typeof registerAccountRoute>[2]) =>
-    registerAccountRoute(app, deps, spec);
+  const route = (spec: AccountRouteSpec) => registerAccountRoute(app, spec);
   const { catalog } = deps;
 
   route({

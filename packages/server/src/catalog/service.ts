@@ -1,14 +1,14 @@
 import type { JsonValue } from '@emisar/protocol';
 import type { Kysely, Transaction } from 'kysely';
-import { audit } from '../accounts/audit-trail.js';
+import { recordAuditEvent } from '../audit/record.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
+import { packInReach } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
-import type { AccountAccess } from '../members/access.js';
-import { packInReach } from '../members/roles.js';
 import type { PackManifest, TrustState } from './tables.js';
 
 export interface CatalogDeps {
@@ -171,7 +171,7 @@ export function createCatalogService(deps: CatalogDeps) {
         kind: 'trust',
         id: versionId,
       });
-      await audit(trx, {
+      await recordAuditEvent(trx, {
         accountId: access.account.id,
         eventType: outcome.event,
         actor: access.actor,

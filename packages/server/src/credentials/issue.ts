@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
-import { type AuditActor, audit } from '../accounts/audit-trail.js';
+import { recordAuditEvent } from '../audit/record.js';
+import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import type { Database } from '../db/schema.js';
@@ -31,7 +32,7 @@ export async function issueApiKey(
     { ...input, accountId: issuer.accountId, createdBy: issuer.createdBy },
     clock,
   );
-  await audit(trx, {
+  await recordAuditEvent(trx, {
     accountId: issuer.accountId,
     eventType: input.rotatedFrom ? 'api_key.rotated' : 'api_key.created',
     actor: issuer.actor,
@@ -60,7 +61,7 @@ export async function issueEnrollmentKey(
     { ...input, accountId: issuer.accountId, createdBy: issuer.createdBy },
     clock,
   );
-  await audit(trx, {
+  await recordAuditEvent(trx, {
     accountId: issuer.accountId,
     eventType: 'enrollment_key.created',
     actor: issuer.actor,

@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js';
 import { InvalidParamsError } from '../core/errors.js';
 import { GROUP_NAME, parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
-import { registerAccountRoute } from '../http/account-routes.js';
+import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import type { CredentialService } from './service.js';
 
 export interface CredentialRouteDeps {
@@ -17,8 +17,7 @@ export interface CredentialRouteDeps {
 const idParam = z.object({ slug: z.string(), id: z.string().regex(UUID_PATTERN, 'not an id') });
 
 export function registerCredentialRoutes(app: FastifyInstance, deps: CredentialRouteDeps): void {
-  const route = (spec: Parameters<typeof registerAccountRoute>[2]) =>
-    registerAccountRoute(app, deps, spec);
+  const route = (spec: AccountRouteSpec) => registerAccountRoute(app, spec);
   const { credentials } = deps;
 
   route({

@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
-import { audit } from '../accounts/audit-trail.js';
+import { recordAuditEvent } from '../audit/record.js';
+import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { ApiKeyKind } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
-import type { AccountAccess } from '../members/access.js';
 import type { CreatedApiKey } from './api-keys.js';
 import { type Issuer, issueApiKey, issueEnrollmentKey } from './issue.js';
 
@@ -172,7 +172,7 @@ export function createCredentialService(deps: CredentialDeps) {
           .where('id', '=', key.id)
           .where('account_id', '=', access.account.id)
           .execute();
-        await audit(trx, {
+        await recordAuditEvent(trx, {
           accountId: access.account.id,
           eventType: 'api_key.revoked',
           actor: access.actor,
@@ -249,7 +249,7 @@ export function createCredentialService(deps: CredentialDeps) {
           if (!exists) throw new NotFoundError();
           return;
         }
-        await audit(trx, {
+        await recordAuditEvent(trx, {
           accountId: access.account.id,
           eventType: 'enrollment_key.revoked',
           actor: access.actor,

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import { audit, systemActor } from '../accounts/audit-trail.js';
+import { type AuditEventInput, recordAuditEvents } from '../audit/record.js';
+import { systemActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import type { PeriodicJob } from '../jobs/periodic.js';
@@ -37,7 +38,7 @@ export async function sweepFleetCleanup(deps: {
     const days = account.settings.pack_unseen_retention_days;
     if (hours === null && days === null) continue;
     const removed = await conn.transaction().execute(async (trx) => {
-      const events: Parameters<typeof audit>[1][] = [];
+      const events: AuditEventInput[] = [];
       const actor = systemActor('fleet cleanup');
       if (hours !== null && hours !== undefined) {
         const before = new Date(now.getTime() - hours * HOUR_MS).toISOString();
@@ -108,7 +109,7 @@ export async function sweepFleetCleanup(deps: {
           });
         }
       }
-      await audit(trx, ...events);
+      await recordAuditEvents(trx, events);
       return events;
     });
     runners += removed.filter((e) => e.eventType === 'runner.deleted').length;

@@ -1,10 +1,10 @@
 import { ExternalIdSchema, RegisterRequestSchema } from '@emisar/protocol';
 import type { Kysely, Transaction } from 'kysely';
-import { audit } from '../accounts/audit-trail.js';
-import type { AuditActor } from '../audit/record.js';
+import { recordAuditEvent } from '../audit/record.js';
 import { entitlementsOf } from '../billing/plans.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { GROUP_NAME } from '../core/parse-input.js';
@@ -107,7 +107,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       kind: 'runner',
       id: existing.id,
     });
-    await audit(trx, {
+    await recordAuditEvent(trx, {
       accountId: key.accountId,
       eventType: 'runner.reenrolled',
       actor: runnerActor(existing),
@@ -177,7 +177,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       kind: 'runner',
       id: runner.id,
     });
-    await audit(trx, {
+    await recordAuditEvent(trx, {
       accountId: key.accountId,
       eventType: 'runner.enrolled',
       actor: runnerActor(runner),

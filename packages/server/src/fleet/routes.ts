@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { GROUP_NAME, parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
-import { registerAccountRoute } from '../http/account-routes.js';
+import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import type { FleetService } from './service.js';
 
 export interface FleetRouteDeps {
@@ -17,8 +17,7 @@ const idParam = z.object({ slug: z.string(), id: z.string().regex(UUID_PATTERN, 
 
 /** `/api/v1/accounts/:slug/runners…`: the fleet as people and automation see and manage it. */
 export function registerFleetRoutes(app: FastifyInstance, deps: FleetRouteDeps): void {
-  const route = (spec: Parameters<typeof registerAccountRoute>[2]) =>
-    registerAccountRoute(app, deps, spec);
+  const route = (spec: AccountRouteSpec) => registerAccountRoute(app, spec);
   const { fleet } = deps;
   const runnerId = (params: unknown) => parseInput(idParam, params).id;
 

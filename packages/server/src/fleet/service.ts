@@ -1,15 +1,15 @@
 import type { ShutdownReason } from '@emisar/protocol';
 import type { Kysely, Selectable, Transaction, Updateable } from 'kysely';
-import { audit } from '../accounts/audit-trail.js';
+import { recordAuditEvent } from '../audit/record.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import { advertisedWithTrust } from '../catalog/queries.js';
+import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, NotFoundError, PaymentRequiredError } from '../core/errors.js';
+import { packInReach, runnerInReach } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
-import type { AccountAccess } from '../members/access.js';
-import { packInReach, runnerInReach } from '../members/roles.js';
 import { checkRunnerLimit, leaseLive } from './enrollment.js';
 import { notifyRunnerShutdown } from './gateway.js';
 import { RunnerEndpointError } from './runner-errors.js';
@@ -185,7 +185,7 @@ export function createFleetService(deps: FleetDeps) {
         kind: 'runner',
         id: runnerId,
       });
-      await audit(trx, {
+      await recordAuditEvent(trx, {
         accountId: access.account.id,
         eventType: outcome.event,
         actor: access.actor,

@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { Clock } from '../core/clock.js';
+import {
+  type AccountAccess,
+  type ResolveAccountAccess,
+  requirePermission,
+} from '../core/access.js';
 import type { RequestContext } from '../core/context.js';
 import { ForbiddenError } from '../core/errors.js';
-import type { Database } from '../db/schema.js';
-import { type AccountAccess, requirePermission, resolveAccountAccess } from '../members/access.js';
-import type { Permission } from '../members/roles.js';
+import type { Permission } from '../core/roles.js';
 import { contextOf, requirePrincipal } from './auth.js';
 import type { CredentialBudget } from './credential-limits.js';
 
@@ -28,6 +29,24 @@ export interface AccountRouteSpec {
   ): Promise<unknown>;
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** How account routes learn who the caller is in the workspace (installed by the app). */
+    resolveAccountAccess: ResolveAccountAccess;
+  }
+}
+
+/** Gives every account-scoped route its access resolution; call before registering them. */
+export function installAccountAccess(app: FastifyInstance, resolve: ResolveAccountAccess): void {
+  app.decorate('resolveAccountAccess', resolve);
+}
+
+/** The caller's access to the workspace named by the request's `:slug`. */
+export function accountAccessOf(request: FastifyRequest): Promise<AccountAccess> {
+  const { slug } = request.params as { slug: string };
+  return request.server.resolveAccountAccess(requirePrincipal(request), slug);
+}
+
 const registries = new WeakMap<FastifyInstance, AccountRouteSpec[]>();
 
 /** Every account-scoped route registered on this app (the role × endpoint matrix test reads it). */
@@ -40,11 +59,7 @@ export function accountRoutesOf(app: FastifyInstance): readonly AccountRouteSpec
  * membership (404 for anything they cannot see), then checks the permission
  * (403) before the handler runs.
  */
-export function registerAccountRoute(
-  app: FastifyInstance,
-  deps: { db: Kysely<Database>; clock: Clock },
-  spec: AccountRouteSpec,
-): void {
+export function registerAccountRoute(app: FastifyInstance, spec: AccountRouteSpec): void {
   const registry = registries.get(app) ?? [];
   registries.set(app, registry);
   registry.push(spec);
@@ -53,10 +68,8 @@ export function registerAccountRoute(
     url: `/api/v1/accounts/:slug${spec.path}`,
     ...(spec.budget ? { config: { credentialBudget: spec.budget } } : {}),
     handler: async (request, reply) => {
-      const principal = requirePrincipal(request);
-      const { slug } = request.params as { slug: string };
-      const access = await resolveAccountAccess(deps.db, principal, slug, deps.clock);
-      if (spec.sessionOnly && principal.kind !== 'session') {
+      const access = await accountAccessOf(request);
+      if (spec.sessionOnly && access.principal.kind !== 'session') {
         throw new ForbiddenError('API keys cannot do this; sign in to the console.', 'forbidden');
       }
       requirePermission(access, spec.permission);

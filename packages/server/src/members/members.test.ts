@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCodeAt } from '../auth/totp.js';
+import type { RunnerAccess } from '../core/roles.js';
 import { authenticateApiKey, createApiKey } from '../credentials/api-keys.js';
 import { insertMember } from '../test-support/accounts.js';
 import {
@@ -12,7 +13,6 @@ import {
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
 import { fragmentSecretFrom } from '../test-support/smtp-sink.js';
-import type { RunnerAccess } from './roles.js';
 
 type ErrorBody = { error: { id: string } };
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_KEY_PERMISSIONS, ROLE_PERMISSIONS, ROLES, type Role } from '../core/roles.js';
 import { createApiKey } from '../credentials/api-keys.js';
 import { createEnrollmentKey } from '../credentials/enrollment-keys.js';
 import { FLEET_PATHS, fleetMatrixFixtures } from '../fleet/test-support/matrix-fixtures.js';
@@ -10,7 +11,6 @@ import { signUpOwner, startTestApp, type TestApp } from '../test-support/app.js'
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
 import { fragmentSecretFrom } from '../test-support/smtp-sink.js';
-import { API_KEY_PERMISSIONS, ROLE_PERMISSIONS, ROLES, type Role } from './roles.js';
 
 interface Caller {
   role: Role;

@@ -5,10 +5,10 @@ import { signInBudget } from '../auth/rate-limits.js';
 import { emailSchema } from '../auth/users.js';
 import type { Clock } from '../core/clock.js';
 import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
+import { ROLES } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
-import { registerAccountRoute } from '../http/account-routes.js';
+import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import { clearSignInNonceCookie, contextOf, setSessionCookie } from '../http/auth.js';
-import { ROLES } from './roles.js';
 import type { MemberService } from './service.js';
 
 export interface MemberRouteDeps {
@@ -38,8 +38,7 @@ const packAccess = z.discriminatedUnion('mode', [
 ]);
 
 export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps): void {
-  const route = (spec: Parameters<typeof registerAccountRoute>[2]) =>
-    registerAccountRoute(app, deps, spec);
+  const route = (spec: AccountRouteSpec) => registerAccountRoute(app, spec);
   const { members } = deps;
 
   route({

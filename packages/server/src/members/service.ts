@@ -1,19 +1,17 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
-import { type AuditEventInput, audit, userActor } from '../accounts/audit-trail.js';
+import { type AuditEventInput, recordAuditEvent, recordAuditEvents } from '../audit/record.js';
 import { removeTotp } from '../auth/mfa.js';
 import { revokeSessions } from '../auth/sessions.js';
 import type { SignInResult, SignInService } from '../auth/sign-in.js';
 import { findOrCreateUser, findUserById } from '../auth/users.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import type { AccountAccess, MembershipRow } from '../core/access.js';
+import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import type { SessionPrincipal } from '../core/principal.js';
-import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from '../core/secrets.js';
-import type { Database } from '../db/schema.js';
-import type { MailOutbox } from '../mail/outbox.js';
-import type { AccountAccess, MembershipRow } from './access.js';
 import {
   FULL_PACK_ACCESS,
   holdsEveryPermissionOf,
@@ -23,7 +21,10 @@ import {
   type Role,
   type RunnerAccess,
   runnerAccessCovers,
-} from './roles.js';
+} from '../core/roles.js';
+import { lookupOf, mintSecret, SECRET_PREFIX, secretMatches } from '../core/secrets.js';
+import type { Database } from '../db/schema.js';
+import type { MailOutbox } from '../mail/outbox.js';
 
 export const INVITATION_TTL_MS = 7 * 86_400_000;
 
@@ -239,7 +240,7 @@ export function createMemberService(deps: MemberDeps) {
           .where('account_id', '=', access.account.id)
           .execute();
         await announce(trx, access, target.id);
-        await audit(trx, ...events);
+        await recordAuditEvents(trx, events);
       });
       return (await memberQuery(db, access.account.id)
         .where('m.id', '=', membershipId)
@@ -271,7 +272,7 @@ export function createMemberService(deps: MemberDeps) {
           .execute();
         await announce(trx, access, target.id);
         const email = await emailOf(trx, target.user_id);
-        await audit(
+        await recordAuditEvent(
           trx,
           event(
             access,
@@ -325,7 +326,7 @@ export function createMemberService(deps: MemberDeps) {
             .execute();
         }
         const email = await emailOf(trx, target.user_id);
-        await audit(
+        await recordAuditEvent(
           trx,
           event(
             access,
@@ -369,8 +370,7 @@ export function createMemberService(deps: MemberDeps) {
           .returning(['id', 'name'])
           .execute();
         const email = await emailOf(trx, target.user_id);
-        await audit(
-          trx,
+        await recordAuditEvents(trx, [
           event(access, 'membership.removed', { id: target.id, email }, context, {
             role: target.role,
           }),
@@ -382,7 +382,7 @@ export function createMemberService(deps: MemberDeps) {
             payload: { reason: 'membership_removed' },
             context,
           })),
-        );
+        ]);
       });
     },
 
@@ -455,7 +455,7 @@ export function createMemberService(deps: MemberDeps) {
             link: `${deps.baseUrl}/accept_invitation#${minted.secret}`,
           },
         });
-        await audit(
+        await recordAuditEvent(
           trx,
           event(access, 'membership.invited', { id: row.id, email: user.email }, context, {
             role: input.role,
@@ -488,7 +488,7 @@ export function createMemberService(deps: MemberDeps) {
         if (!row) throw new NotFoundError();
         if (row.role === 'owner' && !access.permissions.has('owners.manage')) throw ownersOnly();
         const email = await emailOf(trx, row.user_id);
-        await audit(
+        await recordAuditEvent(
           trx,
           event(access, 'membership.invitation_revoked', { id: row.id, email }, context),
         );
@@ -564,7 +564,7 @@ export function createMemberService(deps: MemberDeps) {
         const signedIn = session
           ? null
           : await deps.signIn.startSession(trx, user, 'invitation', context);
-        await audit(trx, {
+        await recordAuditEvent(trx, {
           accountId: row.account_id,
           eventType: 'membership.accepted',
           actor: userActor(user),

@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { Timestamp } from '../core/columns.js';
-import type { PackAccess, Role, RunnerAccess } from './roles.js';
+import type { PackAccess, Role, RunnerAccess } from '../core/roles.js';
 
 export interface MembershipsTable {
   id: Generated<string>;

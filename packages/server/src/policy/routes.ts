@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
-import { registerAccountRoute } from '../http/account-routes.js';
+import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import type { PolicyService, ScopeRef } from './service.js';
 
 export interface PolicyRouteDeps {
@@ -28,8 +28,7 @@ const SCOPES: { path: string; target(request: FastifyRequest): ScopeRef }[] = [
 
 /** The policy editor API and the agent stop switch. */
 export function registerPolicyRoutes(app: FastifyInstance, deps: PolicyRouteDeps): void {
-  const route = (spec: Parameters<typeof registerAccountRoute>[2]) =>
-    registerAccountRoute(app, deps, spec);
+  const route = (spec: AccountRouteSpec) => registerAccountRoute(app, spec);
   const { policies } = deps;
 
   route({

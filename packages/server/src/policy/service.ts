@@ -1,13 +1,13 @@
 import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
 import { recordAuditEvent } from '../audit/record.js';
+import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, InvalidParamsError, NotFoundError } from '../core/errors.js';
 import { GROUP_NAME, parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
 import { findRunnerForDispatch } from '../fleet/queries.js';
-import type { AccountAccess } from '../members/access.js';
 import { policyDiff } from './diff.js';
 import type { PolicyRow, PolicyScope } from './queries.js';
 import {

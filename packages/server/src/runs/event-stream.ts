@@ -1,13 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import type { Kysely } from 'kysely';
+import { refreshAccountAccess } from '../access/resolve.js';
 import { type AccountEvent, subscribeAccountEvents } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import { type AccountAccess, requirePermission } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import { DomainError } from '../core/errors.js';
 import { UUID_PATTERN } from '../core/parse-input.js';
+import { runnerInReach } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
-import { type AccountAccess, refreshAccountAccess, requirePermission } from '../members/access.js';
-import { runnerInReach } from '../members/roles.js';
 
 export interface EventStreamDeps {
   db: Kysely<Database>;

@@ -1,9 +1,8 @@
-import type { Kysely } from 'kysely';
 import type { RunRelease } from '../approvals/run-release.js';
-import type { AuditActor } from '../audit/record.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
-import type { Database } from '../db/schema.js';
+import type { Tx } from '../core/tx.js';
 import { lockRun, transitionRun } from './transitions.js';
 
 export interface RunReleaseDeps {
@@ -16,7 +15,7 @@ const APPROVALS_ACTOR: AuditActor = { kind: 'system', id: null, label: 'approval
 /** The runs side of an approval outcome; a run no longer awaiting approval is left as it is. */
 export function createRunRelease(deps: RunReleaseDeps): RunRelease {
   const settle = async (
-    trx: Kysely<Database>,
+    trx: Tx,
     runId: string,
     to: 'pending' | 'denied',
     statusReason: string | null,

@@ -82,7 +82,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDeps): vo
     return Readable.from([raw]);
   });
 
-  registerAccountRoute(app, deps, {
+  registerAccountRoute(app, {
     method: 'POST',
     path: '/runs',
     permission: 'runs.dispatch',
@@ -100,7 +100,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDeps): vo
     },
   });
 
-  registerAccountRoute(app, deps, {
+  registerAccountRoute(app, {
     method: 'GET',
     path: '/runs',
     permission: 'fleet.view',
@@ -122,7 +122,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDeps): vo
     },
   });
 
-  registerAccountRoute(app, deps, {
+  registerAccountRoute(app, {
     method: 'GET',
     path: '/runs/:id',
     permission: 'fleet.view',
@@ -135,7 +135,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDeps): vo
     },
   });
 
-  registerAccountRoute(app, deps, {
+  registerAccountRoute(app, {
     method: 'GET',
     path: '/runs/:id/output',
     permission: 'fleet.view',
@@ -146,7 +146,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDeps): vo
     },
   });
 
-  registerAccountRoute(app, deps, {
+  registerAccountRoute(app, {
     method: 'POST',
     path: '/runs/:id/cancel',
     permission: 'runs.cancel',
@@ -162,7 +162,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: RunRoutesDeps): vo
     for (const res of streams) res.destroy();
   });
 
-  registerAccountRoute(app, deps, {
+  registerAccountRoute(app, {
     method: 'GET',
     path: '/events',
     permission: 'fleet.view',

@@ -12,6 +12,7 @@ import type { Kysely, Updateable } from 'kysely';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../core/clock.js';
+import type { Tx } from '../core/tx.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Database } from '../db/schema.js';
 import type { RunHooks, RunnerConnection } from '../fleet/run-hooks.js';
@@ -46,7 +47,7 @@ export function createRunHooks(deps: RunHooksDeps): RunHooks {
 
   /** Runs of this connection's runner, or nothing for a foreign or unknown request id. */
   const lockOwnRun = async (
-    trx: Kysely<Database>,
+    trx: Tx,
     connection: RunnerConnection,
     requestId: string,
   ): Promise<RunRow | undefined> => {

@@ -13,6 +13,7 @@ import { recordAuditEvent } from '../audit/record.js';
 import { publishAccountEvent, subscribeAccountEvents } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import { resolveDispatchContract } from '../catalog/dispatch-contract.js';
+import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import {
@@ -22,11 +23,10 @@ import {
   NotFoundError,
 } from '../core/errors.js';
 import { UUID_PATTERN } from '../core/parse-input.js';
+import { packInReach, runnerInReach } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
 import { findRunnerForDispatch } from '../fleet/queries.js';
 import { notifyRunnerWork } from '../fleet/runner-work.js';
-import type { AccountAccess } from '../members/access.js';
-import { packInReach, runnerInReach } from '../members/roles.js';
 import { decidePolicy } from '../policy/decide.js';
 import { argsAtRest, createArgsBox } from './args.js';
 import { type CreateRunBody, checkReasonFields, parseCreateRunBody } from './request.js';

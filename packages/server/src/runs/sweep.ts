@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { AuditActor } from '../audit/record.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import { notifyRunnerWork } from '../fleet/runner-work.js';

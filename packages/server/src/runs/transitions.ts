@@ -1,9 +1,10 @@
-import type { Kysely, Selectable, Updateable } from 'kysely';
-import type { AuditActor, AuditContext } from '../audit/record.js';
+import type { Selectable, Updateable } from 'kysely';
+import type { AuditContext } from '../audit/record.js';
 import { recordAuditEvent } from '../audit/record.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { Database } from '../db/schema.js';
+import type { AuditActor } from '../core/actor.js';
+import type { Tx } from '../core/tx.js';
 import { appendRunEvents } from './run-events.js';
 import { isTerminal, type RunStatus, type RunsTable } from './tables.js';
 
@@ -11,7 +12,7 @@ export type RunRow = Selectable<RunsTable>;
 
 /** Reads a run and locks its row for the rest of the transaction. */
 export async function lockRun(
-  trx: Kysely<Database>,
+  trx: Tx,
   where: { id: string } | { requestId: string },
 ): Promise<RunRow | undefined> {
   let query = trx.selectFrom('runs').selectAll();
@@ -40,7 +41,7 @@ export interface TransitionInput {
  * transaction. A terminal status drops the sealed arguments.
  */
 export async function transitionRun(
-  trx: Kysely<Database>,
+  trx: Tx,
   bus: NotifyBus,
   run: RunRow,
   input: TransitionInput,

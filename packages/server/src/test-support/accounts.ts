@@ -3,8 +3,8 @@ import type { Kysely } from 'kysely';
 import { type CreatedAccount, createAccount } from '../accounts/service.js';
 import { findOrCreateUser, type UserRow } from '../auth/users.js';
 import { type Clock, systemClock } from '../core/clock.js';
+import type { Role, RunnerAccess } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
-import type { Role, RunnerAccess } from '../members/roles.js';
 
 /** A bare account row (no owner, no policy, no audit event): enough for the audit log and fleet. */
 export async function insertAccount(db: Kysely<Database>, plan = 'free'): Promise<string> {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { insertPackVersion } from '../../catalog/test-support/fixtures.js';
+import { FULL_RUNNER_ACCESS } from '../../core/roles.js';
 import type { Database } from '../../db/schema.js';
-import { FULL_RUNNER_ACCESS } from '../../members/roles.js';
 import { insertRunner } from './fixtures.js';
 
 /** The account-scoped routes of the fleet and catalog (for the role × endpoint matrix). */

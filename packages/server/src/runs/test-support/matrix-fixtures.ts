@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { trustedRunner } from '../../approvals/test-support/fixtures.js';
 import type { NotifyBus } from '../../bus/notify-bus.js';
 import type { Clock } from '../../core/clock.js';
+import { FULL_RUNNER_ACCESS } from '../../core/roles.js';
 import type { Storage } from '../../db/database.js';
-import { FULL_RUNNER_ACCESS } from '../../members/roles.js';
 import { insertRun } from './fixtures.js';
 
 /** The account-scoped routes of the runs domain (for the role × endpoint matrix). */

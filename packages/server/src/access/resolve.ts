@@ -1,24 +1,12 @@
-import type { Kysely, Selectable } from 'kysely';
-import type { AuditActor } from '../accounts/audit-trail.js';
-import { type AccountRow, findLiveAccountBySlug } from '../accounts/queries.js';
+import type { Kysely } from 'kysely';
+import { findLiveAccountBySlug } from '../accounts/queries.js';
+import type { AccountAccess, MembershipRow } from '../core/access.js';
+import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import type { KeyPrincipal, SessionPrincipal } from '../core/principal.js';
+import { API_KEY_PERMISSIONS, ROLE_PERMISSIONS } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
-import { API_KEY_PERMISSIONS, type Permission, ROLE_PERMISSIONS } from './roles.js';
-import type { MembershipsTable } from './tables.js';
-
-export type MembershipRow = Selectable<MembershipsTable>;
-
-/** Who is acting in an account, with what: the answer every account-scoped route starts from. */
-export interface AccountAccess {
-  account: AccountRow;
-  /** The acting membership (for an mcp key: the member it acts as). */
-  membership: MembershipRow;
-  permissions: ReadonlySet<Permission>;
-  principal: SessionPrincipal | KeyPrincipal;
-  actor: AuditActor;
-}
 
 const LAST_ACTIVE_GRANULARITY_MS = 60_000;
 
@@ -115,12 +103,6 @@ export async function refreshAccountAccess(
           .executeTakeFirst();
   if (!live) throw new UnauthorizedError();
   return resolveAccountAccess(db, principal, access.account.slug, clock);
-}
-
-export function requirePermission(access: AccountAccess, permission: Permission): void {
-  if (!access.permissions.has(permission)) {
-    throw new ForbiddenError('Your role does not allow this.', 'forbidden');
-  }
 }
 
 async function touchLastActive(db: Kysely<Database>, membership: MembershipRow, clock: Clock) {
