@@ -245,66 +245,16 @@ function readExecution(r: FieldReader, kind: 'exec' | 'script', args: ArgSpec[])
     'env',
     'user',
   ]);
-  let binary: string;
-  let argv: string[];
-  let script: ExecutionSpec['script'];
-  if (kind === 'exec') {
-    if (r.has('script')) r.fail('script', 'is only for kind: script');
-    if (r.has('argv')) r.fail('argv', 'belongs under execution.command for kind: exec');
-    const command = r.child('command', { required: true })!;
-    command.only(['binary', 'argv']);
-    binary = command.string('binary', { required: true });
-    if (binary !== '/bin/sh' && !BARE_BINARY.test(binary)) {
-      command.fail('binary', 'must be a bare program name looked up on PATH, or /bin/sh');
-    }
-    argv = command.stringList('argv', { required: true });
-    checkTemplates(command, 'argv', argv, args, true);
-  } else {
-    if (r.has('command')) r.fail('command', 'is only for kind: exec');
-    const s = r.child('script', { required: true })!;
-    s.only(['path', 'interpreter']);
-    const path = s.string('path', { required: true });
-    const interpreter = s.string('interpreter') ?? '/bin/sh';
-    const absolute = interpreter.startsWith('/') && cleanPath(interpreter) === interpreter;
-    if (!absolute && !BARE_BINARY.test(interpreter)) {
-      s.fail('interpreter', 'must be a clean absolute path or a bare program name');
-    }
-    binary = interpreter;
-    argv = r.stringList('argv');
-    checkTemplates(r, 'argv', argv, args, true);
-    script = { path, interpreter, absolutePath: '', sha256: '' };
-  }
-  const env: Record<string, string> = {};
-  const envReader = r.child('env');
-  for (const [key, value] of Object.entries(envReader?.value ?? {})) {
-    const e: FieldReader = envReader!;
-    if (!ENV_KEY.test(key)) e.fail(key, 'is not a valid environment variable name');
-    if (FORBIDDEN_ENV.test(key)) e.fail(key, 'may not be set by a pack (LD_*, DYLD_*, BASH_ENV)');
-    if (typeof value !== 'string') e.fail(key, 'must be a string');
-    env[key] = value;
-  }
-  if (envReader) checkTemplates(envReader, 'values', Object.values(env), args, false);
-
+  const { binary, argv, script } = kind === 'exec' ? readCommand(r, args) : readScript(r, args);
+  const env = readEnv(r, args);
   const cwd = r.string('cwd') ?? '/';
   if (!cwd.startsWith('/') || cwd.includes('{{'))
     r.fail('cwd', 'must be an absolute path without templates');
   const user = r.raw('user') === undefined ? undefined : String(r.raw('user'));
   if (user !== undefined && !USER.test(user))
     r.fail('user', 'must be a user name or a numeric uid');
-
-  const timeoutNs = readDurationField(r, 'timeout', true)!;
-  const timeoutMinNs = readDurationField(r, 'timeout_min', false) ?? timeoutNs;
-  const timeoutMaxNs = readDurationField(r, 'timeout_max', false) ?? timeoutNs;
-  if (timeoutMinNs > timeoutNs) r.fail('timeout_min', 'is greater than timeout');
-  if (timeoutMaxNs < timeoutNs) r.fail('timeout_max', 'is less than timeout');
-
-  const codes = r.list('success_exit_codes').map((code, i) => {
-    if (typeof code !== 'number' || !Number.isInteger(code) || code < 1 || code > 255) {
-      r.fail(`success_exit_codes[${i}]`, 'must be an integer from 1 to 255');
-    }
-    return code;
-  });
-  if (new Set(codes).size !== codes.length) r.fail('success_exit_codes', 'must be unique');
+  const { timeoutNs, timeoutMinNs, timeoutMaxNs } = readTimeouts(r);
+  const codes = readSuccessExitCodes(r);
 
   const execution: ExecutionSpec = {
     binary,
@@ -321,6 +271,78 @@ function readExecution(r: FieldReader, kind: 'exec' | 'script', args: ArgSpec[])
   const grace = readDurationField(r, 'cancel_grace', false);
   if (grace !== undefined) execution.cancelGraceNs = grace;
   return execution;
+}
+
+type Program = Pick<ExecutionSpec, 'binary' | 'argv' | 'script'>;
+
+/** kind: exec runs `execution.command`: a bare program (or /bin/sh) and its argv templates. */
+function readCommand(r: FieldReader, args: ArgSpec[]): Program {
+  if (r.has('script')) r.fail('script', 'is only for kind: script');
+  if (r.has('argv')) r.fail('argv', 'belongs under execution.command for kind: exec');
+  const command = r.child('command', { required: true })!;
+  command.only(['binary', 'argv']);
+  const binary = command.string('binary', { required: true });
+  if (binary !== '/bin/sh' && !BARE_BINARY.test(binary)) {
+    command.fail('binary', 'must be a bare program name looked up on PATH, or /bin/sh');
+  }
+  const argv = command.stringList('argv', { required: true });
+  checkTemplates(command, 'argv', argv, args, true);
+  return { binary, argv };
+}
+
+/** kind: script runs the pack's script under its interpreter, with `execution.argv` after it. */
+function readScript(r: FieldReader, args: ArgSpec[]): Program {
+  if (r.has('command')) r.fail('command', 'is only for kind: exec');
+  const s = r.child('script', { required: true })!;
+  s.only(['path', 'interpreter']);
+  const path = s.string('path', { required: true });
+  const interpreter = s.string('interpreter') ?? '/bin/sh';
+  const absolute = interpreter.startsWith('/') && cleanPath(interpreter) === interpreter;
+  if (!absolute && !BARE_BINARY.test(interpreter)) {
+    s.fail('interpreter', 'must be a clean absolute path or a bare program name');
+  }
+  const argv = r.stringList('argv');
+  checkTemplates(r, 'argv', argv, args, true);
+  return { binary: interpreter, argv, script: { path, interpreter, absolutePath: '', sha256: '' } };
+}
+
+/** The environment a pack sets: valid names, none that changes how programs load, string templates. */
+function readEnv(r: FieldReader, args: ArgSpec[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  const envReader = r.child('env');
+  for (const [key, value] of Object.entries(envReader?.value ?? {})) {
+    const e: FieldReader = envReader!;
+    if (!ENV_KEY.test(key)) e.fail(key, 'is not a valid environment variable name');
+    if (FORBIDDEN_ENV.test(key)) e.fail(key, 'may not be set by a pack (LD_*, DYLD_*, BASH_ENV)');
+    if (typeof value !== 'string') e.fail(key, 'must be a string');
+    env[key] = value;
+  }
+  if (envReader) checkTemplates(envReader, 'values', Object.values(env), args, false);
+  return env;
+}
+
+/** The timeout and the range a caller may move it within (both default to the timeout). */
+function readTimeouts(
+  r: FieldReader,
+): Pick<ExecutionSpec, 'timeoutNs' | 'timeoutMinNs' | 'timeoutMaxNs'> {
+  const timeoutNs = readDurationField(r, 'timeout', true)!;
+  const timeoutMinNs = readDurationField(r, 'timeout_min', false) ?? timeoutNs;
+  const timeoutMaxNs = readDurationField(r, 'timeout_max', false) ?? timeoutNs;
+  if (timeoutMinNs > timeoutNs) r.fail('timeout_min', 'is greater than timeout');
+  if (timeoutMaxNs < timeoutNs) r.fail('timeout_max', 'is less than timeout');
+  return { timeoutNs, timeoutMinNs, timeoutMaxNs };
+}
+
+/** Exit codes besides 0 that count as success: unique, 1 to 255. */
+function readSuccessExitCodes(r: FieldReader): number[] {
+  const codes = r.list('success_exit_codes').map((code, i) => {
+    if (typeof code !== 'number' || !Number.isInteger(code) || code < 1 || code > 255) {
+      r.fail(`success_exit_codes[${i}]`, 'must be an integer from 1 to 255');
+    }
+    return code;
+  });
+  if (new Set(codes).size !== codes.length) r.fail('success_exit_codes', 'must be unique');
+  return codes;
 }
 
 function readRedaction(r: FieldReader, refusals: ActionRefusal[]): RedactionRuleSpec[] {

@@ -125,122 +125,123 @@ function pendingFor(name: string, opt: Opt): Pending {
   return pending;
 }
 
+/** `--name` or `--name=value`, with getopt_long abbreviations where the spec allows them. */
+function longOption(spec: GetoptSpec, s: GetoptState, text: string): Result {
+  const body = text.slice(2);
+  const eq = body.indexOf('=');
+  const key = eq < 0 ? body : body.slice(0, eq);
+  let opt = spec.long?.[key];
+  if (opt === undefined && spec.abbrev && spec.long !== undefined) {
+    const matches = Object.keys(spec.long).filter((l) => l.startsWith(key));
+    if (matches.length === 1) opt = spec.long[matches[0]!];
+  }
+  opt ??= spec.anyLong;
+  if (opt === undefined) return unsure(s, `option --${key}, which emisar does not know`);
+  const arg = opt.arg ?? 'none';
+  if (arg === 'none') {
+    return eq < 0 ? { s: applied(s, opt) } : unsure(s, `option --${key} given a value`);
+  }
+  if (eq >= 0 || arg === 'optional') {
+    if (eq >= 0 && opt.unsureValue?.test(body.slice(eq + 1))) return unsure(s, `option --${body}`);
+    if (eq >= 0 && rolesOf(opt).length > 1) return unsure(s, `option --${key} given a value`);
+    return { s: applied(s, opt) };
+  }
+  return { s: { ...s, q: pendingFor(`--${key}`, opt) } };
+}
+
+/** A whole-element option, or a cluster of letters each of which may take a value. */
+function shortOption(spec: GetoptSpec, s: GetoptState, text: string): Result {
+  const clusters = spec.clusters ?? true;
+  const mark = text[0]!;
+  const whole = spec.whole?.[text];
+  if (whole !== undefined) {
+    return (whole.arg ?? 'none') === 'none'
+      ? { s: applied(s, whole) }
+      : { s: { ...s, q: pendingFor(text, whole) } };
+  }
+  let state = s;
+  let next: Pending | undefined;
+  for (let i = 1; i < text.length; i++) {
+    const letter = text[i]!;
+    const opt = spec.short?.[letter];
+    if (opt === undefined) return unsure(s, `option ${mark}${letter}, which emisar does not know`);
+    const arg = opt.arg ?? 'none';
+    const rest = text.slice(i + 1);
+    if (!clusters && rest !== '' && (arg === 'none' || arg === 'next'))
+      return unsure(s, `option ${text}, which emisar does not know`);
+    if (arg === 'none') {
+      state = withFlag(state, opt.sets);
+      if (opt.ends) return { s: { ...state, p: 'a' } };
+      continue;
+    }
+    if (arg === 'next') {
+      next = pendingFor(`${mark}${letter}`, opt);
+      continue;
+    }
+    if (arg === 'optional' && opt.attached !== undefined) {
+      const taken = opt.attached.exec(rest)?.[0].length ?? 0;
+      state = applied(state, opt);
+      i += taken;
+      continue;
+    }
+    if (rest !== '' || arg === 'optional') {
+      if (opt.unsureValue?.test(rest)) return unsure(s, `option ${mark}${letter}${rest}`);
+      if (rest !== '' && rolesOf(opt).length > 1)
+        return unsure(s, `option ${mark}${letter} given an attached value`);
+      state = applied(state, opt);
+      return { s: next ? { ...state, q: next } : state };
+    }
+    return { s: { ...state, q: pendingFor(`${mark}${letter}`, opt) } };
+  }
+  return { s: next ? { ...state, q: next } : state };
+}
+
+/** An operand: its role from the spec, or the program the rest of the line runs. */
+function operand(name: string, spec: GetoptSpec, s: GetoptState, el: El): Result {
+  const given = spec.operand({ flags: new Set(s.f), n: s.n, el });
+  const op: Operand = typeof given === 'string' ? { role: given } : given;
+  const reading = spec.permute ? s.p : 'a';
+  let next: GetoptState = withFlag({ ...s, n: s.n + 1, p: op.resume ? 'o' : reading }, op.sets);
+  if (op.role === 'program') {
+    if (spec.permute && s.p === 'o') {
+      next = {
+        ...next,
+        p: 'u',
+        why: `${name} reads options among its command's arguments unless they follow --`,
+      };
+      return el.kind === 'text' && el.args.length === 0 ? { s: next } : { run: name };
+    }
+    return { run: name };
+  }
+  const placement: Placement = { role: op.role };
+  if (op.what !== undefined) placement.what = op.what;
+  return place(el, placement, next);
+}
+
+/** An open-ended value where options are read: an option, or else the operand it would be. */
+function optionOrOperand(spec: GetoptSpec, s: GetoptState, el: El): Result {
+  const given = spec.operand({ flags: new Set(s.f), n: s.n, el });
+  const role = typeof given === 'string' ? given : given.role;
+  if (role === 'data' || role === 'value') return { finding: { role: 'option' } };
+  return { finding: { role, what: 'or an option' } };
+}
+
+/** The next element of the value a pending option takes. */
+function optionValue(s: GetoptState, q: Pending, el: El): Result {
+  const [role, ...rest] = q.roles;
+  let next: GetoptState;
+  if (rest.length > 0) next = { ...s, q: { ...q, roles: rest } };
+  else {
+    const { q: _q, ...without } = s;
+    next = withFlag(without, q.sets);
+    if (q.ends) next = { ...next, p: 'a' };
+  }
+  return place(el, { role: role!, what: `the value of option ${q.name}` }, next);
+}
+
 /** A getopt-style program: options, then operands whose roles the spec decides. */
 export function getopt(name: string, spec: GetoptSpec): Grammar<GetoptState> {
-  const clusters = spec.clusters ?? true;
   const plus = spec.plus ?? false;
-
-  function longOption(s: GetoptState, text: string): Result {
-    const body = text.slice(2);
-    const eq = body.indexOf('=');
-    const key = eq < 0 ? body : body.slice(0, eq);
-    let opt = spec.long?.[key];
-    if (opt === undefined && spec.abbrev && spec.long !== undefined) {
-      const matches = Object.keys(spec.long).filter((l) => l.startsWith(key));
-      if (matches.length === 1) opt = spec.long[matches[0]!];
-    }
-    opt ??= spec.anyLong;
-    if (opt === undefined) return unsure(s, `option --${key}, which emisar does not know`);
-    const arg = opt.arg ?? 'none';
-    if (arg === 'none') {
-      return eq < 0 ? { s: applied(s, opt) } : unsure(s, `option --${key} given a value`);
-    }
-    if (eq >= 0 || arg === 'optional') {
-      if (eq >= 0 && opt.unsureValue?.test(body.slice(eq + 1)))
-        return unsure(s, `option --${body}`);
-      if (eq >= 0 && rolesOf(opt).length > 1) return unsure(s, `option --${key} given a value`);
-      return { s: applied(s, opt) };
-    }
-    return { s: { ...s, q: pendingFor(`--${key}`, opt) } };
-  }
-
-  function shortOption(s: GetoptState, text: string): Result {
-    const mark = text[0]!;
-    const whole = spec.whole?.[text];
-    if (whole !== undefined) {
-      return (whole.arg ?? 'none') === 'none'
-        ? { s: applied(s, whole) }
-        : { s: { ...s, q: pendingFor(text, whole) } };
-    }
-    let state = s;
-    let next: Pending | undefined;
-    for (let i = 1; i < text.length; i++) {
-      const letter = text[i]!;
-      const opt = spec.short?.[letter];
-      if (opt === undefined)
-        return unsure(s, `option ${mark}${letter}, which emisar does not know`);
-      const arg = opt.arg ?? 'none';
-      const rest = text.slice(i + 1);
-      if (!clusters && rest !== '' && (arg === 'none' || arg === 'next'))
-        return unsure(s, `option ${text}, which emisar does not know`);
-      if (arg === 'none') {
-        state = withFlag(state, opt.sets);
-        if (opt.ends) return { s: { ...state, p: 'a' } };
-        continue;
-      }
-      if (arg === 'next') {
-        next = pendingFor(`${mark}${letter}`, opt);
-        continue;
-      }
-      if (arg === 'optional' && opt.attached !== undefined) {
-        const taken = opt.attached.exec(rest)?.[0].length ?? 0;
-        state = applied(state, opt);
-        i += taken;
-        continue;
-      }
-      if (rest !== '' || arg === 'optional') {
-        if (opt.unsureValue?.test(rest)) return unsure(s, `option ${mark}${letter}${rest}`);
-        if (rest !== '' && rolesOf(opt).length > 1)
-          return unsure(s, `option ${mark}${letter} given an attached value`);
-        state = applied(state, opt);
-        return { s: next ? { ...state, q: next } : state };
-      }
-      return { s: { ...state, q: pendingFor(`${mark}${letter}`, opt) } };
-    }
-    return { s: next ? { ...state, q: next } : state };
-  }
-
-  function operand(s: GetoptState, el: El): Result {
-    const given = spec.operand({ flags: new Set(s.f), n: s.n, el });
-    const op: Operand = typeof given === 'string' ? { role: given } : given;
-    const reading = spec.permute ? s.p : 'a';
-    let next: GetoptState = withFlag({ ...s, n: s.n + 1, p: op.resume ? 'o' : reading }, op.sets);
-    if (op.role === 'program') {
-      if (spec.permute && s.p === 'o') {
-        next = {
-          ...next,
-          p: 'u',
-          why: `${name} reads options among its command's arguments unless they follow --`,
-        };
-        return el.kind === 'text' && el.args.length === 0 ? { s: next } : { run: name };
-      }
-      return { run: name };
-    }
-    const placement: Placement = { role: op.role };
-    if (op.what !== undefined) placement.what = op.what;
-    return place(el, placement, next);
-  }
-
-  /** An open-ended value where options are read: an option, or else the operand it would be. */
-  function optionOrOperand(s: GetoptState, el: El): Result {
-    const given = spec.operand({ flags: new Set(s.f), n: s.n, el });
-    const role = typeof given === 'string' ? given : given.role;
-    if (role === 'data' || role === 'value') return { finding: { role: 'option' } };
-    return { finding: { role, what: 'or an option' } };
-  }
-
-  function optionValue(s: GetoptState, q: Pending, el: El): Result {
-    const [role, ...rest] = q.roles;
-    let next: GetoptState;
-    if (rest.length > 0) next = { ...s, q: { ...q, roles: rest } };
-    else {
-      const { q: _q, ...without } = s;
-      next = withFlag(without, q.sets);
-      if (q.ends) next = { ...next, p: 'a' };
-    }
-    return place(el, { role: role!, what: `the value of option ${q.name}` }, next);
-  }
-
   return {
     start: () => ({ p: 'o', f: [], n: 0 }),
     step(s, el) {
@@ -248,15 +249,15 @@ export function getopt(name: string, spec: GetoptSpec): Grammar<GetoptState> {
         return [el.kind === 'text' ? { s } : { finding: { role: 'unsure', what: s.why! } }];
       }
       if (s.q !== undefined) return [optionValue(s, s.q, el)];
-      if (s.p === 'a') return [operand(s, el)];
+      if (s.p === 'a') return [operand(name, spec, s, el)];
       if (el.kind === 'open')
-        return [mayBeOption(el, plus) ? optionOrOperand(s, el) : operand(s, el)];
+        return [mayBeOption(el, plus) ? optionOrOperand(spec, s, el) : operand(name, spec, s, el)];
       const text = el.text;
       if (text === '--') return [{ s: { ...s, p: 'a' } }];
       if (text === '-' && spec.loneDash !== undefined) return [{ s: applied(s, spec.loneDash) }];
-      if (text.startsWith('--') && !spec.whole?.[text]) return [longOption(s, text)];
-      if (mayBeOption(el, plus)) return [shortOption(s, text)];
-      return [operand(s, el)];
+      if (text.startsWith('--') && !spec.whole?.[text]) return [longOption(spec, s, text)];
+      if (mayBeOption(el, plus)) return [shortOption(spec, s, text)];
+      return [operand(name, spec, s, el)];
     },
   };
 }
