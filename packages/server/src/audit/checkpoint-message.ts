@@ -1,4 +1,5 @@
 import { canonicalJson } from '@emisar/protocol';
+import type { PublishedAuditKey } from './signing-key.js';
 
 /** A signed chain head, as stored and as `GET /api/audit/checkpoints` returns it. */
 export interface AuditCheckpoint {
@@ -26,4 +27,13 @@ export function checkpointMessage(checkpoint: Omit<AuditCheckpoint, 'signature'>
     }),
     'utf8',
   );
+}
+
+/** What `GET /api/audit/checkpoints` returns; `verify-export --checkpoints` reads it. */
+export interface CheckpointsDocument {
+  algorithm: 'Ed25519';
+  /** Absent in documents saved before keys had ids. */
+  key_id?: PublishedAuditKey['key_id'];
+  public_key: string;
+  checkpoints: AuditCheckpoint[];
 }

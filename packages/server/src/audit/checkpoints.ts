@@ -2,10 +2,9 @@ import { type KeyObject, sign } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
-import { checkpointMessage } from './checkpoint-message.js';
+import { type CheckpointsDocument, checkpointMessage } from './checkpoint-message.js';
 import { publishedAuditKey } from './signing-key.js';
 import { normalizeTimestamp } from './timestamps.js';
-import type { CheckpointsDocument } from './verify.js';
 
 /**
  * Signs the chain head of every account whose head moved since its last

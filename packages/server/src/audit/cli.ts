@@ -5,8 +5,9 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../core/config-error.js';
+import type { CheckpointsDocument } from './checkpoint-message.js';
 import { AUDIT_KEY_PATH, parseAuditPublicKey } from './signing-key.js';
-import { type CheckpointsDocument, type VerifyReport, verifyAuditExport } from './verify.js';
+import { type VerifyReport, verifyAuditExport } from './verify.js';
 
 const checkpointsSchema = z.object({
   algorithm: z.literal('Ed25519'),

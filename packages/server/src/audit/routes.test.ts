@@ -6,11 +6,12 @@ import { ManualClock } from '../core/clock.js';
 import { insertAccount } from '../test-support/accounts.js';
 import { testConfig } from '../test-support/config.js';
 import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
+import type { CheckpointsDocument } from './checkpoint-message.js';
 import { signAuditCheckpoints } from './checkpoints.js';
 import { EXPORT_HEAD_TYPE, exportHeadSignedBy } from './export-head.js';
 import { recordAuditEvent } from './record.js';
 import { insertApiKey, sampleEvent, signal, writeEvents } from './test-support/fixtures.js';
-import { type CheckpointsDocument, verifyAuditExport } from './verify.js';
+import { verifyAuditExport } from './verify.js';
 
 let storage: TestStorage;
 let app: FastifyInstance;

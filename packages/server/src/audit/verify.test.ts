@@ -5,6 +5,7 @@ import { ManualClock } from '../core/clock.js';
 import { insertAccount } from '../test-support/accounts.js';
 import { openTestStorage, type TestStorage } from '../test-support/database.js';
 import { chainHash } from './chain.js';
+import type { CheckpointsDocument } from './checkpoint-message.js';
 import { checkpointMessage } from './checkpoint-message.js';
 import { listAuditCheckpoints, signAuditCheckpoints } from './checkpoints.js';
 import { type AuditExportService, createAuditExportService } from './export.js';
@@ -13,7 +14,7 @@ import { recordAuditEvent } from './record.js';
 import { sweepAuditRetention } from './retention.js';
 import { publishedAuditKey } from './signing-key.js';
 import { sampleEvent, signedExport, writeEvents } from './test-support/fixtures.js';
-import { type CheckpointsDocument, type VerifyOptions, verifyAuditExport } from './verify.js';
+import { type VerifyOptions, verifyAuditExport } from './verify.js';
 
 let storage: TestStorage;
 let service: AuditExportService;
