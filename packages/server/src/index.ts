@@ -1,4 +1,3 @@
-export { mintBootstrapLink } from './accounts/bootstrap.js';
 export { createApp } from './app.js';
 export type { ApprovalService, OpenApprovalInput } from './approvals/service.js';
 export { type AuditEventInput, recordAuditEvent, recordAuditEvents } from './audit/record.js';
@@ -13,6 +12,7 @@ export { consumeEnrollmentKey } from './credentials/enrollment-keys.js';
 export { openStorage, type Storage, type StorageTarget } from './db/database.js';
 export { migrateToLatest } from './db/migrate.js';
 export { findRunnerForDispatch, runnerRef } from './fleet/queries.js';
+export { mintBootstrapLink } from './members/bootstrap-link.js';
 export { decidePolicy, type PolicyOutcome, type PolicyQuestion } from './policy/decide.js';
 export { type PolicyRules, validatePolicyRules } from './policy/rules.js';
 export { type RunningServer, startServer } from './server.js';

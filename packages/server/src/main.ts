@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { registerIdentityCommands } from './accounts/cli.js';
 import { registerAuditCommands } from './audit/cli.js';
 import { registerCatalogCommands } from './catalog/build.js';
+import { registerIdentityCommands } from './cli/identity.js';
 import { loadConfig } from './config.js';
 import { ConfigError } from './core/config-error.js';
 import { openCheckedStorage } from './db/checked-storage.js';

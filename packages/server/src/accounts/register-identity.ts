@@ -6,7 +6,6 @@ import { createPasskeyService } from '../auth/passkeys.js';
 import { createPasswordService } from '../auth/password.js';
 import { registerAuthRoutes } from '../auth/routes.js';
 import { createSignInService } from '../auth/sign-in.js';
-import { startSignInFailureAudit } from '../auth/sign-in-failures.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { ServerConfig } from '../config.js';
 import type { Clock } from '../core/clock.js';
@@ -17,8 +16,12 @@ import { installAuth } from '../http/auth.js';
 import { registerDevMailboxRoutes } from '../mail/dev-mailbox-routes.js';
 import { createMailOutbox, type MailOutbox } from '../mail/outbox.js';
 import { createMailTransport } from '../mail/transports.js';
+import { personAudit } from '../members/person-audit.js';
 import { registerMemberRoutes } from '../members/routes.js';
 import { createMemberService } from '../members/service.js';
+import { registerWorkspaceRoutes } from '../members/workspace-routes.js';
+import { createWorkspaceService } from '../members/workspaces.js';
+import { createDefaultPolicy } from '../policy/default-policy.js';
 import { registerAccountRoutes } from './routes.js';
 
 declare module 'fastify' {
@@ -27,8 +30,6 @@ declare module 'fastify' {
     mailOutbox: MailOutbox;
   }
 }
-
-const SIGN_IN_FAILURE_AUDIT_INTERVAL_MS = 2_000;
 
 export interface IdentityOptions {
   config: Pick<ServerConfig, 'baseUrl' | 'secretKey' | 'secureCookies' | 'mail' | 'trustProxy'>;
@@ -68,23 +69,34 @@ export async function registerIdentity(
   const trustsProxy = config.trustProxy !== false;
   registerDevMailboxRoutes(app, { outbox, enabled: config.mail.devMailbox, trustsProxy });
 
-  const stopFailureAudit = startSignInFailureAudit({
-    db,
-    intervalMs: SIGN_IN_FAILURE_AUDIT_INTERVAL_MS,
-    log: app.log,
-  });
-  app.addHook('onClose', stopFailureAudit);
-
   const totpBox = createTotpBox(config.secretKey);
-  const signIn = createSignInService({ db, clock, outbox, baseUrl, totpBox });
-  const passwords = createPasswordService({ db, clock, outbox, baseUrl });
-  const passkeys = createPasskeyService({ db, clock, baseUrl, signIn });
+  const workspaces = createWorkspaceService({ db, clock, createDefaultPolicy });
+  const signIn = createSignInService({
+    db,
+    clock,
+    outbox,
+    baseUrl,
+    totpBox,
+    personAudit,
+    createWorkspace: workspaces.create,
+  });
+  const passwords = createPasswordService({ db, clock, outbox, baseUrl, personAudit });
+  const passkeys = createPasskeyService({ db, clock, baseUrl, signIn, personAudit });
   const members = createMemberService({ db, clock, bus, outbox, baseUrl, signIn });
   const credentials = createCredentialService({ db, clock });
 
   registerAuthRoutes(app, { db, clock, secureCookies, trustsProxy, signIn, passwords, passkeys });
   registerLinkPages(app);
-  registerMeRoutes(app, { db, clock, totpBox, passwords, passkeys });
+  registerMeRoutes(app, {
+    db,
+    clock,
+    totpBox,
+    passwords,
+    passkeys,
+    personAudit,
+    listWorkspaces: workspaces.list,
+  });
+  registerWorkspaceRoutes(app, { workspaces });
   registerAccountRoutes(app, { db, clock });
   registerMemberRoutes(app, { db, clock, secureCookies, members });
   registerCredentialRoutes(app, { db, clock, credentials });

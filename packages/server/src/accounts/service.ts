@@ -1,14 +1,13 @@
-import type { Kysely, Transaction } from 'kysely';
-import { recordAuditEvent, recordAuditEvents } from '../audit/record.js';
+import type { Kysely } from 'kysely';
+import { recordAuditEvent } from '../audit/record.js';
 import { isPlan, type Plan } from '../billing/plans.js';
-import { systemActor, userActor } from '../core/actor.js';
+import { systemActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, InvalidParamsError, NotFoundError } from '../core/errors.js';
-import { FULL_PACK_ACCESS, FULL_RUNNER_ACCESS } from '../core/roles.js';
+import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
-import { DEFAULT_POLICY_RULES } from './default-policy.js';
-import { type AccountRow, findLiveAccountBySlug } from './queries.js';
+import type { AccountRow } from './queries.js';
 import { slugFromName, slugProblem } from './slug.js';
 import type { AccountSettings } from './tables.js';
 
@@ -23,87 +22,34 @@ export interface NewAccount {
   name: string;
   /** Derived from the name when absent. */
   slug?: string;
-  owner: { id: string; email: string };
-}
-
-export interface CreatedAccount {
-  account: AccountRow;
-  ownerMembershipId: string;
 }
 
 const SLUG_ATTEMPTS = 5;
 
 /**
- * A workspace with its creator as owner (full access), the Free plan and the
- * default policy, all in the caller's transaction.
+ * A workspace record on the Free plan, in the caller's transaction. Its owner,
+ * policy and audit events are the caller's (members creates whole workspaces).
  */
-export async function createAccount(
-  trx: Transaction<Database>,
-  input: NewAccount,
-  deps: { clock: Clock; context?: RequestContext },
-): Promise<CreatedAccount> {
+export async function createAccount(trx: Tx, input: NewAccount, clock: Clock): Promise<AccountRow> {
   if (input.slug !== undefined) {
     const problem = slugProblem(input.slug);
     if (problem) throw new InvalidParamsError(problem, 'invalid_slug');
   }
-  const now = deps.clock.now().toISOString();
-  let account: AccountRow | undefined;
-  for (let attempt = 0; !account && attempt < SLUG_ATTEMPTS; attempt++) {
+  const now = clock.now().toISOString();
+  for (let attempt = 0; attempt < SLUG_ATTEMPTS; attempt++) {
     const slug = input.slug ?? slugFromName(input.name, attempt);
-    account = await trx
+    const account = await trx
       .insertInto('accounts')
       .values({ name: input.name, slug, plan: 'free', created_at: now })
       .onConflict((oc) => oc.column('slug').doNothing())
       .returningAll()
       .executeTakeFirst();
-    if (!account && input.slug !== undefined) {
+    if (account) return account;
+    if (input.slug !== undefined) {
       throw new ConflictError('That workspace slug is taken.', 'slug_taken');
     }
   }
-  if (!account) throw new ConflictError('Could not find a free workspace slug.', 'slug_taken');
-
-  const membership = await trx
-    .insertInto('memberships')
-    .values({
-      account_id: account.id,
-      user_id: input.owner.id,
-      role: 'owner',
-      accepted_at: now,
-      runner_access: JSON.stringify(FULL_RUNNER_ACCESS),
-      pack_access: JSON.stringify(FULL_PACK_ACCESS),
-      created_at: now,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await trx
-    .insertInto('policies')
-    .values({
-      account_id: account.id,
-      scope: 'account',
-      rules: JSON.stringify(DEFAULT_POLICY_RULES),
-    })
-    .execute();
-
-  const actor = userActor(input.owner);
-  await recordAuditEvents(trx, [
-    {
-      accountId: account.id,
-      eventType: 'account.created',
-      actor,
-      target: { kind: 'account', id: account.id, label: account.slug },
-      payload: { name: account.name, slug: account.slug, plan: account.plan },
-      context: deps.context,
-    },
-    {
-      accountId: account.id,
-      eventType: 'membership.created',
-      actor,
-      target: { kind: 'membership', id: membership.id, label: input.owner.email },
-      payload: { role: 'owner' },
-      context: deps.context,
-    },
-  ]);
-  return { account, ownerMembershipId: membership.id };
+  throw new ConflictError('Could not find a free workspace slug.', 'slug_taken');
 }
 
 /** `emisar-server plan set`: self-hosted installs without Paddle. */
@@ -135,5 +81,3 @@ export async function setPlan(
     return { from: account.plan, to: plan };
   });
 }
-
-export { findLiveAccountBySlug };

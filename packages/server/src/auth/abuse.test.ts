@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../http/auth.js';
+import { personAudit } from '../members/person-audit.js';
 import { signInWithCode, signUp, startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
 import { fragmentSecretFrom, signInCodeFrom } from '../test-support/smtp-sink.js';
@@ -37,7 +38,7 @@ describe(`sign-in abuse (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     const right = await browser.request('POST', '/api/v1/sign_in/code', { code });
     expect(right.status).toBe(401);
     expect(browser.cookieNames()).not.toContain(SESSION_COOKIE);
-    await auditSignInFailures(h.storage.db);
+    await auditSignInFailures(h.storage.db, personAudit);
     const failures = await h.storage.db
       .selectFrom('audit_events')
       .select('payload')

@@ -1,7 +1,7 @@
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintBootstrapLink } from '../accounts/bootstrap.js';
 import { SESSION_COOKIE } from '../http/auth.js';
+import { mintBootstrapLink } from '../members/bootstrap-link.js';
 import { signUp, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { LINK_PAGE_PATHS } from './link-pages.js';

@@ -3,7 +3,6 @@ import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
 import { z } from 'zod';
-import { createAccount } from '../accounts/service.js';
 import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import { ConflictError, NotFoundError, UnauthorizedError } from '../core/errors.js';
@@ -11,7 +10,6 @@ import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { SecretBox } from '../core/secret-box.js';
 import type { Database } from '../db/schema.js';
 import { contextOf, requireSession } from '../http/auth.js';
-import { recordForPerson } from '../members/person-audit.js';
 import {
   beginTotpEnrolment,
   confirmTotpEnrolment,
@@ -23,6 +21,7 @@ import {
 } from './mfa.js';
 import type { PasskeyService } from './passkeys.js';
 import { type PasswordService, passwordSchema } from './password.js';
+import type { PersonAudit } from './person-audit.js';
 import { hitDurableLimit, MFA_LIMIT } from './rate-limits.js';
 import {
   listSessions,
@@ -31,6 +30,7 @@ import {
   revokeSessions,
 } from './sessions.js';
 import { findUserById, fullNameSchema } from './users.js';
+import type { ListWorkspaces } from './workspaces.js';
 
 export interface MeRouteDeps {
   db: Kysely<Database>;
@@ -38,13 +38,15 @@ export interface MeRouteDeps {
   totpBox: SecretBox;
   passwords: PasswordService;
   passkeys: PasskeyService;
+  personAudit: Pick<PersonAudit, 'recordForPerson'>;
+  listWorkspaces: ListWorkspaces;
 }
 
 const idParam = z.object({ id: z.string().regex(UUID_PATTERN, 'not an id') });
 
 /** The signed-in person's own profile, sessions, password, MFA and workspaces. */
 export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void {
-  const { db, clock } = deps;
+  const { db, clock, personAudit } = deps;
 
   app.get('/api/v1/me', async (request) => {
     const session = requireSession(request, { allowPendingMfa: true });
@@ -59,16 +61,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
       mfa_pending: !session.mfaSatisfied,
     };
     if (!session.mfaSatisfied) return base;
-    const memberships = await db
-      .selectFrom('memberships as m')
-      .innerJoin('accounts as a', 'a.id', 'm.account_id')
-      .select(['a.slug', 'a.name', 'm.role', 'm.suspended_at'])
-      .where('m.user_id', '=', user.id)
-      .where('m.deleted_at', 'is', null)
-      .where('m.accepted_at', 'is not', null)
-      .where('a.deleted_at', 'is', null)
-      .orderBy('a.name')
-      .execute();
+    const memberships = await deps.listWorkspaces(user.id);
     return {
       ...base,
       user: {
@@ -92,27 +85,6 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
       .where('id', '=', session.userId)
       .execute();
     return { ok: true };
-  });
-
-  app.post('/api/v1/accounts', async (request, reply) => {
-    const session = requireSession(request);
-    const body = parseInput(
-      z.object({ name: z.string().trim().min(1).max(80), slug: z.string().max(64).optional() }),
-      request.body,
-    );
-    const user = (await findUserById(db, session.userId))!;
-    const created = await db
-      .transaction()
-      .execute((trx) =>
-        createAccount(
-          trx,
-          { name: body.name, ...(body.slug !== undefined ? { slug: body.slug } : {}), owner: user },
-          { clock, context: contextOf(request) },
-        ),
-      );
-    return reply
-      .status(201)
-      .send({ id: created.account.id, slug: created.account.slug, name: created.account.name });
   });
 
   app.post('/api/v1/me/confirmation', async (request, reply) => {
@@ -146,7 +118,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
     await db.transaction().execute(async (trx) => {
       const revoked = await revokeSessions(trx, session.userId, clock, { only: id });
       if (!revoked) throw new NotFoundError();
-      await recordForPerson(trx, session.userId, {
+      await personAudit.recordForPerson(trx, session.userId, {
         eventType: 'user.session_revoked',
         actor: userActor({ id: session.userId, email: session.email }),
         payload: { session_id: id },
@@ -160,7 +132,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
     const session = requireSession(request);
     const revoked = await db.transaction().execute(async (trx) => {
       const count = await revokeSessions(trx, session.userId, clock, { except: session.sessionId });
-      await recordForPerson(trx, session.userId, {
+      await personAudit.recordForPerson(trx, session.userId, {
         eventType: 'user.session_revoked',
         actor: userActor({ id: session.userId, email: session.email }),
         payload: { other_sessions: count },
@@ -192,7 +164,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
       );
       if (!confirmed) return null;
       await markSessionMfaVerified(trx, session.sessionId, clock);
-      await recordForPerson(trx, user.id, {
+      await personAudit.recordForPerson(trx, user.id, {
         eventType: 'user.mfa_enabled',
         actor: userActor(user),
         payload: { factor: 'totp' },
@@ -239,7 +211,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
       if (!ok) throw new UnauthorizedError('The password is wrong.');
       await db.transaction().execute(async (trx) => {
         await markSessionAuthenticated(trx, session.sessionId, clock);
-        await recordForPerson(trx, user.id, {
+        await personAudit.recordForPerson(trx, user.id, {
           eventType: 'user.reauthenticated',
           actor: userActor(user),
           payload: { factor: 'password' },
@@ -250,7 +222,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
     }
     return withProvedFactor(request, async (trx, userId) => {
       await markSessionMfaVerified(trx, session.sessionId, clock);
-      await recordForPerson(trx, userId, {
+      await personAudit.recordForPerson(trx, userId, {
         eventType: 'user.reauthenticated',
         actor: userActor({ id: userId, email: session.email }),
         payload: { factor: 'second_factor' },
@@ -266,7 +238,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
       if (!user.totp_secret_ciphertext)
         throw new ConflictError('TOTP is not enabled.', 'totp_not_enabled');
       await removeTotp(trx, userId);
-      await recordForPerson(trx, userId, {
+      await personAudit.recordForPerson(trx, userId, {
         eventType: 'user.mfa_disabled',
         actor: userActor(user),
         payload: { factor: 'totp' },
@@ -280,7 +252,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: MeRouteDeps): void 
     return withProvedFactor(request, async (trx, userId) => {
       const user = (await findUserById(trx, userId))!;
       const codes = await replaceRecoveryCodes(trx, userId);
-      await recordForPerson(trx, userId, {
+      await personAudit.recordForPerson(trx, userId, {
         eventType: 'user.mfa_recovery_codes_regenerated',
         actor: userActor(user),
         context: contextOf(request),

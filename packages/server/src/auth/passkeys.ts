@@ -14,7 +14,7 @@ import type { RequestContext } from '../core/context.js';
 import { InvalidParamsError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import type { SessionPrincipal } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
-import { recordForPerson } from '../members/person-audit.js';
+import type { PersonAudit } from './person-audit.js';
 import { markSessionMfaVerified } from './sessions.js';
 import type { SignInResult, SignInService } from './sign-in.js';
 import type { WebauthnChallengesTable } from './tables.js';
@@ -23,6 +23,7 @@ import { findUserById } from './users.js';
 const CHALLENGE_TTL_MS = 5 * 60_000;
 
 export interface PasskeyDeps {
+  personAudit: Pick<PersonAudit, 'recordForPerson'>;
   db: Kysely<Database>;
   clock: Clock;
   baseUrl: string;
@@ -31,7 +32,7 @@ export interface PasskeyDeps {
 
 /** Passkeys (WebAuthn): a second factor, and passwordless sign-in on their own. */
 export function createPasskeyService(deps: PasskeyDeps) {
-  const { db, clock } = deps;
+  const { db, clock, personAudit } = deps;
   const origin = new URL(deps.baseUrl).origin;
   const rpID = new URL(deps.baseUrl).hostname;
 
@@ -153,7 +154,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
             .execute();
         }
         await markSessionMfaVerified(trx, session.sessionId, clock);
-        await recordForPerson(trx, user.id, {
+        await personAudit.recordForPerson(trx, user.id, {
           eventType: 'user.mfa_passkey_added',
           actor: userActor(user),
           target: { kind: 'passkey', id: row.id, label: input.name },
@@ -252,7 +253,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
             .where('id', '=', user.id)
             .execute();
         }
-        await recordForPerson(trx, user.id, {
+        await personAudit.recordForPerson(trx, user.id, {
           eventType: 'user.mfa_passkey_removed',
           actor: userActor(user),
           target: { kind: 'passkey', id: removed.id, label: removed.name },
@@ -269,7 +270,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
     context: RequestContext,
   ) {
     await markSessionMfaVerified(trx, pending.sessionId, clock);
-    await recordForPerson(trx, user.id, {
+    await personAudit.recordForPerson(trx, user.id, {
       eventType: 'user.signed_in',
       actor: userActor(user),
       payload: { method: pending.authMethod, second_factor: 'passkey' },

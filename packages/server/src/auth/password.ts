@@ -8,7 +8,7 @@ import { ConflictError, UnauthorizedError } from '../core/errors.js';
 import type { SessionPrincipal } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
 import type { MailOutbox } from '../mail/outbox.js';
-import { recordForPerson } from '../members/person-audit.js';
+import type { PersonAudit } from './person-audit.js';
 import { hitAddressLimits, hitDurableLimit, MAIL_PER_ADDRESS } from './rate-limits.js';
 import { revokeSessions } from './sessions.js';
 import { hashPassword } from './sign-in.js';
@@ -21,6 +21,7 @@ export const passwordSchema = z
   .max(256, 'Use at most 256 characters.');
 
 export interface AccountRecoveryDeps {
+  personAudit: Pick<PersonAudit, 'recordForPerson'>;
   db: Kysely<Database>;
   clock: Clock;
   outbox: Pick<MailOutbox, 'enqueue' | 'kick'>;
@@ -29,7 +30,7 @@ export interface AccountRecoveryDeps {
 
 /** Passwords (optional), their reset by email, and email confirmation links. */
 export function createPasswordService(deps: AccountRecoveryDeps) {
-  const { db, clock } = deps;
+  const { db, clock, personAudit } = deps;
   return {
     /** Set or change; a current password must be proved when one exists. Revokes other sessions. */
     async setPassword(
@@ -52,7 +53,7 @@ export function createPasswordService(deps: AccountRecoveryDeps) {
           .where('id', '=', user.id)
           .execute();
         const revoked = await revokeSessions(trx, user.id, clock, { except: session.sessionId });
-        await recordForPerson(trx, user.id, {
+        await personAudit.recordForPerson(trx, user.id, {
           eventType: user.password_hash ? 'user.password_changed' : 'user.password_set',
           actor: userActor(user),
           payload: { other_sessions_revoked: revoked },
@@ -102,7 +103,7 @@ export function createPasswordService(deps: AccountRecoveryDeps) {
           .where('id', '=', userId)
           .execute();
         const revoked = await revokeSessions(trx, userId, clock);
-        await recordForPerson(trx, userId, {
+        await personAudit.recordForPerson(trx, userId, {
           eventType: 'user.password_reset',
           actor: userActor(user),
           payload: { sessions_revoked: revoked },
@@ -140,7 +141,7 @@ export function createPasswordService(deps: AccountRecoveryDeps) {
             .set({ confirmed_at: clock.now().toISOString() })
             .where('id', '=', userId)
             .execute();
-          await recordForPerson(trx, userId, {
+          await personAudit.recordForPerson(trx, userId, {
             eventType: 'user.email_confirmed',
             actor: userActor(user),
             context,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintBootstrapLink } from '../accounts/bootstrap.js';
 import { authenticateApiKey } from '../credentials/api-keys.js';
 import { consumeEnrollmentKey } from '../credentials/enrollment-keys.js';
 import { SESSION_COOKIE } from '../http/auth.js';
+import { mintBootstrapLink } from '../members/bootstrap-link.js';
 import { signInWithCode, signUp, startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
 import { fragmentSecretFrom } from '../test-support/smtp-sink.js';

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAccount } from '../accounts/service.js';
 import { systemContext } from '../core/context.js';
+import { personAudit } from '../members/person-audit.js';
+import { createWorkspace } from '../members/workspaces.js';
+import { createDefaultPolicy } from '../policy/default-policy.js';
 import { seedWorkspace } from '../test-support/accounts.js';
 import { startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
@@ -19,7 +21,9 @@ describe(`failed sign-ins reach the audit log through one queue (${onPostgres ? 
     userId = owner.id;
     await h.storage.db
       .transaction()
-      .execute((trx) => createAccount(trx, { name: 'Second', owner }, { clock: h.clock }));
+      .execute((trx) =>
+        createWorkspace(trx, { name: 'Second', owner }, { clock: h.clock, createDefaultPolicy }),
+      );
   });
   afterAll(() => h.close());
 
@@ -59,7 +63,7 @@ describe(`failed sign-ins reach the audit log through one queue (${onPostgres ? 
   });
 
   it('moves each queued failure once, however many sweeps run at the same time', async () => {
-    await auditSignInFailures(h.storage.db);
+    await auditSignInFailures(h.storage.db, personAudit);
     const before = (await failuresIn()).length;
     await h.storage.db.transaction().execute(async (trx) => {
       for (let i = 0; i < 450; i++) {
@@ -71,9 +75,11 @@ describe(`failed sign-ins reach the audit log through one queue (${onPostgres ? 
         await recordSignInFailure(trx, { ...failure, context: systemContext('test') }, h.clock);
       }
     });
-    const handled = await Promise.all([1, 2, 3].map(() => auditSignInFailures(h.storage.db)));
+    const handled = await Promise.all(
+      [1, 2, 3].map(() => auditSignInFailures(h.storage.db, personAudit)),
+    );
     expect(handled.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(450);
-    await auditSignInFailures(h.storage.db);
+    await auditSignInFailures(h.storage.db, personAudit);
     // 300 failures of the registered person, each in both workspaces.
     expect((await failuresIn()).length - before).toBe(600);
   });

@@ -1,10 +1,11 @@
-import { type Kysely, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { AuditContext } from '../audit/record.js';
-import { recordAuditEvents } from '../audit/record.js';
 import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
-import type { Database } from '../db/schema.js';
+import type { Db, Tx } from '../core/tx.js';
+import type { PeriodicJob } from '../jobs/periodic.js';
+import type { PersonAudit } from './person-audit.js';
 
 export interface SignInFailure {
   /** null when the address has no account (or a code row that belongs to nobody). */
@@ -21,7 +22,7 @@ export interface SignInFailure {
  * in every workspace they belong to and drops the rest.
  */
 export async function recordSignInFailure(
-  trx: Kysely<Database>,
+  trx: Tx,
   failure: SignInFailure,
   clock: Clock,
 ): Promise<void> {
@@ -40,52 +41,43 @@ export async function recordSignInFailure(
 }
 
 const BATCH = 200;
+const SWEEP_INTERVAL_MS = 2_000;
 
 /**
  * Moves queued failures into the audit log, oldest first, in batches; several
  * nodes may run it at once (each claims rows the others skip). Returns how
  * many rows it handled.
  */
-export async function auditSignInFailures(db: Kysely<Database>): Promise<number> {
+export async function auditSignInFailures(
+  db: Db,
+  personAudit: Pick<PersonAudit, 'recordForPeople'>,
+): Promise<number> {
   let handled = 0;
   for (;;) {
     const claimed = await db.transaction().execute(async (trx) => {
-      const { rows } = await sql<{
-        user_id: string | null;
-        method: string;
-        reason: string;
-        context: AuditContext;
-        occurred_at: string;
-      }>`
-        DELETE FROM sign_in_failures WHERE id IN (
-          SELECT id FROM sign_in_failures ORDER BY occurred_at LIMIT ${BATCH}
-          FOR UPDATE SKIP LOCKED)
-        RETURNING user_id, method, reason, context, occurred_at`.execute(trx);
+      const rows = await claimFailures(trx);
       const userIds = [...new Set(rows.flatMap((row) => (row.user_id ? [row.user_id] : [])))];
       if (!userIds.length) return rows.length;
-      const memberships = await trx
-        .selectFrom('memberships as m')
-        .innerJoin('users as u', 'u.id', 'm.user_id')
-        .select(['m.account_id', 'u.id', 'u.email'])
-        .where('m.user_id', 'in', userIds)
-        .where('m.deleted_at', 'is', null)
-        .where('m.accepted_at', 'is not', null)
+      const users = await trx
+        .selectFrom('users')
+        .select(['id', 'email'])
+        .where('id', 'in', userIds)
         .execute();
       const ordered = [...rows].sort((a, b) => a.occurred_at.localeCompare(b.occurred_at));
-      await recordAuditEvents(
+      await personAudit.recordForPeople(
         trx,
-        ordered.flatMap((row) =>
-          memberships
-            .filter((m) => m.id === row.user_id)
-            .map((m) => ({
-              accountId: m.account_id,
-              eventType: 'user.sign_in_failed',
-              actor: userActor(m),
-              payload: { method: row.method, reason: row.reason },
-              context: row.context,
-              occurredAt: row.occurred_at,
-            })),
-        ),
+        ordered.flatMap((row) => {
+          const user = users.find((u) => u.id === row.user_id);
+          if (!user) return [];
+          const event = {
+            eventType: 'user.sign_in_failed',
+            actor: userActor(user),
+            payload: { method: row.method, reason: row.reason },
+            context: row.context,
+            occurredAt: row.occurred_at,
+          };
+          return [{ userId: user.id, event }];
+        }),
       );
       return rows.length;
     });
@@ -94,29 +86,35 @@ export async function auditSignInFailures(db: Kysely<Database>): Promise<number>
   }
 }
 
+/** Deletes and returns up to one batch of queued failures that no other node holds. */
+async function claimFailures(trx: Tx) {
+  const { rows } = await sql<{
+    user_id: string | null;
+    method: string;
+    reason: string;
+    context: AuditContext;
+    occurred_at: string;
+  }>`
+    DELETE FROM sign_in_failures WHERE id IN (
+      SELECT id FROM sign_in_failures ORDER BY occurred_at LIMIT ${BATCH}
+      FOR UPDATE SKIP LOCKED)
+    RETURNING user_id, method, reason, context, occurred_at`.execute(trx);
+  return rows;
+}
+
 /**
- * Runs the failure audit every `intervalMs`, on its own schedule rather than
- * after each failure, so the audit work does not follow the request that
- * caused it. Returns a stop function that waits for a pass in progress.
+ * The failure audit every two seconds on every node, on its own schedule
+ * rather than after each failure, so the audit work does not follow the
+ * request that caused it.
  */
-export function startSignInFailureAudit(deps: {
-  db: Kysely<Database>;
-  intervalMs: number;
-  log: { warn(fields: object, message: string): void };
-}): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = auditSignInFailures(deps.db)
-      .then(() => {})
-      .catch((error: unknown) => deps.log.warn({ err: error }, 'sign-in failure audit failed'))
-      .finally(() => {
-        running = undefined;
-      });
-  }, deps.intervalMs);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await running;
+export function signInFailureAuditJob(deps: {
+  personAudit: Pick<PersonAudit, 'recordForPeople'>;
+}): PeriodicJob<{ handled: number }> {
+  return {
+    name: 'sign-in failure audit',
+    lock: null,
+    intervalMs: SWEEP_INTERVAL_MS,
+    firstDelayMs: SWEEP_INTERVAL_MS,
+    run: async (db) => ({ handled: await auditSignInFailures(db, deps.personAudit) }),
   };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../http/auth.js';
+import { personAudit } from '../members/person-audit.js';
 import { startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
 import { signInCodeFrom } from '../test-support/smtp-sink.js';
@@ -90,7 +91,7 @@ describe(`sign-up to MFA sign-in over real HTTP and SMTP (${onPostgres ? 'Postgr
     expect(account.status).toBe(200);
     expect(account.body.membership.role).toBe('owner');
 
-    await auditSignInFailures(h.storage.db);
+    await auditSignInFailures(h.storage.db, personAudit);
     const events = await h.storage.db
       .selectFrom('audit_events')
       .select('event_type')

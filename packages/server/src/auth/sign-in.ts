@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import type { Kysely, Transaction } from 'kysely';
-import { createAccount } from '../accounts/service.js';
 import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
@@ -11,15 +10,16 @@ import type { SecretBox } from '../core/secret-box.js';
 import { digestsEqual, sha256 } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
 import type { MailOutbox } from '../mail/outbox.js';
-import { recordForPerson } from '../members/person-audit.js';
 import { newSignInCode, normalizeSignInCode } from './codes.js';
 import { type SecondFactorProof, verifySecondFactor } from './mfa.js';
+import type { PersonAudit } from './person-audit.js';
 import { hitAddressLimits, hitDurableLimit, MFA_LIMIT } from './rate-limits.js';
 import { createSession, markSessionMfaVerified } from './sessions.js';
 import { recordSignInFailure } from './sign-in-failures.js';
 import type { PendingSignUp } from './tables.js';
 import { consumeUserToken } from './user-tokens.js';
 import { findOrCreateUser, findUserByEmail, findUserById, type UserRow } from './users.js';
+import type { CreateWorkspace } from './workspaces.js';
 
 export const SIGN_IN_CODE_TTL_MS = 15 * 60_000;
 export const SIGN_IN_CODE_MAX_FAILURES = 5;
@@ -30,6 +30,9 @@ export interface SignInDeps {
   outbox: Pick<MailOutbox, 'enqueue' | 'kick'>;
   baseUrl: string;
   totpBox: SecretBox;
+  personAudit: Pick<PersonAudit, 'recordForPerson'>;
+  /** A verified sign-up's workspace. */
+  createWorkspace: CreateWorkspace;
 }
 
 /** The result of a primary factor: a session, complete or waiting for the second factor. */
@@ -70,7 +73,7 @@ export function hashPassword(password: string): Promise<string> {
 }
 
 export function createSignInService(deps: SignInDeps) {
-  const { db, clock } = deps;
+  const { db, clock, personAudit } = deps;
 
   /**
    * Mints a code for an address (replacing any outstanding one) and queues its
@@ -139,13 +142,13 @@ export function createSignInService(deps: SignInDeps) {
     const { user, created } = registered
       ? { user: registered, created: false }
       : await findOrCreateUser(trx, signUp.email, signUp.full_name);
-    const { account } = await createAccount(
+    const { account } = await deps.createWorkspace(
       trx,
       { name: signUp.workspace_name, owner: user },
-      { clock, context },
+      context,
     );
     if (created) {
-      await recordForPerson(trx, user.id, {
+      await personAudit.recordForPerson(trx, user.id, {
         eventType: 'user.signed_up',
         actor: userActor(user),
         payload: { account_slug: account.slug },
@@ -170,7 +173,7 @@ export function createSignInService(deps: SignInDeps) {
       clock,
     );
     if (!needsMfa) {
-      await recordForPerson(trx, user.id, {
+      await personAudit.recordForPerson(trx, user.id, {
         eventType: 'user.signed_in',
         actor: userActor(user),
         payload: { method, session_id: session.id },
@@ -191,7 +194,7 @@ export function createSignInService(deps: SignInDeps) {
       .set({ confirmed_at: clock.now().toISOString() })
       .where('id', '=', user.id)
       .execute();
-    await recordForPerson(trx, user.id, {
+    await personAudit.recordForPerson(trx, user.id, {
       eventType: 'user.email_confirmed',
       actor: userActor(user),
       context,
@@ -334,7 +337,7 @@ export function createSignInService(deps: SignInDeps) {
             ? ['user.mfa_recovery_code_used', 'user.signed_in']
             : ['user.signed_in'];
         for (const eventType of eventTypes) {
-          await recordForPerson(trx, user.id, {
+          await personAudit.recordForPerson(trx, user.id, {
             eventType,
             actor: userActor(user),
             payload: { method: session.authMethod, second_factor: method },

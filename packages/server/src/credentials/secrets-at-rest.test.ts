@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintBootstrapLink } from '../accounts/bootstrap.js';
 import { totpCodeAt } from '../auth/totp.js';
 import { SESSION_COOKIE, SIGN_IN_NONCE_COOKIE } from '../http/auth.js';
+import { mintBootstrapLink } from '../members/bootstrap-link.js';
 import { startTestApp, type TestApp } from '../test-support/app.js';
 import { onPostgres } from '../test-support/database.js';
 import { fragmentSecretFrom, signInCodeFrom } from '../test-support/smtp-sink.js';

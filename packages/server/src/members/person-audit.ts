@@ -1,24 +1,30 @@
-import { type AuditEventInput, recordAuditEvents } from '../audit/record.js';
+import { recordAuditEvents } from '../audit/record.js';
+import type { PersonAudit, PersonEvent } from '../auth/person-audit.js';
 import type { Tx } from '../core/tx.js';
+import { memberQueries } from './queries.js';
 
 /**
  * Events a person causes outside any workspace (sign-in, MFA, password) go to
- * every workspace they belong to.
+ * every workspace they belong to, in one write so the workspaces' audit locks
+ * are taken in a fixed order.
  */
-export async function recordForPerson(
+async function recordForPeople(
   trx: Tx,
-  userId: string,
-  event: Omit<AuditEventInput, 'accountId'>,
+  events: readonly { userId: string; event: PersonEvent }[],
 ): Promise<void> {
-  const accounts = await trx
-    .selectFrom('memberships')
-    .select('account_id')
-    .where('user_id', '=', userId)
-    .where('deleted_at', 'is', null)
-    .where('accepted_at', 'is not', null)
-    .execute();
+  const userIds = [...new Set(events.map((e) => e.userId))];
+  const joined = userIds.length ? await memberQueries.joinedAccountsOf(trx, userIds) : [];
   await recordAuditEvents(
     trx,
-    accounts.map(({ account_id }) => ({ ...event, accountId: account_id })),
+    events.flatMap(({ userId, event }) =>
+      joined
+        .filter((m) => m.user_id === userId)
+        .map(({ account_id }) => ({ ...event, accountId: account_id })),
+    ),
   );
 }
+
+export const personAudit: PersonAudit = {
+  recordForPerson: (trx, userId, event) => recordForPeople(trx, [{ userId, event }]),
+  recordForPeople,
+};

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY_RULES } from '../accounts/default-policy.js';
 import type { Storage } from '../db/database.js';
 import { seedWorkspace } from '../test-support/accounts.js';
 import { onPostgres, openTestStorage } from '../test-support/database.js';
 import { decidePolicy, type PolicyQuestion } from './decide.js';
+import { DEFAULT_POLICY_RULES } from './default-policy.js';
 import type { PolicyRules } from './rules.js';
 
 const RUNNER = { id: '00000000-0000-4000-8000-000000000001', group: 'web' };

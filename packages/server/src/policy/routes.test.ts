@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY_RULES } from '../accounts/default-policy.js';
 import { trustedRunner } from '../approvals/test-support/fixtures.js';
 import { signUp, signUpOwner, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
 import { decidePolicy } from './decide.js';
+import { DEFAULT_POLICY_RULES } from './default-policy.js';
 import type { PolicyRules } from './rules.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are read loosely in assertions.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY_RULES } from '../accounts/default-policy.js';
+import { DEFAULT_POLICY_RULES } from './default-policy.js';
 import { globCovers, globMatches } from './glob.js';
 import { evaluateRules, type PolicyRules, rulesWarnings, validatePolicyRules } from './rules.js';
 

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { type CreatedAccount, createAccount } from '../accounts/service.js';
 import { findOrCreateUser, type UserRow } from '../auth/users.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Role, RunnerAccess } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
+import { type CreatedWorkspace, createWorkspace } from '../members/workspaces.js';
+import { createDefaultPolicy } from '../policy/default-policy.js';
 
 /** A bare account row (no owner, no policy, no audit event): enough for the audit log and fleet. */
 export async function insertAccount(db: Kysely<Database>, plan = 'free'): Promise<string> {
@@ -16,7 +17,7 @@ export async function insertAccount(db: Kysely<Database>, plan = 'free'): Promis
   return row.id;
 }
 
-export interface SeededWorkspace extends CreatedAccount {
+export interface SeededWorkspace extends CreatedWorkspace {
   owner: UserRow;
 }
 
@@ -34,10 +35,10 @@ export async function seedWorkspace(
       .set({ confirmed_at: clock.now().toISOString() })
       .where('id', '=', user.id)
       .execute();
-    const created = await createAccount(
+    const created = await createWorkspace(
       trx,
       { name: options.name ?? 'Seeded Workspace', owner: user },
-      { clock },
+      { clock, createDefaultPolicy },
     );
     return { ...created, owner: user };
   });

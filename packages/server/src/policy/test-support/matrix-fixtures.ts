@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { DEFAULT_POLICY_RULES } from '../../accounts/default-policy.js';
 import type { Database } from '../../db/schema.js';
 import { insertRunner } from '../../fleet/test-support/fixtures.js';
+import { DEFAULT_POLICY_RULES } from '../default-policy.js';
 
 /** The account-scoped routes of policy and approvals (for the role × endpoint matrix). */
 export const POLICY_PATHS = /^(\/policies.*|\/approvals.*|\/grants.*|\/settings\/agent-stop)$/;
