@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
@@ -10,7 +10,7 @@ import type { Database } from '../db/schema.js';
 import { requestContext } from '../http/request-context.js';
 import { listAuditCheckpoints } from './checkpoints.js';
 import { registerAuditConsoleRoutes } from './console-routes.js';
-import { createAuditExportService } from './export.js';
+import { type AuditExportService, createAuditExportService } from './export.js';
 import { createExportHeadSigner } from './export-head.js';
 import {
   type AuditCursor,
@@ -39,15 +39,29 @@ const REQUESTS_PER_MINUTE = 60;
  */
 export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps): void {
   const service = createAuditExportService(deps);
-  const signHead = createExportHeadSigner(deps);
   registerAuditConsoleRoutes(app, { ...deps, service });
-  const published = publishedAuditKey(deps.signingKey);
-  // Public: a verifier pins it on first use (`audit verify-export --public-key`).
+  registerAuditKeyRoute(app, deps.signingKey);
+  const guard = auditExportGuard(deps);
+  registerAuditExportRoute(app, deps, service, guard);
+  registerAuditCheckpointRoutes(app, deps, guard);
+}
+
+/** Public: a verifier pins it on first use (`audit verify-export --public-key`). */
+function registerAuditKeyRoute(app: FastifyInstance, signingKey: KeyObject): void {
+  const published = publishedAuditKey(signingKey);
   app.get(AUDIT_KEY_PATH, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=3600').send(published),
   );
-  const keys = new WeakMap<FastifyRequest, ApiKeyPrincipal>();
+}
 
+/** What the export routes share: options that admit only audit_export keys, and the key admitted. */
+interface AuditExportGuard {
+  routeOptions: RouteShorthandOptions;
+  keyOf(request: FastifyRequest): ApiKeyPrincipal;
+}
+
+function auditExportGuard(deps: AuditRouteDeps): AuditExportGuard {
+  const keys = new WeakMap<FastifyRequest, ApiKeyPrincipal>();
   const authenticate = async (request: FastifyRequest) => {
     const key = await presentedKey(request, deps);
     if (!key) {
@@ -74,7 +88,17 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
       },
     },
   };
+  return { routeOptions, keyOf };
+}
 
+/** `GET /api/audit`: a page (with a next link when full) or, with limit=all, a stream. */
+function registerAuditExportRoute(
+  app: FastifyInstance,
+  deps: AuditRouteDeps,
+  service: AuditExportService,
+  { routeOptions, keyOf }: AuditExportGuard,
+): void {
+  const signHead = createExportHeadSigner(deps);
   app.get('/api/audit', routeOptions, async (request, reply) => {
     const key = keyOf(request);
     const query = parseAuditQuery(request.query as RawAuditQuery);
@@ -114,7 +138,14 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
     }
     return reply.send(page.text + signHead(await page.coverage()));
   });
+}
 
+/** `GET /api/audit/checkpoints`: the key's account's signed checkpoints. */
+function registerAuditCheckpointRoutes(
+  app: FastifyInstance,
+  deps: AuditRouteDeps,
+  { routeOptions, keyOf }: AuditExportGuard,
+): void {
   app.get('/api/audit/checkpoints', routeOptions, async (request, reply) => {
     const document = await listAuditCheckpoints({
       db: deps.db,
