@@ -22,6 +22,6 @@ export function registerRuns(
 ): { runs: RunService } {
   const { db } = storage;
   const runs = createRunService({ db, bus, clock, secretKey: config.secretKey, approvals });
-  registerRunRoutes(app, { db, clock, bus, runs });
+  registerRunRoutes(app, { runs });
   return { runs };
 }

@@ -142,3 +142,12 @@ function readOpts(value: JsonValue | undefined): RunOpts | null {
   }
   return Object.keys(opts).length > 0 ? opts : null;
 }
+
+/** A duration parameter such as `10s`, in milliseconds (at most a day). */
+export function durationMs(text: string, name: string): number {
+  const ns = parseDuration(text);
+  if (ns === undefined || ns < 0n || ns > 86_400_000_000_000n) {
+    throw new InvalidParamsError(`${name} must be a duration such as 10s.`);
+  }
+  return Number(ns / 1_000_000n);
+}

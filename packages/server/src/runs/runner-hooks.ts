@@ -41,6 +41,7 @@ const REFUSALS: ReadonlySet<string> = new Set([
 ]);
 
 /** How the runs domain answers the runner gateway (see fleet/run-hooks.ts). */
+// A factory of short hooks and helpers; only the whole is long.
 export function createRunHooks(deps: RunHooksDeps): RunHooks {
   const box = createArgsBox(deps.secretKey);
   const now = () => deps.clock.now().toISOString();
@@ -70,81 +71,83 @@ export function createRunHooks(deps: RunHooksDeps): RunHooks {
     ...(run.opts ? { opts: run.opts } : {}),
   });
 
+  /**
+   * What this connection should be sent for one open run, recorded before it
+   * is sent: a pending run while slots are free, a sent run again when the
+   * connection changed or it waited past SENT_DEADLINE, a cancel not yet sent.
+   */
+  const claimFrame = async (
+    trx: Tx,
+    connection: RunnerConnection,
+    run: RunRow,
+    delivery: { at: string; redeliverBefore: string; slots: number },
+  ): Promise<ServerFrame | null> => {
+    const { at } = delivery;
+    if (run.status === 'pending' && delivery.slots > 0 && run.args_ciphertext) {
+      delivery.slots -= 1;
+      const frame = runActionFrame(run);
+      await transitionRun(trx, deps.bus, run, {
+        to: 'sent',
+        patch: {
+          sent_at: at,
+          delivery_generation: connection.generation,
+          delivery_count: run.delivery_count + 1,
+        },
+        actor: runnerActor(run),
+        detail: { generation: connection.generation },
+        now: at,
+      });
+      return frame;
+    }
+    if (
+      run.status === 'sent' &&
+      run.args_ciphertext &&
+      (run.delivery_generation !== connection.generation ||
+        (run.sent_at !== null && run.sent_at <= delivery.redeliverBefore))
+    ) {
+      // Same request id and operation id: the runner drops a copy of a run it holds.
+      const frame = runActionFrame(run);
+      await setRun(trx, run.id, {
+        sent_at: at,
+        delivery_generation: connection.generation,
+        delivery_count: run.delivery_count + 1,
+        updated_at: at,
+      });
+      return frame;
+    }
+    if (
+      run.status === 'cancelling' &&
+      run.delivery_generation !== null &&
+      run.cancel_sent_generation !== connection.generation
+    ) {
+      await setRun(trx, run.id, { cancel_sent_generation: connection.generation, updated_at: at });
+      return { type: 'cancel', request_id: run.request_id };
+    }
+    return null;
+  };
+
   return {
     async deliverPending(connection) {
-      const frames: ServerFrame[] = [];
       const at = now();
       const redeliverBefore = new Date(
         deps.clock.now().getTime() - deps.sentDeadlineMs,
       ).toISOString();
-      await deps.db.transaction().execute(async (trx) => {
+      const frames = await deps.db.transaction().execute(async (trx) => {
         // A superseded connection claims nothing (its successor delivers).
-        const runner = await trx
-          .selectFrom('runners')
-          .select('connection_generation')
-          .where('id', '=', connection.runnerId)
-          .where('account_id', '=', connection.accountId)
-          .executeTakeFirst();
-        if (runner?.connection_generation !== connection.generation) return;
-        const open = await trx
-          .selectFrom('runs')
-          .selectAll()
-          .where('runner_id', '=', connection.runnerId)
-          .where('account_id', '=', connection.accountId)
-          .where('status', 'in', ['pending', 'sent', 'cancelling', 'running'])
-          .orderBy('queued_at')
-          .orderBy('id')
-          .forUpdate()
-          .skipLocked()
-          .execute();
+        if (!(await isCurrentConnection(trx, connection))) return [];
+        const open = await lockOpenRuns(trx, connection);
         const inFlight = open.filter((r) => r.status !== 'pending').length;
-        let slots = Math.max(0, MAX_CONCURRENT_ACTIONS - inFlight);
+        const delivery = {
+          at,
+          redeliverBefore,
+          slots: Math.max(0, MAX_CONCURRENT_ACTIONS - inFlight),
+        };
+        const claimed: ServerFrame[] = [];
         for (const run of open) {
-          if (run.status === 'pending' && slots > 0 && run.args_ciphertext) {
-            slots -= 1;
-            frames.push(runActionFrame(run));
-            await transitionRun(trx, deps.bus, run, {
-              to: 'sent',
-              patch: {
-                sent_at: at,
-                delivery_generation: connection.generation,
-                delivery_count: run.delivery_count + 1,
-              },
-              actor: runnerActor(run),
-              detail: { generation: connection.generation },
-              now: at,
-            });
-          } else if (
-            run.status === 'sent' &&
-            run.args_ciphertext &&
-            (run.delivery_generation !== connection.generation ||
-              (run.sent_at !== null && run.sent_at <= redeliverBefore))
-          ) {
-            // Same request id and operation id: the runner drops a copy of a run it holds.
-            frames.push(runActionFrame(run));
-            await trx
-              .updateTable('runs')
-              .set({
-                sent_at: at,
-                delivery_generation: connection.generation,
-                delivery_count: run.delivery_count + 1,
-                updated_at: at,
-              })
-              .where('id', '=', run.id)
-              .execute();
-          } else if (
-            run.status === 'cancelling' &&
-            run.delivery_generation !== null &&
-            run.cancel_sent_generation !== connection.generation
-          ) {
-            frames.push({ type: 'cancel', request_id: run.request_id });
-            await trx
-              .updateTable('runs')
-              .set({ cancel_sent_generation: connection.generation, updated_at: at })
-              .where('id', '=', run.id)
-              .execute();
-          }
+          const frame = await claimFrame(trx, connection, run, delivery);
+          if (frame) claimed.push(frame);
         }
+        return claimed;
       });
       for (const frame of frames) {
         if (!connection.send(frame)) break;
@@ -157,11 +160,7 @@ export function createRunHooks(deps: RunHooksDeps): RunHooks {
         const run = await lockOwnRun(trx, connection, frame.request_id);
         if (!run || run.started_at !== null || isTerminal(run.status)) return;
         if (run.status === 'cancelling') {
-          await trx
-            .updateTable('runs')
-            .set({ started_at: at, updated_at: at })
-            .where('id', '=', run.id)
-            .execute();
+          await setRun(trx, run.id, { started_at: at, updated_at: at });
           await publishAccountEvent(deps.bus, trx, {
             accountId: run.account_id,
             kind: 'run',
@@ -279,4 +278,33 @@ export function createRunHooks(deps: RunHooksDeps): RunHooks {
       // or settled by the dispatch-timeout sweep.
     },
   };
+}
+
+const setRun = (trx: Tx, runId: string, set: Updateable<RunsTable>) =>
+  trx.updateTable('runs').set(set).where('id', '=', runId).execute();
+
+/** Whether this connection is still the runner's current one. */
+async function isCurrentConnection(trx: Tx, connection: RunnerConnection): Promise<boolean> {
+  const runner = await trx
+    .selectFrom('runners')
+    .select('connection_generation')
+    .where('id', '=', connection.runnerId)
+    .where('account_id', '=', connection.accountId)
+    .executeTakeFirst();
+  return runner?.connection_generation === connection.generation;
+}
+
+/** The runner's undelivered and in-flight runs, oldest first, locked (others' locks skipped). */
+function lockOpenRuns(trx: Tx, connection: RunnerConnection) {
+  return trx
+    .selectFrom('runs')
+    .selectAll()
+    .where('runner_id', '=', connection.runnerId)
+    .where('account_id', '=', connection.accountId)
+    .where('status', 'in', ['pending', 'sent', 'cancelling', 'running'])
+    .orderBy('queued_at')
+    .orderBy('id')
+    .forUpdate()
+    .skipLocked()
+    .execute();
 }

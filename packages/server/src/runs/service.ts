@@ -1,36 +1,19 @@
-import { createHash } from 'node:crypto';
-import { argSpecsFromDeclared, validateArgs } from '@emisar/packs';
-import {
-  ARGS_MAX_BYTES,
-  canonicalSha256Hex,
-  type JsonObject,
-  newRequestId,
-} from '@emisar/protocol';
+import type { ServerResponse } from 'node:http';
 import { type Kysely, sql } from 'kysely';
-import { takeStandingGrant } from '../approvals/grants.js';
 import type { ApprovalService } from '../approvals/service.js';
-import { recordAuditEvent } from '../audit/record.js';
-import { publishAccountEvent, subscribeAccountEvents } from '../bus/account-events.js';
+import { subscribeAccountEvents } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import { resolveDispatchContract } from '../catalog/dispatch-contract.js';
 import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
-import {
-  ConflictError,
-  type DomainError,
-  InvalidParamsError,
-  NotFoundError,
-} from '../core/errors.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { KeysetPosition } from '../core/keyset-cursor.js';
 import { UUID_PATTERN } from '../core/parse-input.js';
-import { packInReach, runnerInReach } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
-import { findRunnerForDispatch } from '../fleet/queries.js';
 import { notifyRunnerWork } from '../fleet/runner-work.js';
-import { decidePolicy } from '../policy/decide.js';
-import { argsAtRest, createArgsBox } from './args.js';
-import { type CreateRunBody, checkReasonFields, parseCreateRunBody } from './request.js';
-import { appendRunEvents } from './run-events.js';
+import { createArgsBox } from './args.js';
+import { type CreateRunInput, createRun } from './create.js';
+import { type EventStreamDeps, streamAccountEvents } from './event-stream.js';
 import { isTerminal, type RunStatus } from './tables.js';
 import { lockRun, type RunRow, transitionRun } from './transitions.js';
 
@@ -42,256 +25,14 @@ export interface RunServiceDeps {
   approvals: Pick<ApprovalService, 'openApprovalRequest' | 'cancelApprovalForRun'>;
 }
 
-export interface CreateRunInput {
-  access: AccountAccess;
-  context: RequestContext;
-  /** The exact request body. */
-  rawBody: Buffer | string | undefined;
-  idempotencyKey: string | undefined;
-}
-
-export interface CreatedRun {
-  run: RunRow;
-  /** The same Idempotency-Key with the same facts: the earlier run, nothing new. */
-  replayed: boolean;
-}
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-/** Refusals of the dispatch contract that are audited (someone may be probing or a host drifted). */
-const AUDITED_REFUSALS: ReadonlySet<string> = new Set([
-  'pack_untrusted',
-  'pack_retired',
-  'action_contract_changed',
-]);
-
-class OperationTaken extends Error {}
-
 export type RunService = ReturnType<typeof createRunService>;
 
+/** Creating, reading, listing and cancelling runs, and the live event stream. */
+// A factory of short methods; only the whole is long.
 export function createRunService(deps: RunServiceDeps) {
   const { db, bus, clock } = deps;
   const box = createArgsBox(deps.secretKey);
-
-  /**
-   * A new run: the checks of the spec in order (reason, runner, reach, pack
-   * trust, pack reach, executable, arguments), then one policy decision and
-   * the run with its audit events (and approval request or grant use) in one
-   * transaction; delivery is announced after commit.
-   */
-  async function create(input: CreateRunInput): Promise<CreatedRun> {
-    const { access, context } = input;
-    const accountId = access.account.id;
-    const body = parseCreateRunBody(input.rawBody);
-    const operationId = operationIdOf(access, input.idempotencyKey);
-    const fingerprint = fingerprintOf(body);
-    if (operationId.keyed) {
-      const earlier = await findByOperation(db, accountId, operationId.id);
-      if (earlier) return replay(earlier, fingerprint);
-    }
-
-    checkReasonFields(body);
-    const runner = await findRunnerForDispatch(db, accountId, body.runner);
-    if (
-      !runner ||
-      runner.deleted ||
-      !runnerInReach(access.membership.runner_access, { id: runner.id, group: runner.group })
-    ) {
-      throw new NotFoundError('No such runner.', 'runner_not_found');
-    }
-    if (runner.disabled) {
-      throw new ConflictError('This runner is disabled; enable it to dispatch.', 'runner_disabled');
-    }
-    const contract = await resolveDispatchContract(db, {
-      accountId,
-      runnerId: runner.id,
-      actionId: body.actionId,
-      packRef: body.packRef,
-    });
-    if (!contract.ok) {
-      if (AUDITED_REFUSALS.has(contract.reason)) {
-        await db.transaction().execute((trx) =>
-          recordAuditEvent(trx, {
-            accountId,
-            eventType: `dispatch_blocked.${contract.reason}`,
-            actor: access.actor,
-            target: { kind: 'runner', id: runner.id, label: runner.ref },
-            payload: { action_id: body.actionId, pack_ref: body.packRef ?? null },
-            context,
-          }),
-        );
-      }
-      throw refusal(contract.reason);
-    }
-    if (!packInReach(access.membership.pack_access, contract.packId)) {
-      throw refusal('unknown_action');
-    }
-    if (!contract.executableAvailable) throw refusal('executable_unavailable');
-    const specs = argSpecsFromDeclared(contract.descriptor.args);
-    const validation = validateArgs({ args: specs }, body.args, { mode: 'lexical' });
-    if (!validation.ok) {
-      const details = validation.errors.map((e) => `${e.arg}: ${e.reason} (${e.code})`);
-      throw new InvalidParamsError(`Invalid arguments — ${details.join('; ')}.`, 'invalid_args');
-    }
-    const args = argsAtRest(body.args, specs);
-    if (args.bytes > ARGS_MAX_BYTES) {
-      throw new InvalidParamsError(`args exceed ${ARGS_MAX_BYTES / 1024} KiB.`, 'args_too_large');
-    }
-
-    const requestId = newRequestId();
-    const viaAgent = access.principal.kind === 'api_key';
-    const apiKey = access.principal.kind === 'api_key' ? access.principal.key : null;
-    const now = clock.now().toISOString();
-    let created: RunRow;
-    try {
-      created = await db.transaction().execute(async (trx) => {
-        const policy = await decidePolicy(trx, {
-          accountId,
-          runner: { id: runner.id, group: runner.group },
-          actionId: body.actionId,
-          risk: contract.descriptor.risk,
-          viaAgent,
-        });
-        let status: RunStatus = 'pending';
-        let statusReason: string | null = null;
-        let grantId: string | null = null;
-        if (policy.decision === 'deny') {
-          status = 'denied';
-          statusReason = policy.statusReason ?? 'policy_denied';
-        } else if (policy.decision === 'require_approval') {
-          grantId = apiKey
-            ? await takeStandingGrant(
-                trx,
-                {
-                  accountId,
-                  apiKeyLineageId: apiKey.lineageId,
-                  actionId: body.actionId,
-                  packRef: contract.packRef,
-                  runnerId: runner.id,
-                  argsSha256: args.sha256,
-                },
-                clock,
-              )
-            : null;
-          if (!grantId) status = 'pending_approval';
-        }
-        const run = await trx
-          .insertInto('runs')
-          .values({
-            account_id: accountId,
-            request_id: requestId,
-            operation_id: operationId.id,
-            request_fingerprint: fingerprint,
-            action_id: body.actionId,
-            runner_id: runner.id,
-            runner_ref: runner.ref,
-            pack_id: contract.packId,
-            pack_version: contract.version,
-            pack_ref: contract.packRef,
-            expected_pack_hash: contract.hash,
-            risk: contract.descriptor.risk,
-            source: viaAgent ? 'mcp' : 'operator',
-            api_key_id: apiKey?.keyId ?? null,
-            requested_by: access.membership.user_id,
-            membership_id: access.membership.id,
-            reason: body.reason,
-            evidence: body.evidence,
-            expected: body.expected,
-            args_ciphertext: status === 'denied' ? null : box.seal(args.text, requestId),
-            args_redacted: args.redacted,
-            args_sha256: args.sha256,
-            args_bytes: args.bytes,
-            sensitive_arg_names: JSON.stringify(args.sensitiveNames),
-            opts: body.opts ? JSON.stringify(body.opts) : null,
-            client_info: null,
-            ip_address: context.ip || null,
-            user_agent: context.userAgent,
-            policy_snapshot: JSON.stringify(policy.snapshot),
-            approval_required: policy.decision === 'require_approval',
-            status,
-            status_reason: statusReason,
-            action_timeout_ms: actionTimeoutMs(contract.descriptor.limits, body.opts),
-            queued_at: now,
-            finished_at: status === 'denied' ? now : null,
-            updated_at: now,
-          })
-          .onConflict((oc) => oc.columns(['account_id', 'operation_id']).doNothing())
-          .returningAll()
-          .executeTakeFirst();
-        if (!run) throw new OperationTaken();
-        await appendRunEvents(
-          trx,
-          run,
-          [
-            {
-              kind: 'transition',
-              payload: JSON.stringify({ from: null, to: status, status_reason: statusReason }),
-            },
-          ],
-          now,
-        );
-        if (status === 'pending_approval') {
-          await deps.approvals.openApprovalRequest(trx, {
-            accountId,
-            runId: run.id,
-            requestedByUserId: access.membership.user_id,
-            apiKeyId: apiKey?.keyId ?? null,
-            reason: body.reason,
-            evidence: body.evidence,
-            expected: body.expected,
-            context: {
-              runnerId: runner.id,
-              actionId: body.actionId,
-              argsSha256: args.sha256,
-              packRef: contract.packRef,
-            },
-            approval: policy.approval,
-            risk: contract.descriptor.risk,
-            argsRedacted: args.redacted,
-          });
-        }
-        const target = { kind: 'run', id: run.id, label: body.actionId };
-        const payload = {
-          request_id: requestId,
-          action_id: body.actionId,
-          runner_id: runner.id,
-          pack_ref: contract.packRef,
-          args_sha256: args.sha256,
-          source: run.source,
-          status,
-          decision: policy.decision,
-          matched_rule: policy.snapshot.matched_rule,
-          standing_grant_id: grantId,
-        };
-        await recordAuditEvent(trx, {
-          accountId,
-          eventType: 'run.requested',
-          actor: access.actor,
-          target,
-          payload,
-          context,
-        });
-        if (status === 'denied') {
-          await recordAuditEvent(trx, {
-            accountId,
-            eventType: 'run.denied',
-            actor: access.actor,
-            target,
-            payload: { request_id: requestId, status_reason: statusReason },
-            context,
-          });
-        }
-        await publishAccountEvent(bus, trx, { accountId, kind: 'run', id: run.id });
-        return run;
-      });
-    } catch (error) {
-      if (!(error instanceof OperationTaken)) throw error;
-      const earlier = await findByOperation(db, accountId, operationId.id);
-      if (!earlier) throw error;
-      return replay(earlier, fingerprint);
-    }
-    if (created.status === 'pending') await notifyRunnerWork(bus, db, created.runner_id);
-    return { run: created, replayed: false };
-  }
+  const create = (input: CreateRunInput) => createRun({ ...deps, box }, input);
 
   /** A run the caller may see: in the account and on a runner in their reach. */
   async function findVisible(access: AccountAccess, runId: string): Promise<RunRow> {
@@ -444,14 +185,21 @@ export function createRunService(deps: RunServiceDeps) {
     return run;
   }
 
-  return { create, get, output, list, cancel };
+  /** Writes the account's live events to an open SSE response until it closes. */
+  const streamEvents = (
+    access: AccountAccess,
+    res: ServerResponse,
+    options: Pick<EventStreamDeps, 'log' | 'heartbeatMs'>,
+  ) => streamAccountEvents({ db, clock, bus, ...options }, access, res);
+
+  return { create, get, output, list, cancel, streamEvents };
 }
 
 export interface RunListFilters {
   status?: RunStatus | undefined;
   runnerId?: string | undefined;
   actionId?: string | undefined;
-  before?: { at: string; id: string } | undefined;
+  before?: KeysetPosition | undefined;
   limit: number;
 }
 
@@ -480,98 +228,4 @@ function visibleRuns(db: Kysely<Database>, access: AccountAccess) {
     );
   }
   return query;
-}
-
-/** As the runner clamps it: the requested timeout (or the default) inside the action's bounds. */
-function actionTimeoutMs(
-  limits: { default_timeout: number; timeout_min: number; timeout_max: number },
-  opts: CreateRunBody['opts'],
-): number {
-  const ns = Math.min(
-    Math.max(opts?.timeout ?? limits.default_timeout, limits.timeout_min),
-    limits.timeout_max,
-  );
-  return Math.ceil(ns / 1_000_000);
-}
-
-function replay(run: RunRow, fingerprint: string): CreatedRun {
-  if (run.request_fingerprint !== fingerprint) {
-    throw new ConflictError(
-      'This Idempotency-Key was used for a different request.',
-      'operation_conflict',
-    );
-  }
-  return { run, replayed: true };
-}
-
-async function findByOperation(db: Kysely<Database>, accountId: string, operationId: string) {
-  return db
-    .selectFrom('runs')
-    .selectAll()
-    .where('account_id', '=', accountId)
-    .where('operation_id', '=', operationId)
-    .executeTakeFirst();
-}
-
-/**
- * With an Idempotency-Key the operation id is derived from the caller (a person,
- * or an API key's lineage, so a rotated key keeps its operations) and the key;
- * without one every request is a new operation.
- */
-function operationIdOf(
-  access: AccountAccess,
-  key: string | undefined,
-): { id: string; keyed: boolean } {
-  if (key === undefined) return { id: `op_${newRequestId().slice(4)}`, keyed: false };
-  if (!IDEMPOTENCY_KEY.test(key)) {
-    throw new InvalidParamsError(
-      'Idempotency-Key must be 1 to 255 printable ASCII characters.',
-      'invalid_idempotency_key',
-    );
-  }
-  const caller =
-    access.principal.kind === 'api_key'
-      ? `key:${access.principal.key.lineageId}`
-      : `user:${access.principal.userId}`;
-  const digest = createHash('sha256').update(`${caller}\n${key}`).digest('hex');
-  return { id: `idem_${digest.slice(0, 48)}`, keyed: true };
-}
-
-/** The facts of a request: the same operation with other facts is a conflict. */
-function fingerprintOf(body: CreateRunBody): string {
-  const facts: JsonObject = {
-    runner: body.runner,
-    action_id: body.actionId,
-    pack_ref: body.packRef ?? null,
-    args: body.args,
-    reason: body.reason,
-    evidence: body.evidence,
-    expected: body.expected,
-    opts: body.opts ? { ...body.opts } : null,
-  };
-  return canonicalSha256Hex(facts);
-}
-
-function refusal(reason: string): DomainError {
-  switch (reason) {
-    case 'unknown_action':
-      return new NotFoundError('This runner offers no such action.', 'unknown_action');
-    case 'pack_untrusted':
-      return new ConflictError(
-        'The pack version this action comes from is not trusted (or this runner drifted from the trusted hash).',
-        'pack_untrusted',
-      );
-    case 'pack_retired':
-      return new ConflictError('This pack version is retired.', 'pack_retired');
-    case 'action_contract_changed':
-      return new ConflictError(
-        "The runner's description of this action differs from the trusted one.",
-        'action_contract_changed',
-      );
-    default:
-      return new ConflictError(
-        "The action's program is not available on this runner.",
-        'executable_unavailable',
-      );
-  }
 }
