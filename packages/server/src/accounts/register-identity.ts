@@ -4,11 +4,13 @@ import { registerMeRoutes } from '../auth/me-routes.js';
 import { createTotpBox } from '../auth/mfa.js';
 import { createPasskeyService } from '../auth/passkeys.js';
 import { createPasswordService } from '../auth/password.js';
+import { authQueries } from '../auth/queries.js';
 import { registerAuthRoutes } from '../auth/routes.js';
 import { createSignInService } from '../auth/sign-in.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { ServerConfig } from '../config.js';
 import type { Clock } from '../core/clock.js';
+import { credentialQueries } from '../credentials/queries.js';
 import { registerCredentialRoutes } from '../credentials/routes.js';
 import { createCredentialService } from '../credentials/service.js';
 import type { Storage } from '../db/database.js';
@@ -22,6 +24,7 @@ import { createMemberService } from '../members/service.js';
 import { registerWorkspaceRoutes } from '../members/workspace-routes.js';
 import { createWorkspaceService } from '../members/workspaces.js';
 import { createDefaultPolicy } from '../policy/default-policy.js';
+import { accountQueries } from './queries.js';
 import { registerAccountRoutes } from './routes.js';
 
 declare module 'fastify' {
@@ -82,7 +85,17 @@ export async function registerIdentity(
   });
   const passwords = createPasswordService({ db, clock, outbox, baseUrl, personAudit });
   const passkeys = createPasskeyService({ db, clock, baseUrl, signIn, personAudit });
-  const members = createMemberService({ db, clock, bus, outbox, baseUrl, signIn });
+  const members = createMemberService({
+    db,
+    clock,
+    bus,
+    outbox,
+    baseUrl,
+    signIn,
+    accounts: accountQueries,
+    auth: authQueries,
+    revokeMemberKeys: credentialQueries.revokeMembershipKeys,
+  });
   const credentials = createCredentialService({ db, clock });
 
   registerAuthRoutes(app, { db, clock, secureCookies, trustsProxy, signIn, passwords, passkeys });

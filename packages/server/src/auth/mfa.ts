@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { ConflictError, InvalidParamsError } from '../core/errors.js';
 import { createSecretBox, type SecretBox } from '../core/secret-box.js';
 import { digestsEqual, sha256 } from '../core/secrets.js';
+import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 import { newRecoveryCode, normalizeRecoveryCode } from './codes.js';
 import { matchTotpStep, newTotpSecret, totpUri } from './totp.js';
@@ -175,6 +176,13 @@ export async function removeTotp(trx: Kysely<Database>, userId: string): Promise
     .where('id', '=', userId)
     .execute();
   await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+}
+
+/** Every second factor of a person (TOTP, recovery codes, passkeys), so they can enrol again. */
+export async function removeSecondFactors(trx: Tx, userId: string): Promise<void> {
+  await removeTotp(trx, userId);
+  await trx.deleteFrom('passkeys').where('user_id', '=', userId).execute();
+  await trx.updateTable('users').set({ mfa_enabled_at: null }).where('id', '=', userId).execute();
 }
 
 export function parseSecondFactorProof(body: {

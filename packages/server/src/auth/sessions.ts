@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import type { AuthMethod, SessionPrincipal } from '../core/principal.js';
 import { mintSecret, SECRET_PREFIX, sha256 } from '../core/secrets.js';
+import type { Db } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 
 export const SESSION_LIFETIME_MS = 60 * 86_400_000;
@@ -168,4 +169,16 @@ export async function markSessionAuthenticated(
     .set({ authenticated_at: clock.now().toISOString() })
     .where('id', '=', sessionId)
     .execute();
+}
+
+/** Whether a session is still live: not revoked, not expired. */
+export async function isSessionLive(db: Db, sessionId: string, now: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('sessions')
+    .select('id')
+    .where('id', '=', sessionId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return row !== undefined;
 }

@@ -1,5 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
+import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 import type { UsersTable } from './tables.js';
 
@@ -41,4 +42,14 @@ export async function findOrCreateUser(
     .returning(sql<boolean>`xmax = 0`.as('created'))
     .executeTakeFirstOrThrow();
   return { user, created };
+}
+
+export function usersByIds(db: Kysely<Database>, ids: readonly string[]): Promise<UserRow[]> {
+  if (!ids.length) return Promise.resolve([]);
+  return db.selectFrom('users').selectAll().where('id', 'in', ids).execute();
+}
+
+/** Marks the address proved (an accepted invitation proves the mailbox). */
+export async function markUserConfirmed(trx: Tx, userId: string, now: string): Promise<void> {
+  await trx.updateTable('users').set({ confirmed_at: now }).where('id', '=', userId).execute();
 }

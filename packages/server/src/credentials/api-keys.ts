@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { accountIsUsable, findAccountById } from '../accounts/queries.js';
 import type { Clock } from '../core/clock.js';
 import type { ApiKeyKind, ApiKeyPrincipal } from '../core/principal.js';
 import { findBySecret, mintSecret, SECRET_PREFIX } from '../core/secrets.js';
+import type { Db, Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
+import { findMembershipById } from '../members/queries.js';
 
 export const MCP_KEY_DEFAULT_TTL_DAYS = 30;
 const DAY_MS = 86_400_000;
@@ -69,6 +72,12 @@ export async function createApiKey(
   return { id: row.id, lineageId, secret: minted.secret, expiresAt: row.expires_at };
 }
 
+/** An mcp key acts only while its membership is joined, not removed and not suspended. */
+async function actsForJoinedMember(db: Db, membershipId: string | null): Promise<boolean> {
+  const membership = membershipId ? await findMembershipById(db, membershipId) : undefined;
+  return Boolean(membership?.accepted_at && !membership.deleted_at && !membership.suspended_at);
+}
+
 /**
  * The principal for a presented bearer secret, or null when it is malformed,
  * unknown, revoked, expired, its account is disabled or deleted, or (mcp) its
@@ -80,43 +89,14 @@ export async function authenticateApiKey(
   clock: Clock,
 ): Promise<ApiKeyPrincipal | null> {
   const row = await findBySecret(bearerSecret, SECRET_PREFIX.apiKey, (lookup) =>
-    db
-      .selectFrom('api_keys as k')
-      .innerJoin('accounts as a', 'a.id', 'k.account_id')
-      .leftJoin('memberships as m', 'm.id', 'k.membership_id')
-      .select([
-        'k.id',
-        'k.kind',
-        'k.account_id',
-        'k.lineage_id',
-        'k.membership_id',
-        'k.digest',
-        'k.expires_at',
-        'k.revoked_at',
-        'k.last_used_at',
-        'a.disabled_at',
-        'a.deleted_at',
-        'a.deletion_requested_at',
-        'm.deleted_at as membership_deleted_at',
-        'm.suspended_at as membership_suspended_at',
-        'm.accepted_at as membership_accepted_at',
-      ])
-      .where('k.lookup', '=', lookup)
-      .executeTakeFirst(),
+    db.selectFrom('api_keys').selectAll().where('lookup', '=', lookup).executeTakeFirst(),
   );
   if (!row) return null;
   const now = clock.now();
   if (row.revoked_at || (row.expires_at && new Date(row.expires_at) <= now)) return null;
-  if (row.disabled_at || row.deleted_at || row.deletion_requested_at) return null;
-  if (
-    row.kind === 'mcp' &&
-    (!row.membership_id ||
-      row.membership_deleted_at ||
-      row.membership_suspended_at ||
-      !row.membership_accepted_at)
-  ) {
-    return null;
-  }
+  const account = await findAccountById(db, row.account_id);
+  if (!account || !accountIsUsable(account)) return null;
+  if (row.kind === 'mcp' && !(await actsForJoinedMember(db, row.membership_id))) return null;
   const usedBefore = new Date(now.getTime() - LAST_USED_GRANULARITY_MS).toISOString();
   if (!row.last_used_at || row.last_used_at <= usedBefore) {
     await db
@@ -134,4 +114,38 @@ export async function authenticateApiKey(
     lineageId: row.lineage_id,
     membershipId: row.membership_id,
   };
+}
+
+/** Whether a key is still live: not revoked, not expired. */
+export async function isApiKeyLive(
+  db: Db,
+  key: { id: string; accountId: string },
+  now: string,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select('id')
+    .where('id', '=', key.id)
+    .where('account_id', '=', key.accountId)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Revokes the live keys a membership minted in its workspace (the member left). */
+export function revokeMembershipKeys(
+  trx: Tx,
+  accountId: string,
+  membershipId: string,
+  now: string,
+): Promise<{ id: string; name: string }[]> {
+  return trx
+    .updateTable('api_keys')
+    .set({ revoked_at: now })
+    .where('account_id', '=', accountId)
+    .where('membership_id', '=', membershipId)
+    .where('revoked_at', 'is', null)
+    .returning(['id', 'name'])
+    .execute();
 }

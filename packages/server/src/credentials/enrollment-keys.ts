@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { accountIsUsable, findAccountById } from '../accounts/queries.js';
 import type { Clock } from '../core/clock.js';
 import { findBySecret, mintSecret, SECRET_PREFIX } from '../core/secrets.js';
 import type { Database } from '../db/schema.js';
@@ -76,29 +77,17 @@ export async function lockEnrollmentKey(
 ): Promise<LockedEnrollmentKey | null> {
   const row = await findBySecret(secret, SECRET_PREFIX.enrollmentKey, (lookup) =>
     trx
-      .selectFrom('enrollment_keys as k')
-      .innerJoin('accounts as a', 'a.id', 'k.account_id')
-      .select([
-        'k.id',
-        'k.account_id',
-        'k.digest',
-        'k.max_uses',
-        'k.uses',
-        'k.pinned_group',
-        'k.expires_at',
-        'k.revoked_at',
-        'a.deleted_at',
-        'a.disabled_at',
-        'a.deletion_requested_at',
-      ])
-      .where('k.lookup', '=', lookup)
-      .forUpdate('k')
+      .selectFrom('enrollment_keys')
+      .selectAll()
+      .where('lookup', '=', lookup)
+      .forUpdate()
       .executeTakeFirst(),
   );
   if (!row) return null;
   const now = clock.now();
   if (row.revoked_at || (row.expires_at && new Date(row.expires_at) <= now)) return null;
-  if (row.deleted_at || row.disabled_at || row.deletion_requested_at) return null;
+  const account = await findAccountById(trx, row.account_id);
+  if (!account || !accountIsUsable(account)) return null;
   return {
     keyId: row.id,
     accountId: row.account_id,
