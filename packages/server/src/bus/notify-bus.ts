@@ -65,96 +65,117 @@ function pgliteBus(pglite: NonNullable<Storage['pglite']>): NotifyBus {
  * listeners hear when it is back and re-read what they care about.
  */
 function postgresBus(config: pg.ClientConfig, log: NotifyBusLog): NotifyBus {
-  const handlers = new Map<string, Set<NotifyHandler>>();
-  const resumeListeners = new Set<() => void>();
-  let client: pg.Client | undefined;
-  let connecting: Promise<pg.Client> | undefined;
-  let closed = false;
-  let lost = false;
-  let retry: NodeJS.Timeout | undefined;
+  return new PostgresBus(config, log);
+}
 
-  const connect = (): Promise<pg.Client> => {
-    connecting ??= (async () => {
-      const next = new pg.Client(config);
-      next.on('notification', (message) => {
-        for (const handler of handlers.get(message.channel) ?? []) handler(message.payload ?? '');
-      });
-      next.on('error', (error) => connectionLost(next, error));
-      next.on('end', () => connectionLost(next, undefined));
-      try {
-        await next.connect();
-        for (const channel of handlers.keys()) await next.query(`LISTEN ${channel}`);
-      } catch (error) {
-        next.end().catch(() => {});
-        throw error;
-      }
-      client = next;
-      if (lost) {
-        lost = false;
-        log.info({}, 'LISTEN connection re-established');
-        for (const listener of resumeListeners) listener();
-      }
-      return next;
-    })().finally(() => {
-      connecting = undefined;
-    });
-    return connecting;
-  };
+class PostgresBus implements NotifyBus {
+  private readonly handlers = new Map<string, Set<NotifyHandler>>();
+  private readonly resumeListeners = new Set<() => void>();
+  private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+  private closed = false;
+  private lost = false;
+  private retry: NodeJS.Timeout | undefined;
 
-  const scheduleReconnect = () => {
-    if (closed) return;
-    retry = setTimeout(() => {
-      connect().catch(scheduleReconnect);
-    }, RECONNECT_MS);
-  };
+  readonly publish = publish;
 
-  const connectionLost = (dead: pg.Client, error: Error | undefined) => {
-    if (client !== dead || closed) return;
-    client = undefined;
-    lost = true;
-    log.warn({ err: error }, 'LISTEN connection lost; reconnecting');
-    dead.end().catch(() => {});
-    scheduleReconnect();
-  };
+  constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly log: NotifyBusLog,
+  ) {}
 
-  const unsubscribe = async (channel: string, set: Set<NotifyHandler>, handler: NotifyHandler) => {
-    set.delete(handler);
-    if (set.size === 0 && handlers.get(channel) === set) {
-      handlers.delete(channel);
-      await client?.query(`UNLISTEN ${channel}`).catch(() => {});
+  async subscribe(channel: string, handler: NotifyHandler): Promise<() => Promise<void>> {
+    checkChannel(channel);
+    let set = this.handlers.get(channel);
+    const first = !set;
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
     }
-  };
+    set.add(handler);
+    try {
+      const listener = this.client ?? (await this.connect());
+      if (first) await listener.query(`LISTEN ${channel}`);
+    } catch (error) {
+      await this.unsubscribe(channel, set, handler);
+      throw error;
+    }
+    const subscribed = set;
+    return () => this.unsubscribe(channel, subscribed, handler);
+  }
 
-  return {
-    async subscribe(channel, handler) {
-      checkChannel(channel);
-      let set = handlers.get(channel);
-      const first = !set;
-      if (!set) {
-        set = new Set();
-        handlers.set(channel, set);
+  onResume(listener: () => void): () => void {
+    this.resumeListeners.add(listener);
+    return () => this.resumeListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    const current = this.client;
+    this.client = undefined;
+    await current?.end().catch(() => {});
+  }
+
+  /** The one connection attempt in flight, or a new one. */
+  private connect(): Promise<pg.Client> {
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  /** Connects and LISTENs on every subscribed channel; tells resume listeners after a loss. */
+  private async open(): Promise<pg.Client> {
+    const next = new pg.Client(this.config);
+    next.on('notification', (message) => {
+      for (const handler of this.handlers.get(message.channel) ?? []) {
+        handler(message.payload ?? '');
       }
-      set.add(handler);
-      try {
-        const listener = client ?? (await connect());
-        if (first) await listener.query(`LISTEN ${channel}`);
-      } catch (error) {
-        await unsubscribe(channel, set, handler);
-        throw error;
-      }
-      return () => unsubscribe(channel, set, handler);
-    },
-    publish,
-    onResume(listener) {
-      resumeListeners.add(listener);
-      return () => resumeListeners.delete(listener);
-    },
-    async close() {
-      closed = true;
-      clearTimeout(retry);
-      const current = client;
-      client = undefined;
-      await current?.end().catch(() => {});
-    },
-  };
+    });
+    next.on('error', (error) => this.connectionLost(next, error));
+    next.on('end', () => this.connectionLost(next, undefined));
+    try {
+      await next.connect();
+      for (const channel of this.handlers.keys()) await next.query(`LISTEN ${channel}`);
+    } catch (error) {
+      next.end().catch(() => {});
+      throw error;
+    }
+    this.client = next;
+    if (this.lost) {
+      this.lost = false;
+      this.log.info({}, 'LISTEN connection re-established');
+      for (const listener of this.resumeListeners) listener();
+    }
+    return next;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    this.retry = setTimeout(() => {
+      this.connect().catch(() => this.scheduleReconnect());
+    }, RECONNECT_MS);
+  }
+
+  private connectionLost(dead: pg.Client, error: Error | undefined): void {
+    if (this.client !== dead || this.closed) return;
+    this.client = undefined;
+    this.lost = true;
+    this.log.warn({ err: error }, 'LISTEN connection lost; reconnecting');
+    dead.end().catch(() => {});
+    this.scheduleReconnect();
+  }
+
+  private async unsubscribe(
+    channel: string,
+    set: Set<NotifyHandler>,
+    handler: NotifyHandler,
+  ): Promise<void> {
+    set.delete(handler);
+    if (set.size === 0 && this.handlers.get(channel) === set) {
+      this.handlers.delete(channel);
+      await this.client?.query(`UNLISTEN ${channel}`).catch(() => {});
+    }
+  }
 }
