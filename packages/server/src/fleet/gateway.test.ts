@@ -4,7 +4,8 @@ import { type AccountEvent, subscribeAccountEvents } from '../bus/account-events
 import { startTestApp, type TestApp } from '../test-support/app.js';
 import { TEST_TIMING } from '../test-support/config.js';
 import { onPostgres } from '../test-support/database.js';
-import { CLOSE_HEARTBEAT_TIMEOUT, notifyAccountRunnersShutdown } from './gateway.js';
+import { CLOSE_HEARTBEAT_TIMEOUT } from './live-connection.js';
+import { notifyAccountRunnersShutdown } from './runner-control.js';
 import { notifyRunnerWork } from './runner-work.js';
 import { accountWithKey, register, registration } from './test-support/enrollment.js';
 import { repoPacksState } from './test-support/fixtures.js';

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { UUID_PATTERN } from '../core/parse-input.js';
-import type { Database } from '../db/schema.js';
+import type { Db } from '../core/tx.js';
 
 /** `<name>~<first 32 hex of sha256(external_id)>`: how agents address a runner. */
 export function runnerRef(name: string, externalId: string): string {
@@ -22,7 +21,7 @@ export interface DispatchRunner {
  * runner wins over a deleted one with the same ref; null when neither exists.
  */
 export async function findRunnerForDispatch(
-  db: Kysely<Database>,
+  db: Db,
   accountId: string,
   runnerIdOrRef: string,
 ): Promise<DispatchRunner | null> {
@@ -45,4 +44,16 @@ export async function findRunnerForDispatch(
     disabled: row.disabled_at !== null,
     deleted: row.deleted_at !== null,
   };
+}
+
+/** Runners of the account holding a lease (online somewhere, or not yet expired). */
+export async function leasedRunnerIds(db: Db, accountId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('runners')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .where('deleted_at', 'is', null)
+    .where('lease_expires_at', 'is not', null)
+    .execute();
+  return rows.map((r) => r.id);
 }

@@ -11,7 +11,7 @@ import { ConflictError, NotFoundError, PaymentRequiredError } from '../core/erro
 import { packInReach, runnerInReach } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
 import { checkRunnerLimit, leaseLive } from './enrollment.js';
-import { notifyRunnerShutdown } from './gateway.js';
+import { notifyRunnerShutdown } from './runner-control.js';
 import { RunnerEndpointError } from './runner-errors.js';
 import type { RunnersTable } from './tables.js';
 import { revokeRunnerTokens } from './tokens.js';
