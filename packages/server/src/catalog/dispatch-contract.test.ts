@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { findRunnerForDispatch, runnerRef } from '../fleet/queries.js';
+import { type IngestDeps, ingestRunnerState } from '../fleet/runner-state.js';
 import { insertRunner, repoPacksState, withPackHash } from '../fleet/test-support/fixtures.js';
 import { insertAccount } from '../test-support/accounts.js';
 import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 import { resolveDispatchContract } from './dispatch-contract.js';
-import { type IngestDeps, ingestRunnerState } from './ingest.js';
 import { EMPTY_CATALOG, publishedCatalog } from './published.js';
 
 const OTHER_HASH = `sha256:${'e'.repeat(64)}`;

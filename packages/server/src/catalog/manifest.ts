@@ -1,4 +1,5 @@
 import { type ActionDescriptor, descriptorDigest } from '@emisar/protocol';
+import type { PackManifest } from './tables.js';
 
 /**
  * The descriptor with its per-host availability fields normalised away: two
@@ -12,4 +13,11 @@ export function contractDescriptor(descriptor: ActionDescriptor): ActionDescript
 /** The digest that must equal the trusted manifest's for an action to be dispatchable. */
 export function contractDigest(descriptor: ActionDescriptor): string {
   return descriptorDigest(contractDescriptor(descriptor));
+}
+
+/** The manifest of one pack hash: each action's contract descriptor by id. */
+export function manifestOf(actions: readonly ActionDescriptor[]): PackManifest {
+  const manifest: PackManifest = {};
+  for (const action of actions) manifest[action.id] = contractDescriptor(action);
+  return manifest;
 }

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../app.js';
-import { ingestRunnerState } from '../catalog/ingest.js';
 import { EMPTY_CATALOG } from '../catalog/published.js';
 import { insertMember } from '../test-support/accounts.js';
 import { signInWithCode, signUpOwner, startTestApp, type TestApp } from '../test-support/app.js';
 import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
+import { ingestRunnerState } from './runner-state.js';
 import { newEnrollmentKey, refresh, register, registration } from './test-support/enrollment.js';
 import { REPO_PACKS_DIR, repoPacksState, withPackHash } from './test-support/fixtures.js';
 import { startRealRunner } from './test-support/runner.js';

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingestRunnerState } from '../catalog/ingest.js';
 import { EMPTY_CATALOG } from '../catalog/published.js';
 import { insertPackVersion } from '../catalog/test-support/fixtures.js';
 import { ManualClock } from '../core/clock.js';
 import { insertAccount } from '../test-support/accounts.js';
 import { onPostgres, openTestStorage, type TestStorage } from '../test-support/database.js';
 import { sweepFleetCleanup } from './cleanup.js';
+import { ingestRunnerState } from './runner-state.js';
 import { insertRunner, repoPacksState } from './test-support/fixtures.js';
 
 const HOUR = 3_600_000;

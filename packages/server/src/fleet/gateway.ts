@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import { type IngestDeps, ingestRunnerState } from '../catalog/ingest.js';
 import type { Clock } from '../core/clock.js';
 import type { Db } from '../core/tx.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
@@ -16,6 +15,7 @@ import type { RunHooks } from './run-hooks.js';
 import { decodeRunnerControl, RUNNER_CONTROL_CHANNEL } from './runner-control.js';
 import { RunnerErrorTally } from './runner-error-tally.js';
 import { createFrameHandler, type SocketData } from './runner-frames.js';
+import { type IngestDeps, ingestRunnerState } from './runner-state.js';
 import { RUNNER_WORK_CHANNEL } from './runner-work.js';
 import type { TimingConfig } from './timing.js';
 import type { AuthenticatedRunner } from './tokens.js';

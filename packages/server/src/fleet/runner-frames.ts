@@ -7,11 +7,11 @@ import {
   type RunnerFrame,
   type RunnerStateFrame,
 } from '@emisar/protocol';
-import type { IngestOutcome } from '../catalog/ingest.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import type { GatewayLog, LiveConnection } from './live-connection.js';
 import type { RunHooks } from './run-hooks.js';
 import type { RunnerErrorTally } from './runner-error-tally.js';
+import type { IngestOutcome } from './runner-state.js';
 
 export type SocketData = Buffer | ArrayBuffer | Buffer[];
 

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { NotifyBus } from '../../bus/notify-bus.js';
 import { resolveDispatchContract } from '../../catalog/dispatch-contract.js';
-import { ingestRunnerState } from '../../catalog/ingest.js';
 import { publishedCatalog } from '../../catalog/published.js';
 import type { Clock } from '../../core/clock.js';
 import type { Database } from '../../db/schema.js';
+import { ingestRunnerState } from '../../fleet/runner-state.js';
 import { insertRunner, repoPacksState } from '../../fleet/test-support/fixtures.js';
 import { insertRun } from '../../runs/test-support/fixtures.js';
 import type { RunRelease } from '../run-release.js';
