@@ -1,12 +1,14 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { resolveAccountAccess } from './access/resolve.js';
+import { accountQueries } from './accounts/queries.js';
 import { registerIdentity } from './accounts/register-identity.js';
 import { approvalExpiryJob } from './approvals/sweep.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { identityCleanupJob } from './auth/cleanup.js';
 import { signInFailureAuditJob } from './auth/sign-in-failures.js';
 import { createNotifyBus } from './bus/notify-bus.js';
+import { catalogQueries } from './catalog/queries.js';
 import type { ServerConfig } from './config.js';
 import { type Clock, systemClock } from './core/clock.js';
 import type { Storage } from './db/database.js';
@@ -118,7 +120,7 @@ export async function createApp({
   jobs.start(app.mailOutbox.deliveryJob(MAIL_DELIVERY_INTERVAL_MS));
   jobs.start(identityCleanupJob({ clock }));
   jobs.start(signInFailureAuditJob({ personAudit }));
-  jobs.start(fleetCleanupJob({ clock }));
+  jobs.start(fleetCleanupJob({ clock, accounts: accountQueries, catalog: catalogQueries }));
   jobs.start(approvalExpiryJob({ approvals, intervalMs: config.timing.sweepIntervalMs }));
   jobs.start(dispatchTimeoutJob({ bus, clock, timing: config.timing }));
   // Added last so it runs first on close (Fastify runs onClose hooks in reverse): the

@@ -66,6 +66,15 @@ export async function lockAccount(trx: Tx, id: string): Promise<void> {
   await trx.selectFrom('accounts').select('id').where('id', '=', id).forUpdate().execute();
 }
 
+/** Every account not deleted, with its settings. */
+export function liveAccountSettings(db: Db) {
+  return db
+    .selectFrom('accounts')
+    .select(['id', 'settings'])
+    .where('deleted_at', 'is', null)
+    .execute();
+}
+
 /** What other domains read of accounts; app.ts passes it (or a Pick of it) to their factories. */
 export const accountQueries = {
   findLiveAccountBySlug,
@@ -74,5 +83,6 @@ export const accountQueries = {
   liveAccountsByName,
   oldestLiveAccount,
   lockAccount,
+  liveAccountSettings,
 };
 export type AccountQueries = typeof accountQueries;

@@ -1,8 +1,7 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { Db, Tx } from '../core/tx.js';
 
 /** What runners advertise (`ra`), each beside its pack version's trust (`pv`, null when never seen). */
-export function advertisedWithTrust(executor: Kysely<Database>) {
+export function advertisedWithTrust(executor: Db) {
   return executor
     .selectFrom('runner_actions as ra')
     .leftJoin('pack_versions as pv', (join) =>
@@ -12,3 +11,89 @@ export function advertisedWithTrust(executor: Kysely<Database>) {
         .onRef('pv.version', '=', 'ra.pack_version'),
     );
 }
+
+/** How a runner advertises one action, and whether a dispatch would pass the trust checks. */
+export interface AdvertisedAction {
+  id: string;
+  pack_id: string;
+  pack_version: string;
+  pack_hash: string;
+  title: string;
+  risk: string;
+  descriptor_digest: string;
+  primary_executable_available: boolean;
+  /** `trusted`: the runner has the trusted hash; `drift`: another hash of a trusted version; `untrusted`: not trusted yet. */
+  trust: 'trusted' | 'drift' | 'untrusted';
+}
+
+/** The actions one runner advertises, by action id, each with its trust. */
+export async function advertisedActions(
+  db: Db,
+  accountId: string,
+  runnerId: string,
+): Promise<AdvertisedAction[]> {
+  const rows = await advertisedWithTrust(db)
+    .select([
+      'ra.action_id',
+      'ra.pack_id',
+      'ra.pack_version',
+      'ra.pack_hash',
+      'ra.descriptor',
+      'ra.descriptor_digest',
+      'ra.primary_executable_available',
+      'pv.trusted_hash',
+    ])
+    .where('ra.account_id', '=', accountId)
+    .where('ra.runner_id', '=', runnerId)
+    .orderBy('ra.action_id')
+    .execute();
+  return rows.map((r) => ({
+    id: r.action_id,
+    pack_id: r.pack_id,
+    pack_version: r.pack_version,
+    pack_hash: r.pack_hash,
+    title: r.descriptor.title,
+    risk: r.descriptor.risk,
+    descriptor_digest: r.descriptor_digest,
+    primary_executable_available: r.primary_executable_available,
+    trust:
+      r.trusted_hash === null ? 'untrusted' : r.trusted_hash === r.pack_hash ? 'trusted' : 'drift',
+  }));
+}
+
+/** A deleted runner advertises nothing. */
+export async function forgetRunnerActions(
+  trx: Tx,
+  runner: { id: string; accountId: string },
+): Promise<void> {
+  await trx
+    .deleteFrom('runner_actions')
+    .where('runner_id', '=', runner.id)
+    .where('account_id', '=', runner.accountId)
+    .execute();
+}
+
+/** Deletes the account's pack versions no runner advertises and none has seen since `before`. */
+export function forgetUnseenPackVersions(trx: Tx, accountId: string, before: string) {
+  return trx
+    .deleteFrom('pack_versions as pv')
+    .where('pv.account_id', '=', accountId)
+    .where('pv.last_seen_at', '<', before)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('runner_actions as ra')
+            .select('ra.action_id')
+            .whereRef('ra.account_id', '=', 'pv.account_id')
+            .whereRef('ra.pack_id', '=', 'pv.pack_id')
+            .whereRef('ra.pack_version', '=', 'pv.version'),
+        ),
+      ),
+    )
+    .returning(['pv.id', 'pv.pack_id', 'pv.version'])
+    .execute();
+}
+
+/** The catalog's tables as other domains may read and write them. */
+export const catalogQueries = { advertisedActions, forgetRunnerActions, forgetUnseenPackVersions };
+export type CatalogQueries = typeof catalogQueries;

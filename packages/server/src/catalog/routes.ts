@@ -1,15 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Clock } from '../core/clock.js';
 import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
-import type { Database } from '../db/schema.js';
 import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import type { CatalogService } from './service.js';
 
 export interface CatalogRouteDeps {
-  db: Kysely<Database>;
-  clock: Clock;
   catalog: CatalogService;
 }
 

@@ -1,5 +1,3 @@
-import type { JsonValue } from '@emisar/protocol';
-import type { Kysely, Transaction } from 'kysely';
 import { recordAuditEvent } from '../audit/record.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
@@ -8,96 +6,31 @@ import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { packInReach } from '../core/roles.js';
-import type { Database } from '../db/schema.js';
-import type { PackManifest, TrustState } from './tables.js';
+import type { Db, Tx } from '../core/tx.js';
+import { diffManifests, executionView } from './manifest-diff.js';
+import type { TrustState } from './tables.js';
+
+/** The runners fleet keeps that are not deleted: only their advertisements count. */
+export interface LiveRunners {
+  liveRunnerIds(db: Db, accountId: string): Promise<string[]>;
+}
 
 export interface CatalogDeps {
-  db: Kysely<Database>;
+  db: Db;
   clock: Clock;
   bus: NotifyBus;
+  runners: LiveRunners;
 }
 
-/** One field that differs between the trusted descriptor and a candidate's. */
-export interface FieldChange {
-  path: string;
-  trusted: JsonValue | null;
-  candidate: JsonValue | null;
-}
-
-export interface ManifestDiff {
-  added: string[];
-  removed: string[];
-  changed: { action_id: string; changes: FieldChange[] }[];
-}
-
-const MAX_CHANGES_PER_ACTION = 200;
-
-/** What a person trusting a candidate sees: what would execute, per action. */
-function executionView(manifest: PackManifest) {
-  return Object.values(manifest)
-    .sort((a, b) => a.id.localeCompare(b.id))
-    .map((d) => ({
-      action_id: d.id,
-      title: d.title,
-      risk: d.risk,
-      kind: d.kind,
-      execution: d.execution,
-      args: d.args,
-    }));
-}
-
-function flatten(value: unknown, path: string, out: Map<string, JsonValue>): void {
-  if (value !== null && typeof value === 'object') {
-    const entries = Array.isArray(value)
-      ? value.map((v, i) => [String(i), v] as const)
-      : Object.entries(value);
-    if (entries.length === 0) out.set(path, Array.isArray(value) ? [] : {});
-    for (const [key, member] of entries) flatten(member, path ? `${path}.${key}` : key, out);
-    return;
-  }
-  if (value !== undefined) out.set(path, value as JsonValue);
-}
-
-/** Field-level differences of every action between the trusted manifest and a candidate. */
-export function diffManifests(trusted: PackManifest | null, candidate: PackManifest): ManifestDiff {
-  const base = trusted ?? {};
-  const diff: ManifestDiff = {
-    added: Object.keys(candidate)
-      .filter((id) => !(id in base))
-      .sort(),
-    removed: Object.keys(base)
-      .filter((id) => !(id in candidate))
-      .sort(),
-    changed: [],
-  };
-  for (const id of Object.keys(candidate).sort()) {
-    if (!(id in base)) continue;
-    const before = new Map<string, JsonValue>();
-    const after = new Map<string, JsonValue>();
-    flatten(base[id], '', before);
-    flatten(candidate[id], '', after);
-    const changes: FieldChange[] = [];
-    for (const path of [...new Set([...before.keys(), ...after.keys()])].sort()) {
-      const a = before.get(path) ?? null;
-      const b = after.get(path) ?? null;
-      if (JSON.stringify(a) !== JSON.stringify(b)) changes.push({ path, trusted: a, candidate: b });
-    }
-    if (changes.length)
-      diff.changed.push({ action_id: id, changes: changes.slice(0, MAX_CHANGES_PER_ACTION) });
-  }
-  return diff;
-}
+const sightingKey = (packId: string, version: string, hash: string) =>
+  `${packId}@${version}/${hash}`;
 
 /** Pack versions, their candidate hashes and the admin trust decisions. */
+// A service factory: long as a whole, each step and method within it short.
 export function createCatalogService(deps: CatalogDeps) {
   const { db, clock, bus } = deps;
 
-  async function findVersion(
-    executor: Kysely<Database>,
-    access: AccountAccess,
-    id: string,
-    lock = false,
-  ) {
+  async function findVersion(executor: Db, access: AccountAccess, id: string, lock = false) {
     let query = executor
       .selectFrom('pack_versions')
       .selectAll()
@@ -110,7 +43,7 @@ export function createCatalogService(deps: CatalogDeps) {
   }
 
   async function findCandidate(
-    executor: Kysely<Database>,
+    executor: Db,
     access: AccountAccess,
     versionId: string,
     candidateId: string,
@@ -127,7 +60,7 @@ export function createCatalogService(deps: CatalogDeps) {
   }
 
   /** Recomputes the version's state from its candidates after a decision. */
-  async function settle(trx: Transaction<Database>, accountId: string, versionId: string) {
+  async function settle(trx: Tx, accountId: string, versionId: string) {
     const candidates = await trx
       .selectFrom('pack_candidates')
       .select(['hash', 'state', 'manifest'])
@@ -158,7 +91,7 @@ export function createCatalogService(deps: CatalogDeps) {
     versionId: string,
     context: RequestContext,
     apply: (
-      trx: Transaction<Database>,
+      trx: Tx,
       version: Awaited<ReturnType<typeof findVersion>>,
     ) => Promise<{ event: string; payload: Record<string, string | boolean | null> } | null>,
   ) {
@@ -186,8 +119,26 @@ export function createCatalogService(deps: CatalogDeps) {
     });
   }
 
+  /** How many live runners advertise each `<pack>@<version>/<hash>`. */
+  async function advertisingRunners(accountId: string): Promise<Map<string, number>> {
+    const live = new Set(await deps.runners.liveRunnerIds(db, accountId));
+    const rows = await db
+      .selectFrom('runner_actions')
+      .select(['runner_id', 'pack_id', 'pack_version', 'pack_hash'])
+      .distinct()
+      .where('account_id', '=', accountId)
+      .execute();
+    const counts = new Map<string, number>();
+    for (const row of rows) {
+      if (!live.has(row.runner_id)) continue;
+      const key = sightingKey(row.pack_id, row.pack_version, row.pack_hash);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   const setCandidate = (
-    trx: Kysely<Database>,
+    trx: Db,
     accountId: string,
     id: string,
     state: 'trusted' | 'pending' | 'rejected',
@@ -200,7 +151,7 @@ export function createCatalogService(deps: CatalogDeps) {
       .execute();
 
   /** The trusted candidate (if any) goes back to pending. */
-  const untrustCurrent = (trx: Kysely<Database>, accountId: string, versionId: string) =>
+  const untrustCurrent = (trx: Db, accountId: string, versionId: string) =>
     trx
       .updateTable('pack_candidates')
       .set({ state: 'pending' })
@@ -231,8 +182,7 @@ export function createCatalogService(deps: CatalogDeps) {
         .execute();
       const candidates = await db
         .selectFrom('pack_candidates as c')
-        .innerJoin('pack_versions as v', 'v.id', 'c.pack_version_id')
-        .select((eb) => [
+        .select([
           'c.id',
           'c.pack_version_id',
           'c.hash',
@@ -240,20 +190,11 @@ export function createCatalogService(deps: CatalogDeps) {
           'c.first_runner_id',
           'c.first_seen_at',
           'c.last_seen_at',
-          eb
-            .selectFrom('runner_actions as ra')
-            .innerJoin('runners as r', 'r.id', 'ra.runner_id')
-            .select((sub) => sub.fn.count<number>('ra.runner_id').distinct().as('n'))
-            .whereRef('ra.account_id', '=', 'c.account_id')
-            .whereRef('ra.pack_id', '=', 'v.pack_id')
-            .whereRef('ra.pack_version', '=', 'v.version')
-            .whereRef('ra.pack_hash', '=', 'c.hash')
-            .where('r.deleted_at', 'is', null)
-            .as('runners'),
         ])
         .where('c.account_id', '=', access.account.id)
         .orderBy('c.first_seen_at')
         .execute();
+      const runners = await advertisingRunners(access.account.id);
       return versions
         .filter((v) => packInReach(access.membership.pack_access, v.pack_id))
         .map((v) => ({
@@ -261,9 +202,9 @@ export function createCatalogService(deps: CatalogDeps) {
           dispatchable_retired: v.retired && !v.retirement_override,
           candidates: candidates
             .filter((c) => c.pack_version_id === v.id)
-            .map(({ pack_version_id: _v, runners, ...c }) => ({
+            .map(({ pack_version_id: _v, ...c }) => ({
               ...c,
-              runners: Number(runners ?? 0),
+              runners: runners.get(sightingKey(v.pack_id, v.version, c.hash)) ?? 0,
             })),
         }));
     },

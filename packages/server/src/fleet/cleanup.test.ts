@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accountQueries } from '../accounts/queries.js';
 import { EMPTY_CATALOG } from '../catalog/published.js';
+import { catalogQueries } from '../catalog/queries.js';
 import { insertPackVersion } from '../catalog/test-support/fixtures.js';
 import { ManualClock } from '../core/clock.js';
 import { insertAccount } from '../test-support/accounts.js';
@@ -60,7 +62,9 @@ describe(`fleet cleanup (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       .set({ last_seen_at: at(-2 * 24 * HOUR) })
       .execute();
 
-    expect(await sweepFleetCleanup({ db, clock })).toEqual({
+    expect(
+      await sweepFleetCleanup(db, { clock, accounts: accountQueries, catalog: catalogQueries }),
+    ).toEqual({
       runners: 1,
       packVersions: 1,
     });
@@ -88,7 +92,9 @@ describe(`fleet cleanup (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       { event_type: 'runner.deleted', target_id: stale.id, actor_kind: 'system' },
       { event_type: 'pack_trust.deleted', target_id: unseen.versionId, actor_kind: 'system' },
     ]);
-    expect(await sweepFleetCleanup({ db, clock })).toEqual({
+    expect(
+      await sweepFleetCleanup(db, { clock, accounts: accountQueries, catalog: catalogQueries }),
+    ).toEqual({
       runners: 0,
       packVersions: 0,
     });

@@ -1,8 +1,10 @@
-import { type Kysely, sql } from 'kysely';
+import { sql } from 'kysely';
+import type { AccountQueries } from '../accounts/queries.js';
 import { type AuditEventInput, recordAuditEvents } from '../audit/record.js';
-import { systemActor } from '../core/actor.js';
+import type { CatalogQueries } from '../catalog/queries.js';
+import { type AuditActor, systemActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
-import type { Database } from '../db/schema.js';
+import type { Db, Tx } from '../core/tx.js';
 import type { PeriodicJob } from '../jobs/periodic.js';
 import { revokeRunnerTokens } from './tokens.js';
 
@@ -14,113 +16,112 @@ export interface FleetCleanupResult {
   packVersions: number;
 }
 
+export interface FleetCleanupDeps {
+  clock: Clock;
+  accounts: Pick<AccountQueries, 'liveAccountSettings'>;
+  catalog: Pick<CatalogQueries, 'forgetRunnerActions' | 'forgetUnseenPackVersions'>;
+}
+
+/** One account's sweep: who acts, when, and the audit events so far. */
+interface Sweep {
+  accountId: string;
+  now: Date;
+  actor: AuditActor;
+  events: AuditEventInput[];
+}
+
 /**
  * The optional cleanups of an account's settings: runners offline longer than
  * `runner_inactive_retention_hours` are deleted (tokens revoked, as an admin's
  * delete), and pack versions no live runner advertises and none has seen for
  * `pack_unseen_retention_days` are forgotten. Idempotent; audited per account.
  */
-export async function sweepFleetCleanup(deps: {
-  db: Kysely<Database>;
-  clock: Clock;
-}): Promise<FleetCleanupResult> {
+export async function sweepFleetCleanup(
+  db: Db,
+  deps: FleetCleanupDeps,
+): Promise<FleetCleanupResult> {
   const now = deps.clock.now();
-  const conn = deps.db;
-  const accounts = await conn
-    .selectFrom('accounts')
-    .select(['id', 'settings'])
-    .where('deleted_at', 'is', null)
-    .execute();
-  let runners = 0;
-  let packVersions = 0;
-  for (const account of accounts) {
-    const hours = account.settings.runner_inactive_retention_hours;
-    const days = account.settings.pack_unseen_retention_days;
+  const result: FleetCleanupResult = { runners: 0, packVersions: 0 };
+  for (const account of await deps.accounts.liveAccountSettings(db)) {
+    const hours = account.settings.runner_inactive_retention_hours ?? null;
+    const days = account.settings.pack_unseen_retention_days ?? null;
     if (hours === null && days === null) continue;
-    const removed = await conn.transaction().execute(async (trx) => {
-      const events: AuditEventInput[] = [];
-      const actor = systemActor('fleet cleanup');
-      if (hours !== null && hours !== undefined) {
-        const before = new Date(now.getTime() - hours * HOUR_MS).toISOString();
-        const stale = await trx
-          .updateTable('runners')
-          .set({ deleted_at: now.toISOString() })
-          .where('account_id', '=', account.id)
-          .where('deleted_at', 'is', null)
-          .where((eb) =>
-            eb.or([
-              eb('lease_expires_at', 'is', null),
-              eb('lease_expires_at', '<=', now.toISOString()),
-            ]),
-          )
-          .where(
-            sql<string>`coalesce(last_disconnected_at, last_connected_at, created_at)`,
-            '<',
-            before,
-          )
-          .returning(['id', 'name'])
-          .execute();
-        for (const runner of stale) {
-          await revokeRunnerTokens(trx, { id: runner.id, accountId: account.id }, now);
-          await trx
-            .deleteFrom('runner_actions')
-            .where('runner_id', '=', runner.id)
-            .where('account_id', '=', account.id)
-            .execute();
-          events.push({
-            accountId: account.id,
-            eventType: 'runner.deleted',
-            actor,
-            target: { kind: 'runner', id: runner.id, label: runner.name },
-            payload: { reason: 'inactive', retention_hours: hours },
-          });
-        }
-      }
-      if (days !== null && days !== undefined) {
-        const before = new Date(now.getTime() - days * DAY_MS).toISOString();
-        const unseen = await trx
-          .deleteFrom('pack_versions as pv')
-          .where('pv.account_id', '=', account.id)
-          .where('pv.last_seen_at', '<', before)
-          .where(({ not, exists, selectFrom }) =>
-            not(
-              exists(
-                selectFrom('runner_actions as ra')
-                  .select('ra.action_id')
-                  .whereRef('ra.account_id', '=', 'pv.account_id')
-                  .whereRef('ra.pack_id', '=', 'pv.pack_id')
-                  .whereRef('ra.pack_version', '=', 'pv.version'),
-              ),
-            ),
-          )
-          .returning(['pv.id', 'pv.pack_id', 'pv.version'])
-          .execute();
-        for (const version of unseen) {
-          events.push({
-            accountId: account.id,
-            eventType: 'pack_trust.deleted',
-            actor,
-            target: {
-              kind: 'pack_version',
-              id: version.id,
-              label: `${version.pack_id}@${version.version}`,
-            },
-            payload: { reason: 'unseen', retention_days: days },
-          });
-        }
-      }
-      await recordAuditEvents(trx, events);
-      return events;
+    const events = await db.transaction().execute(async (trx) => {
+      const sweep: Sweep = {
+        accountId: account.id,
+        now,
+        actor: systemActor('fleet cleanup'),
+        events: [],
+      };
+      if (hours !== null) await deleteInactiveRunners(trx, deps, sweep, hours);
+      if (days !== null) await forgetUnseenPackVersions(trx, deps, sweep, days);
+      await recordAuditEvents(trx, sweep.events);
+      return sweep.events;
     });
-    runners += removed.filter((e) => e.eventType === 'runner.deleted').length;
-    packVersions += removed.filter((e) => e.eventType === 'pack_trust.deleted').length;
+    result.runners += events.filter((e) => e.eventType === 'runner.deleted').length;
+    result.packVersions += events.filter((e) => e.eventType === 'pack_trust.deleted').length;
   }
-  return { runners, packVersions };
+  return result;
+}
+
+/** Runners without a live lease whose last sign of life is older than `hours`. */
+async function deleteInactiveRunners(
+  trx: Tx,
+  deps: FleetCleanupDeps,
+  sweep: Sweep,
+  hours: number,
+): Promise<void> {
+  const now = sweep.now.toISOString();
+  const before = new Date(sweep.now.getTime() - hours * HOUR_MS).toISOString();
+  const stale = await trx
+    .updateTable('runners')
+    .set({ deleted_at: now })
+    .where('account_id', '=', sweep.accountId)
+    .where('deleted_at', 'is', null)
+    .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
+    .where(sql<string>`coalesce(last_disconnected_at, last_connected_at, created_at)`, '<', before)
+    .returning(['id', 'name'])
+    .execute();
+  for (const runner of stale) {
+    const ref = { id: runner.id, accountId: sweep.accountId };
+    await revokeRunnerTokens(trx, ref, sweep.now);
+    await deps.catalog.forgetRunnerActions(trx, ref);
+    sweep.events.push({
+      accountId: sweep.accountId,
+      eventType: 'runner.deleted',
+      actor: sweep.actor,
+      target: { kind: 'runner', id: runner.id, label: runner.name },
+      payload: { reason: 'inactive', retention_hours: hours },
+    });
+  }
+}
+
+async function forgetUnseenPackVersions(
+  trx: Tx,
+  deps: FleetCleanupDeps,
+  sweep: Sweep,
+  days: number,
+): Promise<void> {
+  const before = new Date(sweep.now.getTime() - days * DAY_MS).toISOString();
+  const unseen = await deps.catalog.forgetUnseenPackVersions(trx, sweep.accountId, before);
+  for (const version of unseen) {
+    sweep.events.push({
+      accountId: sweep.accountId,
+      eventType: 'pack_trust.deleted',
+      actor: sweep.actor,
+      target: {
+        kind: 'pack_version',
+        id: version.id,
+        label: `${version.pack_id}@${version.version}`,
+      },
+      payload: { reason: 'unseen', retention_days: days },
+    });
+  }
 }
 
 /** The cleanup hourly (first soon after start), one node at a time. */
 export function fleetCleanupJob(
-  deps: { clock: Clock },
+  deps: FleetCleanupDeps,
   intervalMs = HOUR_MS,
 ): PeriodicJob<FleetCleanupResult> {
   return {
@@ -128,6 +129,6 @@ export function fleetCleanupJob(
     lock: { namespace: 0x666c6574 /* 'flet' */, key: 1 },
     intervalMs,
     firstDelayMs: 1000,
-    run: (db) => sweepFleetCleanup({ db, clock: deps.clock }),
+    run: (db) => sweepFleetCleanup(db, deps),
   };
 }

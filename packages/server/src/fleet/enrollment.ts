@@ -1,5 +1,5 @@
 import { ExternalIdSchema, RegisterRequestSchema } from '@emisar/protocol';
-import type { Kysely, Transaction } from 'kysely';
+import type { AccountQueries } from '../accounts/queries.js';
 import { recordAuditEvent } from '../audit/record.js';
 import { entitlementsOf } from '../billing/plans.js';
 import { publishAccountEvent } from '../bus/account-events.js';
@@ -8,25 +8,27 @@ import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { GROUP_NAME } from '../core/parse-input.js';
+import type { Db, Tx } from '../core/tx.js';
 import {
   type LockedEnrollmentKey,
   lockEnrollmentKey,
   spendEnrollmentKeyUse,
 } from '../credentials/enrollment-keys.js';
-import type { Database } from '../db/schema.js';
 import { runnerRef } from './queries.js';
 import { RunnerEndpointError } from './runner-errors.js';
 import {
   authenticateRunnerToken,
   type IssuedRunnerToken,
   mintRunnerToken,
+  type RunnerTokenCheck,
   revokeRunnerTokens,
 } from './tokens.js';
 
 export interface EnrollmentDeps {
-  db: Kysely<Database>;
+  db: Db;
   clock: Clock;
   bus: NotifyBus;
+  accounts: Pick<AccountQueries, 'lockAccount' | 'findAccountById'>;
   tokenTtlMs: number;
 }
 
@@ -41,6 +43,7 @@ export function leaseLive(leaseExpiresAt: string | null, now: Date): boolean {
  * `POST /runner/register` and `POST /runner/token/refresh`. Every refusal is a
  * RunnerEndpointError with the wire code; nothing is written on a refusal.
  */
+// A service factory: long as a whole, each step and method within it short.
 export function createEnrollmentService(deps: EnrollmentDeps) {
   const { db, clock, bus } = deps;
 
@@ -59,7 +62,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
   }
 
   async function reenroll(
-    trx: Transaction<Database>,
+    trx: Tx,
     key: LockedEnrollmentKey,
     existing: {
       id: string;
@@ -124,7 +127,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
   }
 
   async function enroll(
-    trx: Transaction<Database>,
+    trx: Tx,
     key: LockedEnrollmentKey,
     group: string,
     registration: ReturnType<typeof parseRegistration>,
@@ -132,12 +135,9 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
   ): Promise<IssuedRunnerToken> {
     if (key.exhausted) throw new RunnerEndpointError('unauthorized', 'enrollment_key_invalid');
     // One enrollment at a time per account, so the plan limit cannot be overrun by a race.
-    const account = await trx
-      .selectFrom('accounts')
-      .select(['plan'])
-      .where('id', '=', key.accountId)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
+    await deps.accounts.lockAccount(trx, key.accountId);
+    const account = await deps.accounts.findAccountById(trx, key.accountId);
+    if (!account) throw new Error('an enrollment key outlived its account');
     await checkRunnerLimit(trx, key.accountId, account.plan);
     const name = registration.hostname;
     const taken = await trx
@@ -233,9 +233,13 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       });
     },
 
+    /** Checks a runner token as the socket upgrade presents it. */
+    authenticate: (bearer: string | null): Promise<RunnerTokenCheck> =>
+      authenticateRunnerToken(deps, bearer, clock.now()),
+
     async refresh(bearer: string | null): Promise<IssuedRunnerToken> {
       const now = clock.now();
-      const check = await authenticateRunnerToken(db, bearer, now);
+      const check = await authenticateRunnerToken(deps, bearer, now);
       if (check.status !== 'ok') throw new RunnerEndpointError('unauthorized', check.status);
       const { runner } = check;
       if (runner.accountDisabled) throw new RunnerEndpointError('forbidden', 'account_disabled');
@@ -264,7 +268,7 @@ export type EnrollmentService = ReturnType<typeof createEnrollmentService>;
 
 /** Live runners that count against the plan: not deleted, not disabled. */
 export async function checkRunnerLimit(
-  executor: Kysely<Database>,
+  executor: Db,
   accountId: string,
   plan: string,
   excludeRunnerId?: string,

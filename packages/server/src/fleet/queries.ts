@@ -57,3 +57,18 @@ export async function leasedRunnerIds(db: Db, accountId: string): Promise<string
     .execute();
   return rows.map((r) => r.id);
 }
+
+/** Runners of the account not deleted (enabled or not, online or not). */
+export async function liveRunnerIds(db: Db, accountId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('runners')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .where('deleted_at', 'is', null)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** The fleet's tables as other domains may read them. */
+export const fleetQueries = { findRunnerForDispatch, liveRunnerIds };
+export type FleetQueries = typeof fleetQueries;

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { accountQueries } from '../accounts/queries.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import { loadPublishedCatalog } from '../catalog/published.js';
+import { catalogQueries } from '../catalog/queries.js';
 import { registerCatalogRoutes } from '../catalog/routes.js';
 import { createCatalogService } from '../catalog/service.js';
 import type { ServerConfig } from '../config.js';
@@ -8,8 +10,10 @@ import type { Clock } from '../core/clock.js';
 import type { Storage } from '../db/database.js';
 import { createEnrollmentService } from './enrollment.js';
 import { createRunnerGateway, type RunnerGateway } from './gateway.js';
+import { fleetQueries } from './queries.js';
 import { registerFleetRoutes } from './routes.js';
 import type { RunHooks } from './run-hooks.js';
+import { createRunnerEndpointBudget } from './runner-budget.js';
 import { registerRunnerRoutes } from './runner-routes.js';
 import { createFleetService } from './service.js';
 
@@ -38,11 +42,12 @@ export async function registerFleet(
   { config, storage, clock, bus, runHooks }: FleetOptions,
 ): Promise<{ gateway: RunnerGateway }> {
   const { db } = storage;
-  const catalog = await loadPublishedCatalog(config.catalogFile);
+  const published = await loadPublishedCatalog(config.catalogFile);
   const enrollment = createEnrollmentService({
     db,
     clock,
     bus,
+    accounts: accountQueries,
     tokenTtlMs: config.timing.runnerTokenTtlMs,
   });
   const gateway = createRunnerGateway({
@@ -50,14 +55,27 @@ export async function registerFleet(
     clock,
     bus,
     runHooks,
-    ingest: { catalog, clock, bus },
+    ingest: { catalog: published, clock, bus },
     timing: config.timing,
     log: app.log,
   });
   await gateway.start();
   app.decorate('runnerGateway', gateway);
-  await registerRunnerRoutes(app, { db, clock, enrollment, gateway, limits: config.rateLimits });
-  registerFleetRoutes(app, { db, clock, fleet: createFleetService({ db, clock, bus }) });
-  registerCatalogRoutes(app, { db, clock, catalog: createCatalogService({ db, clock, bus }) });
+  await registerRunnerRoutes(app, {
+    enrollment,
+    budget: createRunnerEndpointBudget({ db, clock }),
+    gateway,
+    limits: config.rateLimits,
+  });
+  const fleet = createFleetService({
+    db,
+    clock,
+    bus,
+    accounts: accountQueries,
+    catalog: catalogQueries,
+  });
+  registerFleetRoutes(app, { fleet });
+  const catalog = createCatalogService({ db, clock, bus, runners: fleetQueries });
+  registerCatalogRoutes(app, { catalog });
   return { gateway };
 }

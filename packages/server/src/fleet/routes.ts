@@ -1,15 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Clock } from '../core/clock.js';
 import { GROUP_NAME, parseInput, UUID_PATTERN } from '../core/parse-input.js';
-import type { Database } from '../db/schema.js';
 import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import type { FleetService } from './service.js';
 
 export interface FleetRouteDeps {
-  db: Kysely<Database>;
-  clock: Clock;
   fleet: FleetService;
 }
 

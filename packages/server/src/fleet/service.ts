@@ -1,15 +1,16 @@
 import type { ShutdownReason } from '@emisar/protocol';
-import type { Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import type { Selectable, Updateable } from 'kysely';
+import type { AccountQueries } from '../accounts/queries.js';
 import { recordAuditEvent } from '../audit/record.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import { advertisedWithTrust } from '../catalog/queries.js';
+import type { AdvertisedAction, CatalogQueries } from '../catalog/queries.js';
 import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, NotFoundError, PaymentRequiredError } from '../core/errors.js';
 import { packInReach, runnerInReach } from '../core/roles.js';
-import type { Database } from '../db/schema.js';
+import type { Db, Tx } from '../core/tx.js';
 import { checkRunnerLimit, leaseLive } from './enrollment.js';
 import { notifyRunnerShutdown } from './runner-control.js';
 import { RunnerEndpointError } from './runner-errors.js';
@@ -17,9 +18,11 @@ import type { RunnersTable } from './tables.js';
 import { revokeRunnerTokens } from './tokens.js';
 
 export interface FleetDeps {
-  db: Kysely<Database>;
+  db: Db;
   clock: Clock;
   bus: NotifyBus;
+  accounts: Pick<AccountQueries, 'lockAccount'>;
+  catalog: Pick<CatalogQueries, 'advertisedActions' | 'forgetRunnerActions'>;
 }
 
 type RunnerRow = Selectable<RunnersTable>;
@@ -27,20 +30,6 @@ type RunnerRow = Selectable<RunnersTable>;
 export interface RunnerIssue {
   code: 'group_mismatch' | 'pack_degraded' | 'pack_drift' | 'pack_untrusted';
   message: string;
-}
-
-/** How a runner advertises one action, and whether a dispatch would pass the trust checks. */
-export interface AdvertisedAction {
-  id: string;
-  pack_id: string;
-  pack_version: string;
-  pack_hash: string;
-  title: string;
-  risk: string;
-  descriptor_digest: string;
-  primary_executable_available: boolean;
-  /** `trusted`: the runner has the trusted hash; `drift`: another hash of a trusted version; `untrusted`: not trusted yet. */
-  trust: 'trusted' | 'drift' | 'untrusted';
 }
 
 function runnerView(row: RunnerRow, now: Date) {
@@ -67,44 +56,9 @@ function runnerView(row: RunnerRow, now: Date) {
 }
 
 /** Runners as the console and automation manage them: reach-scoped, audited, live to the runner. */
+// A service factory: long as a whole, each step and method within it short.
 export function createFleetService(deps: FleetDeps) {
-  const { db, clock, bus } = deps;
-
-  async function advertised(executor: Kysely<Database>, accountId: string, runnerId: string) {
-    const rows = await advertisedWithTrust(executor)
-      .select([
-        'ra.action_id',
-        'ra.pack_id',
-        'ra.pack_version',
-        'ra.pack_hash',
-        'ra.descriptor',
-        'ra.descriptor_digest',
-        'ra.primary_executable_available',
-        'pv.trusted_hash',
-      ])
-      .where('ra.account_id', '=', accountId)
-      .where('ra.runner_id', '=', runnerId)
-      .orderBy('ra.action_id')
-      .execute();
-    return rows.map(
-      (r): AdvertisedAction => ({
-        id: r.action_id,
-        pack_id: r.pack_id,
-        pack_version: r.pack_version,
-        pack_hash: r.pack_hash,
-        title: r.descriptor.title,
-        risk: r.descriptor.risk,
-        descriptor_digest: r.descriptor_digest,
-        primary_executable_available: r.primary_executable_available,
-        trust:
-          r.trusted_hash === null
-            ? 'untrusted'
-            : r.trusted_hash === r.pack_hash
-              ? 'trusted'
-              : 'drift',
-      }),
-    );
-  }
+  const { db, clock, bus, catalog } = deps;
 
   function issuesOf(row: RunnerRow, actions: readonly AdvertisedAction[]): RunnerIssue[] {
     const issues: RunnerIssue[] = [];
@@ -140,7 +94,7 @@ export function createFleetService(deps: FleetDeps) {
 
   /** The runner, locked when inside a transaction; 404 when missing, deleted or out of reach. */
   async function findRunner(
-    executor: Kysely<Database>,
+    executor: Db,
     access: AccountAccess,
     runnerId: string,
     lock = false,
@@ -167,7 +121,7 @@ export function createFleetService(deps: FleetDeps) {
     runnerId: string,
     context: RequestContext,
     apply: (
-      trx: Transaction<Database>,
+      trx: Tx,
       runner: RunnerRow,
     ) => Promise<{
       event: string;
@@ -196,7 +150,7 @@ export function createFleetService(deps: FleetDeps) {
     });
   }
 
-  const update = (trx: Kysely<Database>, runner: RunnerRow, values: Updateable<RunnersTable>) =>
+  const update = (trx: Tx, runner: RunnerRow, values: Updateable<RunnersTable>) =>
     trx
       .updateTable('runners')
       .set(values)
@@ -227,7 +181,7 @@ export function createFleetService(deps: FleetDeps) {
 
     async getRunner(access: AccountAccess, runnerId: string) {
       const row = await findRunner(db, access, runnerId);
-      const actions = (await advertised(db, access.account.id, row.id)).filter((a) =>
+      const actions = (await catalog.advertisedActions(db, access.account.id, row.id)).filter((a) =>
         packInReach(access.membership.pack_access, a.pack_id),
       );
       return { ...runnerView(row, clock.now()), issues: issuesOf(row, actions), actions };
@@ -243,12 +197,7 @@ export function createFleetService(deps: FleetDeps) {
     enable: (access: AccountAccess, runnerId: string, context: RequestContext) =>
       change(access, runnerId, context, async (trx, runner) => {
         if (!runner.disabled_at) return null;
-        await trx
-          .selectFrom('accounts')
-          .select('id')
-          .where('id', '=', access.account.id)
-          .forUpdate()
-          .execute();
+        await deps.accounts.lockAccount(trx, access.account.id);
         try {
           await checkRunnerLimit(trx, access.account.id, access.account.plan, runner.id);
         } catch (error) {
@@ -271,11 +220,7 @@ export function createFleetService(deps: FleetDeps) {
           lease_node: null,
         });
         await revokeRunnerTokens(trx, { id: runner.id, accountId: runner.account_id }, now);
-        await trx
-          .deleteFrom('runner_actions')
-          .where('runner_id', '=', runner.id)
-          .where('account_id', '=', runner.account_id)
-          .execute();
+        await catalog.forgetRunnerActions(trx, { id: runner.id, accountId: runner.account_id });
         return {
           event: 'runner.deleted',
           payload: { external_id: runner.external_id },

@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely';
+import type { AccountQueries } from '../accounts/queries.js';
 import { findBySecret, mintSecret, SECRET_PREFIX } from '../core/secrets.js';
-import type { Database } from '../db/schema.js';
+import type { Db, Tx } from '../core/tx.js';
 
 /** A predecessor stays valid this long after its successor is minted. */
 export const PREDECESSOR_GRACE_MS = 24 * 3_600_000;
@@ -17,7 +17,7 @@ export function refreshAfter(issuedAt: Date, ttlMs: number): Date {
 }
 
 export async function mintRunnerToken(
-  trx: Kysely<Database>,
+  trx: Tx,
   runner: { id: string; accountId: string },
   now: Date,
   ttlMs: number,
@@ -40,7 +40,7 @@ export async function mintRunnerToken(
 }
 
 export async function revokeRunnerTokens(
-  trx: Kysely<Database>,
+  trx: Tx,
   runner: { id: string; accountId: string },
   now: Date,
 ): Promise<void> {
@@ -69,6 +69,11 @@ export type RunnerTokenCheck =
   | { status: 'token_invalid' }
   | { status: 'token_expired' };
 
+export interface RunnerTokenDeps {
+  db: Db;
+  accounts: Pick<AccountQueries, 'findAccountById'>;
+}
+
 const BEARER = /^Bearer ([!-~]{1,512})$/;
 
 export function bearerOf(authorization: string | undefined): string | null {
@@ -82,15 +87,15 @@ export function bearerOf(authorization: string | undefined): string | null {
  * answers 403 so the runner keeps its token).
  */
 export async function authenticateRunnerToken(
-  db: Kysely<Database>,
+  deps: RunnerTokenDeps,
   secret: string | null,
   now: Date,
 ): Promise<RunnerTokenCheck> {
+  const { db } = deps;
   const row = await findBySecret(secret, SECRET_PREFIX.runnerToken, (lookup) =>
     db
       .selectFrom('runner_tokens as t')
       .innerJoin('runners as r', 'r.id', 't.runner_id')
-      .innerJoin('accounts as a', 'a.id', 't.account_id')
       .select([
         't.id',
         't.digest',
@@ -104,18 +109,16 @@ export async function authenticateRunnerToken(
         'r.group_name',
         'r.disabled_at',
         'r.deleted_at',
-        'a.disabled_at as account_disabled_at',
-        'a.deleted_at as account_deleted_at',
-        'a.deletion_requested_at',
       ])
       .where('t.lookup', '=', lookup)
       .executeTakeFirst(),
   );
-  if (!row) return { status: 'token_invalid' };
+  const account = row && (await deps.accounts.findAccountById(db, row.account_id));
+  if (!row || !account) return { status: 'token_invalid' };
   const graceOver =
     row.succeeded_at !== null &&
     new Date(row.succeeded_at).getTime() + PREDECESSOR_GRACE_MS <= now.getTime();
-  if (row.revoked_at || graceOver || row.deleted_at || row.account_deleted_at) {
+  if (row.revoked_at || graceOver || row.deleted_at || account.deleted_at) {
     return { status: 'token_invalid' };
   }
   if (new Date(row.expires_at) <= now) return { status: 'token_expired' };
@@ -129,7 +132,7 @@ export async function authenticateRunnerToken(
       group: row.group_name,
       refreshAfter: row.refresh_after,
       runnerDisabled: row.disabled_at !== null,
-      accountDisabled: row.account_disabled_at !== null || row.deletion_requested_at !== null,
+      accountDisabled: account.disabled_at !== null || account.deletion_requested_at !== null,
     },
   };
 }
