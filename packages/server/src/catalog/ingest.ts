@@ -7,6 +7,7 @@ import type { AuditActor } from '../core/actor.js';
 import type { Tx } from '../core/tx.js';
 import { contractDigest } from './manifest.js';
 import type { PublishedCatalog } from './published.js';
+import { forgetRunnerActions } from './queries.js';
 import { recordPackSighting } from './sighting.js';
 
 /** Bounds on one runner_state beyond its 2 MiB frame limit. */
@@ -132,11 +133,7 @@ async function replaceRunnerActions(
   advertised: Advertisement,
   now: string,
 ): Promise<void> {
-  await trx
-    .deleteFrom('runner_actions')
-    .where('runner_id', '=', runner.id)
-    .where('account_id', '=', runner.accountId)
-    .execute();
+  await forgetRunnerActions(trx, runner);
   const rows = advertised.actions
     .filter((a) => advertised.packs[a.pack_id] !== undefined)
     .map((a) => ({

@@ -4,13 +4,14 @@ import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../core/clock.js';
 import type { Db } from '../core/tx.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
-import { createRunnerLeases } from './leases.js';
+import { createRunnerLeases, type RunnerLeases } from './leases.js';
 import {
   type ConnectionContext,
   type GatewayLog,
   LiveConnection,
   QUEUE_HIGH,
 } from './live-connection.js';
+import { LocalConnections } from './local-connections.js';
 import type { RunHooks } from './run-hooks.js';
 import { decodeRunnerControl, RUNNER_CONTROL_CHANNEL } from './runner-control.js';
 import { RunnerErrorTally } from './runner-error-tally.js';
@@ -56,7 +57,6 @@ export interface RunnerGateway {
  */
 export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
   const { db, bus, runHooks, log } = deps;
-  const live = new Map<string, LiveConnection>();
   const runnerErrors = new RunnerErrorTally(log);
   const context: ConnectionContext = { log, runHooks, timing: deps.timing };
   const leases = createRunnerLeases({
@@ -73,89 +73,33 @@ export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
     ingestState: (conn, frame) => ingestRunnerState(db, deps.ingest, conn, frame),
     renewLease: (conn) => leases.renew(conn),
   });
+  const local = new LocalConnections((conn) => closed(conn, { leases, runHooks, log }));
   const unsubscribes: (() => Promise<void>)[] = [];
-  /** Settles once the socket closed and its lease was released. */
-  const finished = new Map<LiveConnection, Promise<void>>();
 
   function onControl(payload: string): void {
     const control = decodeRunnerControl(payload);
-    const conn = control && live.get(control.runnerId);
+    const conn = control && local.get(control.runnerId);
     if (!control || !conn) return;
     if (control.kind === 'shutdown') conn.shutdown(control.reason);
     else if (conn.generation !== 0 && conn.generation < control.generation) conn.supersede();
-  }
-
-  async function onClose(conn: LiveConnection): Promise<void> {
-    conn.closed = true;
-    conn.stopTimers();
-    if (live.get(conn.runnerId) === conn) live.delete(conn.runnerId);
-    if (conn.generation === 0) return;
-    try {
-      await leases.release(conn);
-    } catch (error) {
-      log.error({ err: error, runner_id: conn.runnerId }, 'releasing a runner lease failed');
-    }
-    try {
-      await runHooks.connectionClosed(conn);
-    } catch (error) {
-      log.error({ err: error, runner_id: conn.runnerId }, 'connectionClosed failed');
-    }
-  }
-
-  /** Tracks the socket until it closed and its lease was released. */
-  function track(conn: LiveConnection): void {
-    const done = new Promise<void>((resolve) => {
-      conn.socket.on('close', () => {
-        onClose(conn).finally(() => {
-          finished.delete(conn);
-          resolve();
-        });
-      });
-    });
-    finished.set(conn, done);
-  }
-
-  /** The connection's generation, or null when it is closing (refused or failed). */
-  async function claim(conn: LiveConnection): Promise<number | null> {
-    try {
-      const generation = await leases.claim(conn);
-      if (generation === null && !conn.closed) conn.shutdown('runner_disabled');
-      return conn.closed ? null : generation;
-    } catch (error) {
-      if (isDatabaseUnavailable(error)) conn.dropForOutage(error);
-      else {
-        log.error({ err: error, runner_id: conn.runnerId }, 'taking the runner lease failed');
-        conn.closeReason = 'internal';
-        conn.socket.close(CLOSE_INTERNAL_ERROR, 'internal');
-      }
-      return null;
-    }
-  }
-
-  /** The newest generation of a runner on this node keeps it; older ones close. */
-  function adopt(conn: LiveConnection): void {
-    const older = live.get(conn.runnerId);
-    if (older && older.generation < conn.generation) older.supersede();
-    if (!older || older.generation < conn.generation) live.set(conn.runnerId, conn);
-    else conn.supersede();
   }
 
   return {
     async start() {
       unsubscribes.push(await bus.subscribe(RUNNER_CONTROL_CHANNEL, onControl));
       unsubscribes.push(
-        await bus.subscribe(RUNNER_WORK_CHANNEL, (id) => live.get(id)?.requestDelivery()),
+        await bus.subscribe(RUNNER_WORK_CHANNEL, (id) => local.get(id)?.requestDelivery()),
       );
       // Work announced while the bus was down went unheard: look for it on every socket.
       const stopResume = bus.onResume(() => {
-        for (const conn of live.values()) conn.requestDelivery();
+        for (const conn of local.all()) conn.requestDelivery();
       });
       unsubscribes.push(async () => stopResume());
     },
 
     async accept(socket, runner) {
       const conn = new LiveConnection(socket, runner, context);
-      track(conn);
+      local.track(conn);
       // Frames that arrive before the lease is taken wait in the queue.
       const early: [SocketData, boolean][] = [];
       socket.on('message', (data, isBinary) => {
@@ -163,28 +107,59 @@ export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
         else if (early.push([data as Buffer, isBinary]) > QUEUE_HIGH) socket.terminate();
       });
       conn.armSilenceTimer();
-      const generation = await claim(conn);
+      const generation = await takeLease(conn, leases, log);
       if (generation === null) return;
       conn.generation = generation;
-      adopt(conn);
+      local.adopt(conn);
       for (const [data, isBinary] of early.splice(0)) onMessage(conn, data, isBinary);
     },
 
     async stop() {
       for (const unsubscribe of unsubscribes.splice(0)) await unsubscribe().catch(() => {});
-      for (const conn of live.values()) conn.shutdown('cloud_shutdown', CLOSE_GOING_AWAY);
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, STOP_GRACE_MS);
-      });
-      await Promise.race([Promise.all(finished.values()), grace]);
-      clearTimeout(timer);
-      // Sockets that did not finish the close handshake.
-      for (const conn of finished.keys()) conn.socket.terminate();
-      await Promise.all(finished.values());
+      for (const conn of local.all()) conn.shutdown('cloud_shutdown', CLOSE_GOING_AWAY);
+      await local.settle(STOP_GRACE_MS);
     },
 
-    localRunnerIds: () => [...live.keys()],
+    localRunnerIds: () => local.runnerIds(),
     runnerErrorCounts: (runnerId) => runnerErrors.countsOf(runnerId),
   };
+}
+
+/** The connection's generation, or null when it is closing (refused or failed). */
+async function takeLease(
+  conn: LiveConnection,
+  leases: RunnerLeases,
+  log: GatewayLog,
+): Promise<number | null> {
+  try {
+    const generation = await leases.claim(conn);
+    if (generation === null && !conn.closed) conn.shutdown('runner_disabled');
+    return conn.closed ? null : generation;
+  } catch (error) {
+    if (isDatabaseUnavailable(error)) conn.dropForOutage(error);
+    else {
+      log.error({ err: error, runner_id: conn.runnerId }, 'taking the runner lease failed');
+      conn.closeReason = 'internal';
+      conn.socket.close(CLOSE_INTERNAL_ERROR, 'internal');
+    }
+    return null;
+  }
+}
+
+/** A closed socket releases its lease and tells the runs domain. */
+async function closed(
+  conn: LiveConnection,
+  { leases, runHooks, log }: { leases: RunnerLeases; runHooks: RunHooks; log: GatewayLog },
+): Promise<void> {
+  if (conn.generation === 0) return;
+  try {
+    await leases.release(conn);
+  } catch (error) {
+    log.error({ err: error, runner_id: conn.runnerId }, 'releasing a runner lease failed');
+  }
+  try {
+    await runHooks.connectionClosed(conn);
+  } catch (error) {
+    log.error({ err: error, runner_id: conn.runnerId }, 'connectionClosed failed');
+  }
 }

@@ -2,7 +2,7 @@ import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../core/clock.js';
 import type { Db } from '../core/tx.js';
-import { encodeRunnerControl, RUNNER_CONTROL_CHANNEL } from './runner-control.js';
+import { notifyRunnerSuperseded } from './runner-control.js';
 
 /** One connection's hold on its runner row. */
 export interface LeaseHolder {
@@ -60,15 +60,7 @@ export function createRunnerLeases(deps: {
           .returning('connection_generation')
           .executeTakeFirst();
         if (!row) return null;
-        await bus.publish(
-          trx,
-          RUNNER_CONTROL_CHANNEL,
-          encodeRunnerControl({
-            kind: 'superseded',
-            runnerId: holder.runnerId,
-            generation: row.connection_generation,
-          }),
-        );
+        await notifyRunnerSuperseded(bus, trx, holder.runnerId, row.connection_generation);
         await runnerChanged(trx, holder);
         return row.connection_generation;
       });

@@ -1,6 +1,6 @@
 import type { ShutdownReason } from '@emisar/protocol';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { Db } from '../core/tx.js';
+import type { Db, Tx } from '../core/tx.js';
 import { leasedRunnerIds } from './queries.js';
 
 /** Cross-node control of runner sockets: `<kind>:<runner id>[:<generation>]`. */
@@ -42,6 +42,20 @@ export async function notifyRunnerShutdown(
     executor,
     RUNNER_CONTROL_CHANNEL,
     encodeRunnerControl({ kind: 'shutdown', runnerId, reason }),
+  );
+}
+
+/** Tells every node that a newer connection (this generation) took the runner. */
+export async function notifyRunnerSuperseded(
+  bus: NotifyBus,
+  trx: Tx,
+  runnerId: string,
+  generation: number,
+): Promise<void> {
+  await bus.publish(
+    trx,
+    RUNNER_CONTROL_CHANNEL,
+    encodeRunnerControl({ kind: 'superseded', runnerId, generation }),
   );
 }
 

@@ -98,30 +98,35 @@ export function createFrameHandler(deps: FrameHandlerDeps) {
   return function onMessage(conn: LiveConnection, data: SocketData, isBinary: boolean): void {
     conn.armSilenceTimer();
     if (!conn.current()) return; // frames on a superseded connection are rejected
-    if (isBinary) {
-      conn.refuseFrame();
-      return;
-    }
-    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    const decoded = decodeFrame(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), {
-      maxBytes: FRAME_MAX_BYTES,
-    });
-    switch (decoded.kind) {
-      case 'ignored':
-        return;
-      case 'protocol_version':
-        conn.closeReason = 'protocol_version';
-        conn.socket.close(CLOSE_PROTOCOL_ERROR, 'protocol_version');
-        return;
-      case 'invalid':
-        // An invalid error frame is not answered with another error (no ping-pong).
-        if (decoded.type !== 'error') conn.refuseFrame();
-        return;
-      case 'frame': {
-        const frame = decoded.frame;
-        if (isRunnerFrame(frame)) conn.enqueue(() => handleFrame(conn, frame));
-        else conn.refuseFrame();
-      }
-    }
+    const frame = readFrame(conn, data, isBinary);
+    if (frame) conn.enqueue(() => handleFrame(conn, frame));
   };
+}
+
+/** The message as a runner frame; null when it was refused or ignored (answered here). */
+function readFrame(conn: LiveConnection, data: SocketData, isBinary: boolean): RunnerFrame | null {
+  if (isBinary) {
+    conn.refuseFrame();
+    return null;
+  }
+  const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+  const decoded = decodeFrame(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), {
+    maxBytes: FRAME_MAX_BYTES,
+  });
+  switch (decoded.kind) {
+    case 'ignored':
+      return null;
+    case 'protocol_version':
+      conn.closeReason = 'protocol_version';
+      conn.socket.close(CLOSE_PROTOCOL_ERROR, 'protocol_version');
+      return null;
+    case 'invalid':
+      // An invalid error frame is not answered with another error (no ping-pong).
+      if (decoded.type !== 'error') conn.refuseFrame();
+      return null;
+    case 'frame':
+      if (isRunnerFrame(decoded.frame)) return decoded.frame;
+      conn.refuseFrame();
+      return null;
+  }
 }
