@@ -2,10 +2,17 @@ import type { FastifyInstance } from 'fastify';
 import { registerLinkPages } from '../auth/link-pages.js';
 import { registerMeRoutes } from '../auth/me-routes.js';
 import { createTotpBox } from '../auth/mfa.js';
+import { registerMfaRoutes } from '../auth/mfa-routes.js';
+import { createMfaService } from '../auth/mfa-service.js';
+import { registerPasskeyRoutes } from '../auth/passkey-routes.js';
 import { createPasskeyService } from '../auth/passkeys.js';
 import { createPasswordService } from '../auth/password.js';
+import { createProfileService } from '../auth/profile.js';
 import { authQueries } from '../auth/queries.js';
+import { signInBudget } from '../auth/rate-limits.js';
 import { registerAuthRoutes } from '../auth/routes.js';
+import { registerSessionRoutes } from '../auth/session-routes.js';
+import { createSessionService } from '../auth/session-service.js';
 import { createSignInService } from '../auth/sign-in.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { ServerConfig } from '../config.js';
@@ -26,6 +33,7 @@ import { createWorkspaceService } from '../members/workspaces.js';
 import { createDefaultPolicy } from '../policy/default-policy.js';
 import { accountQueries } from './queries.js';
 import { registerAccountRoutes } from './routes.js';
+import { settingsChanger } from './settings.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -98,20 +106,28 @@ export async function registerIdentity(
   });
   const credentials = createCredentialService({ db, clock });
 
-  registerAuthRoutes(app, { db, clock, secureCookies, trustsProxy, signIn, passwords, passkeys });
-  registerLinkPages(app);
-  registerMeRoutes(app, {
-    db,
-    clock,
-    totpBox,
+  const sessions = createSessionService({ db, clock, personAudit });
+  const mfa = createMfaService({ db, clock, totpBox, personAudit });
+  const profile = createProfileService({ db, listWorkspaces: workspaces.list });
+  const budget = signInBudget({ db, clock });
+
+  registerAuthRoutes(app, {
+    budget,
+    sessions,
+    secureCookies,
+    trustsProxy,
+    signIn,
     passwords,
     passkeys,
-    personAudit,
-    listWorkspaces: workspaces.list,
   });
+  registerLinkPages(app);
+  registerMeRoutes(app, { profile, passwords });
+  registerSessionRoutes(app, { sessions });
+  registerMfaRoutes(app, { mfa });
+  registerPasskeyRoutes(app, { passkeys });
   registerWorkspaceRoutes(app, { workspaces });
-  registerAccountRoutes(app, { db, clock });
-  registerMemberRoutes(app, { db, clock, secureCookies, members });
-  registerCredentialRoutes(app, { db, clock, credentials });
+  registerAccountRoutes(app, { changeSettings: settingsChanger(db) });
+  registerMemberRoutes(app, { budget, secureCookies, members });
+  registerCredentialRoutes(app, { credentials });
   return { outbox };
 }

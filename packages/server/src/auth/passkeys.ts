@@ -30,7 +30,7 @@ export interface PasskeyDeps {
   signIn: Pick<SignInService, 'startSession'>;
 }
 
-/** Passkeys (WebAuthn): a second factor, and passwordless sign-in on their own. */
+/** Passkeys (WebAuthn): a second factor, and passwordless sign-in on their own. A factory of short methods. */
 export function createPasskeyService(deps: PasskeyDeps) {
   const { db, clock, personAudit } = deps;
   const origin = new URL(deps.baseUrl).origin;

@@ -28,7 +28,7 @@ export interface AccountRecoveryDeps {
   baseUrl: string;
 }
 
-/** Passwords (optional), their reset by email, and email confirmation links. */
+/** Passwords (optional), their reset by email, and email confirmation links. A factory of short methods. */
 export function createPasswordService(deps: AccountRecoveryDeps) {
   const { db, clock, personAudit } = deps;
   return {

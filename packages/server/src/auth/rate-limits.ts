@@ -120,3 +120,6 @@ export function signInBudget(deps: { db: Kysely<Database>; clock: Clock }) {
       hitDurableLimit(deps.db, SIGN_IN_PER_CLIENT, clientKey(request.ip), deps.clock),
   };
 }
+
+/** The per-client sign-in budget as a route hook. */
+export type SignInBudget = ReturnType<typeof signInBudget>;

@@ -1,11 +1,8 @@
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Clock } from '../core/clock.js';
 import { NotFoundError } from '../core/errors.js';
 import { parseInput } from '../core/parse-input.js';
-import type { Database } from '../db/schema.js';
 import {
   clearSessionCookie,
   clearSignInNonceCookie,
@@ -19,14 +16,15 @@ import { isLoopbackClient } from '../http/loopback.js';
 import { parseSecondFactorProof } from './mfa.js';
 import type { PasskeyService } from './passkeys.js';
 import { type PasswordService, passwordSchema } from './password.js';
-import { signInBudget } from './rate-limits.js';
-import { revokeSessions } from './sessions.js';
+import type { SignInBudget } from './rate-limits.js';
+import type { SessionService } from './session-service.js';
 import type { SignInResult, SignInService } from './sign-in.js';
 import { emailSchema, fullNameSchema } from './users.js';
 
 export interface AuthRouteDeps {
-  db: Kysely<Database>;
-  clock: Clock;
+  /** Spent by every sign-in route: one shared per-client budget. */
+  budget: SignInBudget;
+  sessions: Pick<SessionService, 'end'>;
   secureCookies: boolean;
   /** TRUST_PROXY is set: forwarded client addresses are believed. */
   trustsProxy: boolean;
@@ -42,23 +40,28 @@ const secretText = z.string().min(1).max(200);
  * (all POST). Every route but sign-out spends one shared per-client budget.
  */
 export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
-  const { secureCookies } = deps;
-  const perClient = signInBudget(deps);
+  registerCodeRoutes(app, deps);
+  registerSignInRoutes(app, deps);
+  registerPasswordRoutes(app, deps);
+}
 
-  /** The browser ends any sign-in with exactly one cookie: the session. */
-  async function finishSignIn(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    result: Pick<SignInResult, 'status' | 'sessionToken'>,
-  ) {
-    const previous = request.principal;
-    if (previous?.kind === 'session') {
-      await revokeSessions(deps.db, previous.userId, deps.clock, { only: previous.sessionId });
-    }
-    setSessionCookie(reply, result.sessionToken, secureCookies);
-    clearSignInNonceCookie(reply, secureCookies);
-    return { status: result.status };
-  }
+/** The browser ends any sign-in with exactly one cookie: the session. */
+async function finishSignIn(
+  deps: Pick<AuthRouteDeps, 'sessions' | 'secureCookies'>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  result: Pick<SignInResult, 'status' | 'sessionToken'>,
+) {
+  const previous = request.principal;
+  if (previous?.kind === 'session') await deps.sessions.end(previous);
+  setSessionCookie(reply, result.sessionToken, deps.secureCookies);
+  clearSignInNonceCookie(reply, deps.secureCookies);
+  return { status: result.status };
+}
+
+/** Sign-up and sign-in by emailed code. */
+function registerCodeRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
+  const { secureCookies, budget: perClient } = deps;
 
   app.post('/api/v1/sign_up', perClient, async (request, reply) => {
     const body = parseInput(
@@ -92,8 +95,13 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
       body.code,
       contextOf(request),
     );
-    return finishSignIn(request, reply, result);
+    return finishSignIn(deps, request, reply, result);
   });
+}
+
+/** Password, bootstrap link, second factor and passkey sign-in; sign-out. */
+function registerSignInRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
+  const { secureCookies, budget: perClient } = deps;
 
   app.post('/api/v1/sign_in/password', perClient, async (request, reply) => {
     const body = parseInput(
@@ -105,14 +113,14 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
       body.password,
       contextOf(request),
     );
-    return finishSignIn(request, reply, result);
+    return finishSignIn(deps, request, reply, result);
   });
 
   app.post('/api/v1/sign_in/bootstrap', perClient, async (request, reply) => {
     if (!isLoopbackClient(request, deps.trustsProxy)) throw new NotFoundError();
     const body = parseInput(z.object({ token: secretText }), request.body);
     const result = await deps.signIn.signInWithBootstrapToken(body.token, contextOf(request));
-    return finishSignIn(request, reply, result);
+    return finishSignIn(deps, request, reply, result);
   });
 
   app.post('/api/v1/sign_in/mfa', perClient, async (request) => {
@@ -145,18 +153,21 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
       contextOf(request),
     );
     if (result.sessionToken === null) return { status: result.status };
-    return finishSignIn(request, reply, result);
+    return finishSignIn(deps, request, reply, result);
   });
 
   app.post('/api/v1/sign_out', async (request, reply) => {
     const principal = request.principal;
-    if (principal?.kind === 'session') {
-      await revokeSessions(deps.db, principal.userId, deps.clock, { only: principal.sessionId });
-    }
+    if (principal?.kind === 'session') await deps.sessions.end(principal);
     clearSessionCookie(reply, secureCookies);
     clearSignInNonceCookie(reply, secureCookies);
     return { status: 'signed_out' };
   });
+}
+
+/** Password reset and email confirmation by emailed link. */
+function registerPasswordRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
+  const { budget: perClient } = deps;
 
   app.post('/api/v1/password/forgot', perClient, async (request, reply) => {
     const body = parseInput(z.object({ email: emailSchema }), request.body);

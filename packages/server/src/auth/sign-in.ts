@@ -72,6 +72,7 @@ export function hashPassword(password: string): Promise<string> {
   return argon2Hash(password); // argon2id with the library's defaults (19 MiB, t=2)
 }
 
+/** Every way to sign in or up, and the session it starts. A factory of short methods. */
 export function createSignInService(deps: SignInDeps) {
   const { db, clock, personAudit } = deps;
 

@@ -1,24 +1,25 @@
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Clock } from '../core/clock.js';
 import { InvalidParamsError } from '../core/errors.js';
 import { GROUP_NAME, parseInput, UUID_PATTERN } from '../core/parse-input.js';
-import type { Database } from '../db/schema.js';
 import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import type { CredentialService } from './service.js';
 
 export interface CredentialRouteDeps {
-  db: Kysely<Database>;
-  clock: Clock;
   credentials: CredentialService;
 }
 
 const idParam = z.object({ slug: z.string(), id: z.string().regex(UUID_PATTERN, 'not an id') });
 
+/** API keys and runner enrollment keys. */
 export function registerCredentialRoutes(app: FastifyInstance, deps: CredentialRouteDeps): void {
+  registerApiKeyRoutes(app, deps);
+  registerEnrollmentKeyRoutes(app, deps);
+}
+
+/** API keys: list, mint, rotate, revoke. */
+function registerApiKeyRoutes(app: FastifyInstance, { credentials }: CredentialRouteDeps): void {
   const route = (spec: AccountRouteSpec) => registerAccountRoute(app, spec);
-  const { credentials } = deps;
 
   route({
     method: 'GET',
@@ -74,6 +75,14 @@ export function registerCredentialRoutes(app: FastifyInstance, deps: CredentialR
       await credentials.revokeApiKey(access, id, context);
     },
   });
+}
+
+/** Enrollment keys: list, mint, revoke. */
+function registerEnrollmentKeyRoutes(
+  app: FastifyInstance,
+  { credentials }: CredentialRouteDeps,
+): void {
+  const route = (spec: AccountRouteSpec) => registerAccountRoute(app, spec);
 
   route({
     method: 'GET',

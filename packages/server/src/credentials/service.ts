@@ -61,7 +61,10 @@ const enrollmentKeyColumns = [
   'last_used_at',
 ] as const;
 
-/** API keys and enrollment keys as the console and CLI manage them. Secrets are returned once. */
+/**
+ * API keys and enrollment keys as the console and CLI manage them. Secrets are
+ * returned once. A factory of short methods.
+ */
 export function createCredentialService(deps: CredentialDeps) {
   const { db, clock } = deps;
 

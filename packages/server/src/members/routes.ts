@@ -1,19 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { signInBudget } from '../auth/rate-limits.js';
+import type { SignInBudget } from '../auth/rate-limits.js';
 import { emailSchema } from '../auth/users.js';
-import type { Clock } from '../core/clock.js';
 import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import { ROLES } from '../core/roles.js';
-import type { Database } from '../db/schema.js';
 import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import { clearSignInNonceCookie, contextOf, setSessionCookie } from '../http/auth.js';
 import type { MemberService } from './service.js';
 
 export interface MemberRouteDeps {
-  db: Kysely<Database>;
-  clock: Clock;
+  /** Accepting an invitation can sign in: it spends the per-client sign-in budget. */
+  budget: SignInBudget;
   secureCookies: boolean;
   members: MemberService;
 }
@@ -37,18 +34,24 @@ const packAccess = z.discriminatedUnion('mode', [
   }),
 ]);
 
+/** Team management and invitations. */
 export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps): void {
-  const route = (spec: AccountRouteSpec) => registerAccountRoute(app, spec);
-  const { members } = deps;
+  registerTeamRoutes(app, deps);
+  registerInvitationRoutes(app, deps);
+}
 
-  route({
+/** Members: list, change role or access, suspend, reset credentials, remove. */
+function registerTeamRoutes(app: FastifyInstance, { members }: MemberRouteDeps): void {
+  const team = (spec: AccountRouteSpec) => registerAccountRoute(app, spec);
+
+  team({
     method: 'GET',
     path: '/members',
     permission: 'account.view',
     sessionOnly: true,
     handler: async (_request, access) => ({ members: await members.list(access) }),
   });
-  route({
+  team({
     method: 'PATCH',
     path: '/members/:id',
     permission: 'account.manage',
@@ -72,7 +75,7 @@ export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps
     ['suspend', true],
     ['unsuspend', false],
   ] as const) {
-    route({
+    team({
       method: 'POST',
       path: `/members/:id/${verb}`,
       permission: 'account.manage',
@@ -87,7 +90,7 @@ export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps
     ['end_sessions', 'sessions'],
     ['reset_mfa', 'mfa'],
   ] as const) {
-    route({
+    team({
       method: 'POST',
       path: `/members/:id/${verb}`,
       permission: 'account.manage',
@@ -98,7 +101,7 @@ export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps
       },
     });
   }
-  route({
+  team({
     method: 'DELETE',
     path: '/members/:id',
     permission: 'account.manage',
@@ -108,14 +111,21 @@ export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps
       await members.remove(access, id, context);
     },
   });
-  route({
+}
+
+/** Invitations: list, send, revoke, and the invitee's acceptance. */
+function registerInvitationRoutes(app: FastifyInstance, deps: MemberRouteDeps): void {
+  const { members } = deps;
+  const invitations = (spec: AccountRouteSpec) => registerAccountRoute(app, spec);
+
+  invitations({
     method: 'GET',
     path: '/invitations',
     permission: 'account.manage',
     sessionOnly: true,
     handler: async (_request, access) => ({ invitations: await members.listInvitations(access) }),
   });
-  route({
+  invitations({
     method: 'POST',
     path: '/invitations',
     permission: 'account.manage',
@@ -126,7 +136,7 @@ export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps
       return { invitation: await members.invite(access, body, context) };
     },
   });
-  route({
+  invitations({
     method: 'DELETE',
     path: '/invitations/:id',
     permission: 'account.manage',
@@ -138,7 +148,7 @@ export function registerMemberRoutes(app: FastifyInstance, deps: MemberRouteDeps
   });
 
   /** The emailed link's token, POSTed by the accept page (new or existing user); it can sign in. */
-  app.post('/api/v1/invitations/accept', signInBudget(deps), async (request, reply) => {
+  app.post('/api/v1/invitations/accept', deps.budget, async (request, reply) => {
     const body = parseInput(z.object({ token: z.string().min(1).max(200) }), request.body);
     const principal = request.principal;
     const session = principal?.kind === 'session' && principal.mfaSatisfied ? principal : null;
