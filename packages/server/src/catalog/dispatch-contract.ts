@@ -1,8 +1,7 @@
 import type { ActionDescriptor } from '@emisar/protocol';
-import type { Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { Db } from '../core/tx.js';
+import { advertisedWithTrust } from './advertised.js';
 import { contractDigest } from './manifest.js';
-import { advertisedWithTrust } from './queries.js';
 
 export type DispatchRefusal =
   | 'unknown_action'
@@ -44,7 +43,7 @@ export interface DispatchContractQuery {
  * the trusted one.
  */
 export async function resolveDispatchContract(
-  db: Kysely<Database>,
+  db: Db,
   query: DispatchContractQuery,
 ): Promise<DispatchContract> {
   const row = await advertisedWithTrust(db)

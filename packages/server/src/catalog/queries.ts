@@ -1,16 +1,6 @@
 import type { Db, Tx } from '../core/tx.js';
-
-/** What runners advertise (`ra`), each beside its pack version's trust (`pv`, null when never seen). */
-export function advertisedWithTrust(executor: Db) {
-  return executor
-    .selectFrom('runner_actions as ra')
-    .leftJoin('pack_versions as pv', (join) =>
-      join
-        .onRef('pv.account_id', '=', 'ra.account_id')
-        .onRef('pv.pack_id', '=', 'ra.pack_id')
-        .onRef('pv.version', '=', 'ra.pack_version'),
-    );
-}
+import { advertisedWithTrust } from './advertised.js';
+import { resolveDispatchContract } from './dispatch-contract.js';
 
 /** How a runner advertises one action, and whether a dispatch would pass the trust checks. */
 export interface AdvertisedAction {
@@ -95,5 +85,10 @@ export function forgetUnseenPackVersions(trx: Tx, accountId: string, before: str
 }
 
 /** The catalog's tables as other domains may read and write them. */
-export const catalogQueries = { advertisedActions, forgetRunnerActions, forgetUnseenPackVersions };
+export const catalogQueries = {
+  advertisedActions,
+  forgetRunnerActions,
+  forgetUnseenPackVersions,
+  resolveDispatchContract,
+};
 export type CatalogQueries = typeof catalogQueries;

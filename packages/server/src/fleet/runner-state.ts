@@ -1,6 +1,5 @@
 import type { RunnerStateFrame } from '@emisar/protocol';
 import { publishAccountEvent } from '../bus/account-events.js';
-import type { NotifyBus } from '../bus/notify-bus.js';
 import {
   type AdvertisementDeps,
   advertisementTooLarge,
@@ -11,7 +10,6 @@ import type { Db, Tx } from '../core/tx.js';
 
 export interface IngestDeps extends AdvertisementDeps {
   clock: Clock;
-  bus: NotifyBus;
 }
 
 /** The connection a runner_state arrived on. */
