@@ -1,6 +1,9 @@
 import type { Selectable } from 'kysely';
+import type { Clock } from '../core/clock.js';
+import { ConflictError, InvalidParamsError } from '../core/errors.js';
 import type { Db, Tx } from '../core/tx.js';
-import type { AccountsTable } from './tables.js';
+import { slugFromName, slugProblem } from './slug.js';
+import type { AccountSettings, AccountsTable } from './tables.js';
 
 export type AccountRow = Selectable<AccountsTable>;
 
@@ -75,8 +78,73 @@ export function liveAccountSettings(db: Db) {
     .execute();
 }
 
+export interface NewAccount {
+  name: string;
+  /** Derived from the name when absent. */
+  slug?: string;
+}
+
+const SLUG_ATTEMPTS = 5;
+
+/**
+ * A workspace record on the Free plan, in the caller's transaction. Its owner,
+ * policy and audit events are the caller's (members creates whole workspaces).
+ */
+export async function createAccount(trx: Tx, input: NewAccount, clock: Clock): Promise<AccountRow> {
+  if (input.slug !== undefined) {
+    const problem = slugProblem(input.slug);
+    if (problem) throw new InvalidParamsError(problem, 'invalid_slug');
+  }
+  const now = clock.now().toISOString();
+  for (let attempt = 0; attempt < SLUG_ATTEMPTS; attempt++) {
+    const slug = input.slug ?? slugFromName(input.name, attempt);
+    const account = await trx
+      .insertInto('accounts')
+      .values({ name: input.name, slug, plan: 'free', created_at: now })
+      .onConflict((oc) => oc.column('slug').doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (account) return account;
+    if (input.slug !== undefined) {
+      throw new ConflictError('That workspace slug is taken.', 'slug_taken');
+    }
+  }
+  throw new ConflictError('Could not find a free workspace slug.', 'slug_taken');
+}
+
+/** Sets a live account's plan, locking it first; the plan before, or null when there is no such account. */
+export async function changePlan(trx: Tx, slug: string, plan: string) {
+  const account = await trx
+    .selectFrom('accounts')
+    .select(['id', 'plan', 'slug'])
+    .where('slug', '=', slug)
+    .where('deleted_at', 'is', null)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!account) return null;
+  await trx.updateTable('accounts').set({ plan }).where('id', '=', account.id).execute();
+  return account;
+}
+
+/** Replaces a workspace's settings, and its name when given. */
+export async function updateSettings(
+  trx: Tx,
+  accountId: string,
+  settings: AccountSettings,
+  name: string | undefined,
+): Promise<void> {
+  await trx
+    .updateTable('accounts')
+    .set({ settings: JSON.stringify(settings), ...(name ? { name } : {}) })
+    .where('id', '=', accountId)
+    .execute();
+}
+
 /** What other domains read of accounts; app.ts passes it (or a Pick of it) to their factories. */
 export const accountQueries = {
+  createAccount,
+  changePlan,
+  updateSettings,
   findLiveAccountBySlug,
   findLiveAccountById,
   findAccountById,

@@ -29,11 +29,10 @@ import { personAudit } from '../members/person-audit.js';
 import { registerMemberRoutes } from '../members/routes.js';
 import { createMemberService } from '../members/service.js';
 import { registerWorkspaceRoutes } from '../members/workspace-routes.js';
+import { settingsChanger } from '../members/workspace-settings.js';
 import { createWorkspaceService } from '../members/workspaces.js';
 import { createDefaultPolicy } from '../policy/default-policy.js';
 import { accountQueries } from './queries.js';
-import { registerAccountRoutes } from './routes.js';
-import { settingsChanger } from './settings.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -125,8 +124,7 @@ export async function registerIdentity(
   registerSessionRoutes(app, { sessions });
   registerMfaRoutes(app, { mfa });
   registerPasskeyRoutes(app, { passkeys });
-  registerWorkspaceRoutes(app, { workspaces });
-  registerAccountRoutes(app, { changeSettings: settingsChanger(db) });
+  registerWorkspaceRoutes(app, { workspaces, changeSettings: settingsChanger(db) });
   registerMemberRoutes(app, { budget, secureCookies, members });
   registerCredentialRoutes(app, { credentials });
   return { outbox };

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { setPlan } from '../accounts/service.js';
 import { emailSchema, findOrCreateUser } from '../auth/users.js';
 import { PLANS } from '../billing/plans.js';
 import { systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
 import { mintBootstrapLink } from '../members/bootstrap-link.js';
+import { setPlan } from '../members/plans.js';
 import { createWorkspace } from '../members/workspaces.js';
 import { createDefaultPolicy } from '../policy/default-policy.js';
 import { cliContext, print, withDatabase } from './support.js';

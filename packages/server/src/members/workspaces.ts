@@ -1,5 +1,4 @@
-import { type AccountRow, liveAccountsByName } from '../accounts/queries.js';
-import { createAccount } from '../accounts/service.js';
+import { type AccountRow, createAccount, liveAccountsByName } from '../accounts/queries.js';
 import { recordAuditEvents } from '../audit/record.js';
 import { findUserById } from '../auth/users.js';
 import type {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccount } from '../accounts/queries.js';
 import { ManualClock } from '../core/clock.js';
 import type { Storage } from '../db/database.js';
 import { openTestStorage } from '../test-support/database.js';
-import { createAccount, setPlan } from './service.js';
+import { setPlan } from './plans.js';
 
 describe('plans', () => {
   let storage: Storage;

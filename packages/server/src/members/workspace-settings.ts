@@ -1,10 +1,11 @@
 import type { JsonObject } from '@emisar/protocol';
+import { updateSettings } from '../accounts/queries.js';
+import type { AccountSettings } from '../accounts/tables.js';
 import { recordAuditEvent } from '../audit/record.js';
 import type { AccountAccess } from '../core/access.js';
 import type { RequestContext } from '../core/context.js';
 import { ForbiddenError } from '../core/errors.js';
 import type { Db } from '../core/tx.js';
-import type { AccountSettings } from './tables.js';
 
 export type SettingsPatch = Partial<AccountSettings> & { name?: string };
 
@@ -30,11 +31,7 @@ export function settingsChanger(db: Db): ChangeSettings {
       Object.entries(patch).filter(([k, v]) => before[k as keyof AccountSettings] !== v),
     ) as JsonObject;
     await db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('accounts')
-        .set({ settings: JSON.stringify(settings), ...(name ? { name } : {}) })
-        .where('id', '=', access.account.id)
-        .execute();
+      await updateSettings(trx, access.account.id, settings, name);
       await recordAuditEvent(trx, {
         accountId: access.account.id,
         eventType: 'account.settings_changed',
