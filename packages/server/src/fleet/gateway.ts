@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import type { PublishedCatalog } from '../catalog/published.js';
 import type { Clock } from '../core/clock.js';
 import type { Db } from '../core/tx.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
@@ -16,7 +17,7 @@ import type { RunHooks } from './run-hooks.js';
 import { decodeRunnerControl, RUNNER_CONTROL_CHANNEL } from './runner-control.js';
 import { RunnerErrorTally } from './runner-error-tally.js';
 import { createFrameHandler, type SocketData } from './runner-frames.js';
-import { type IngestDeps, ingestRunnerState } from './runner-state.js';
+import { ingestRunnerState } from './runner-state.js';
 import { RUNNER_WORK_CHANNEL } from './runner-work.js';
 import type { TimingConfig } from './timing.js';
 import type { AuthenticatedRunner } from './tokens.js';
@@ -31,7 +32,8 @@ export interface GatewayDeps {
   clock: Clock;
   bus: NotifyBus;
   runHooks: RunHooks;
-  ingest: IngestDeps;
+  /** The published catalog: its hashes are trusted on first sighting. */
+  catalog: PublishedCatalog;
   timing: Pick<TimingConfig, 'heartbeatTimeoutMs' | 'runnerLeaseMs'>;
   log: GatewayLog;
 }
@@ -56,12 +58,13 @@ export interface RunnerGateway {
  * runner it holds has work.
  */
 export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
-  const { db, bus, runHooks, log } = deps;
+  const { db, clock, bus, runHooks, log } = deps;
+  const ingest = { catalog: deps.catalog, clock, bus };
   const runnerErrors = new RunnerErrorTally(log);
   const context: ConnectionContext = { log, runHooks, timing: deps.timing };
   const leases = createRunnerLeases({
     db,
-    clock: deps.clock,
+    clock,
     bus,
     nodeId: randomUUID(),
     leaseMs: deps.timing.runnerLeaseMs,
@@ -70,7 +73,7 @@ export function createRunnerGateway(deps: GatewayDeps): RunnerGateway {
     runHooks,
     log,
     runnerErrors,
-    ingestState: (conn, frame) => ingestRunnerState(db, deps.ingest, conn, frame),
+    ingestState: (conn, frame) => ingestRunnerState(db, ingest, conn, frame),
     renewLease: (conn) => leases.renew(conn),
   });
   const local = new LocalConnections((conn) => closed(conn, { leases, runHooks, log }));

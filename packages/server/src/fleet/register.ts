@@ -55,7 +55,7 @@ export async function registerFleet(
     clock,
     bus,
     runHooks,
-    ingest: { catalog: published, clock, bus },
+    catalog: published,
     timing: config.timing,
     log: app.log,
   });
