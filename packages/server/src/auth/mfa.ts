@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import { ConflictError, InvalidParamsError } from '../core/errors.js';
 import { createSecretBox, type SecretBox } from '../core/secret-box.js';
@@ -71,7 +71,7 @@ export async function beginTotpEnrolment(
  * recovery codes (returned once). Returns null for a wrong code.
  */
 export async function confirmTotpEnrolment(
-  trx: Transaction<Database>,
+  trx: Tx,
   user: UserRow,
   code: string,
   box: SecretBox,
@@ -97,10 +97,7 @@ export async function confirmTotpEnrolment(
   return { recoveryCodes: await replaceRecoveryCodes(trx, user.id) };
 }
 
-export async function replaceRecoveryCodes(
-  trx: Kysely<Database>,
-  userId: string,
-): Promise<string[]> {
+export async function replaceRecoveryCodes(trx: Tx, userId: string): Promise<string[]> {
   await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
   const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
   await trx
@@ -115,7 +112,7 @@ export async function replaceRecoveryCodes(
  * a recovery code (single use), recording the use. Null when it does not verify.
  */
 export async function verifySecondFactor(
-  trx: Kysely<Database>,
+  trx: Tx,
   userId: string,
   proof: SecondFactorProof,
   box: SecretBox,
@@ -158,7 +155,7 @@ export async function verifySecondFactor(
 }
 
 /** Removes TOTP and recovery codes; MFA stays on while passkeys remain. */
-export async function removeTotp(trx: Kysely<Database>, userId: string): Promise<void> {
+export async function removeTotp(trx: Tx, userId: string): Promise<void> {
   const passkeys = await trx
     .selectFrom('passkeys')
     .select('id')

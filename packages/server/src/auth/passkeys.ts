@@ -7,12 +7,13 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { InvalidParamsError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import type { SessionPrincipal } from '../core/principal.js';
+import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 import type { PersonAudit } from './person-audit.js';
 import { markSessionMfaVerified } from './sessions.js';
@@ -58,7 +59,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
 
   /** Uses up a challenge; null when it is unknown, used, expired or not for this purpose/user. */
   async function takeChallenge(
-    trx: Kysely<Database>,
+    trx: Tx,
     id: string,
     purpose: WebauthnChallengesTable['purpose'],
     userId: string | null,
@@ -264,7 +265,7 @@ export function createPasskeyService(deps: PasskeyDeps) {
   };
 
   async function completePendingSession(
-    trx: Transaction<Database>,
+    trx: Tx,
     pending: SessionPrincipal,
     user: { id: string; email: string },
     context: RequestContext,

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import type { AuthMethod, SessionPrincipal } from '../core/principal.js';
@@ -111,7 +111,7 @@ export async function markSessionMfaVerified(
 }
 
 export async function revokeSessions(
-  trx: Transaction<Database> | Kysely<Database>,
+  trx: Db,
   userId: string,
   clock: Clock,
   options: { except?: string; only?: string } = {},

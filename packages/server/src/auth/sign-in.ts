@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
@@ -8,6 +8,7 @@ import { UnauthorizedError } from '../core/errors.js';
 import type { AuthMethod, SessionPrincipal } from '../core/principal.js';
 import type { SecretBox } from '../core/secret-box.js';
 import { digestsEqual, sha256 } from '../core/secrets.js';
+import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 import type { MailOutbox } from '../mail/outbox.js';
 import { newSignInCode, normalizeSignInCode } from './codes.js';
@@ -83,7 +84,7 @@ export function createSignInService(deps: SignInDeps) {
    * gets the code; an unknown address is told it has no account, so its row
    * can never be used.
    */
-  async function issueCode(trx: Kysely<Database>, request: CodeRequest): Promise<NonceCookieValue> {
+  async function issueCode(trx: Tx, request: CodeRequest): Promise<NonceCookieValue> {
     const nonce = randomBytes(32).toString('base64url');
     const code = newSignInCode();
     const now = clock.now();
@@ -135,7 +136,7 @@ export function createSignInService(deps: SignInDeps) {
 
   /** The workspace a verified sign-up asked for, and its owner when the address was new. */
   async function completeSignUp(
-    trx: Transaction<Database>,
+    trx: Tx,
     signUp: PendingSignUp,
     registered: UserRow | undefined,
     context: RequestContext,
@@ -161,7 +162,7 @@ export function createSignInService(deps: SignInDeps) {
 
   /** Creates the session after a primary factor; the second factor may still be due. */
   async function startSession(
-    trx: Transaction<Database>,
+    trx: Tx,
     user: UserRow,
     method: AuthMethod,
     context: RequestContext,
@@ -188,7 +189,7 @@ export function createSignInService(deps: SignInDeps) {
     };
   }
 
-  async function confirmEmail(trx: Transaction<Database>, user: UserRow, context: RequestContext) {
+  async function confirmEmail(trx: Tx, user: UserRow, context: RequestContext) {
     if (user.confirmed_at) return;
     await trx
       .updateTable('users')

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import { findBySecret, mintSecret, SECRET_PREFIX, type SecretPrefix } from '../core/secrets.js';
+import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 import type { UserTokenPurpose } from './tables.js';
 
@@ -51,7 +52,7 @@ export async function mintUserToken(
 
 /** Marks the token used and returns its user, or null when it is not a live token of that purpose. */
 export async function consumeUserToken(
-  trx: Kysely<Database>,
+  trx: Tx,
   secret: string,
   purpose: UserTokenPurpose,
   clock: Clock,

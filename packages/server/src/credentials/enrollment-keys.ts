@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { accountIsUsable, findAccountById } from '../accounts/queries.js';
 import type { Clock } from '../core/clock.js';
 import { findBySecret, mintSecret, SECRET_PREFIX } from '../core/secrets.js';
+import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 
 export const SINGLE_USE_DEFAULT_TTL_MS = 24 * 3_600_000;
@@ -71,7 +72,7 @@ export interface LockedEnrollmentKey extends EnrollmentGrant {
  * malformed, unknown, revoked or expired, or its account is gone or disabled.
  */
 export async function lockEnrollmentKey(
-  trx: Kysely<Database>,
+  trx: Tx,
   secret: string,
   clock: Clock,
 ): Promise<LockedEnrollmentKey | null> {
@@ -98,7 +99,7 @@ export async function lockEnrollmentKey(
 
 /** Spends one use of a key locked by lockEnrollmentKey, in the same transaction. */
 export async function spendEnrollmentKeyUse(
-  trx: Kysely<Database>,
+  trx: Tx,
   key: EnrollmentGrant,
   clock: Clock,
 ): Promise<void> {
@@ -116,7 +117,7 @@ export async function spendEnrollmentKeyUse(
  * used up, or its account is gone; callers answer every null with the same 401.
  */
 export async function consumeEnrollmentKey(
-  trx: Kysely<Database>,
+  trx: Tx,
   secret: string,
   clock: Clock,
 ): Promise<EnrollmentGrant | null> {

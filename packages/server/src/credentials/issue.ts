@@ -1,9 +1,8 @@
-import type { Transaction } from 'kysely';
 import { recordAuditEvent } from '../audit/record.js';
 import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
-import type { Database } from '../db/schema.js';
+import type { Tx } from '../core/tx.js';
 import { type CreateApiKeyInput, type CreatedApiKey, createApiKey } from './api-keys.js';
 import {
   type CreatedEnrollmentKey,
@@ -22,7 +21,7 @@ export interface Issuer {
 
 /** Mints an API key and its `api_key.created` (or `.rotated`) event in the caller's transaction. */
 export async function issueApiKey(
-  trx: Transaction<Database>,
+  trx: Tx,
   issuer: Issuer,
   input: Omit<CreateApiKeyInput, 'accountId' | 'createdBy'>,
   clock: Clock,
@@ -51,7 +50,7 @@ export async function issueApiKey(
 
 /** Mints an enrollment key and its `enrollment_key.created` event in the caller's transaction. */
 export async function issueEnrollmentKey(
-  trx: Transaction<Database>,
+  trx: Tx,
   issuer: Issuer,
   input: Omit<CreateEnrollmentKeyInput, 'accountId' | 'createdBy'>,
   clock: Clock,
