@@ -2,34 +2,91 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { resolveAccountAccess } from './access/resolve.js';
 import { accountQueries } from './accounts/queries.js';
-import { registerIdentity } from './accounts/register-identity.js';
+import { createGrantService } from './approvals/grants.js';
+import { registerApprovalRoutes } from './approvals/routes.js';
+import { createApprovalService } from './approvals/service.js';
 import { approvalExpiryJob } from './approvals/sweep.js';
 import { registerAuditRoutes } from './audit/routes.js';
+import { auditJobs } from './audit/scheduler.js';
 import { identityCleanupJob } from './auth/cleanup.js';
+import { registerLinkPages } from './auth/link-pages.js';
+import { registerMeRoutes } from './auth/me-routes.js';
+import { createTotpBox } from './auth/mfa.js';
+import { registerMfaRoutes } from './auth/mfa-routes.js';
+import { createMfaService } from './auth/mfa-service.js';
+import { registerPasskeyRoutes } from './auth/passkey-routes.js';
+import { createPasskeyService } from './auth/passkeys.js';
+import { createPasswordService } from './auth/password.js';
+import { createProfileService } from './auth/profile.js';
+import { authQueries } from './auth/queries.js';
+import { signInBudget } from './auth/rate-limits.js';
+import { registerAuthRoutes } from './auth/routes.js';
+import { registerSessionRoutes } from './auth/session-routes.js';
+import { createSessionService } from './auth/session-service.js';
+import { createSignInService } from './auth/sign-in.js';
 import { signInFailureAuditJob } from './auth/sign-in-failures.js';
-import { createNotifyBus } from './bus/notify-bus.js';
+import { createNotifyBus, type NotifyBus } from './bus/notify-bus.js';
+import { loadPublishedCatalog } from './catalog/published.js';
 import { catalogQueries } from './catalog/queries.js';
+import { registerCatalogRoutes } from './catalog/routes.js';
+import { createCatalogService } from './catalog/service.js';
 import type { ServerConfig } from './config.js';
 import { type Clock, systemClock } from './core/clock.js';
+import { credentialQueries } from './credentials/queries.js';
+import { registerCredentialRoutes } from './credentials/routes.js';
+import { createCredentialService } from './credentials/service.js';
 import type { Storage } from './db/database.js';
 import { createOutageLog } from './db/outage-log.js';
 import { fleetCleanupJob } from './fleet/cleanup.js';
-import { registerFleet } from './fleet/register.js';
+import { createEnrollmentService } from './fleet/enrollment.js';
+import { createRunnerGateway, type RunnerGateway } from './fleet/gateway.js';
+import { fleetQueries } from './fleet/queries.js';
+import { registerFleetRoutes } from './fleet/routes.js';
 import type { RunHooks } from './fleet/run-hooks.js';
+import { createRunnerEndpointBudget } from './fleet/runner-budget.js';
+import { registerRunnerRoutes } from './fleet/runner-routes.js';
+import { createFleetService } from './fleet/service.js';
 import { installAccountAccess } from './http/account-routes.js';
+import { installAuth } from './http/auth.js';
 import { installCredentialLimits } from './http/credential-limits.js';
 import { installErrorHandling } from './http/errors.js';
 import { registerHealthRoutes } from './http/health-routes.js';
 import { installInputHygiene } from './http/input-hygiene.js';
 import { loggerOptions, requestIdOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
-import { createJobs } from './jobs/periodic.js';
+import { createJobs, type Jobs } from './jobs/periodic.js';
+import { registerDevMailboxRoutes } from './mail/dev-mailbox-routes.js';
+import { createMailOutbox, type MailOutbox } from './mail/outbox.js';
+import { createMailTransport } from './mail/transports.js';
 import { personAudit } from './members/person-audit.js';
-import { registerPolicy } from './policy/register.js';
-import { registerRuns } from './runs/register.js';
+import { registerMemberRoutes } from './members/routes.js';
+import { createMemberService } from './members/service.js';
+import { registerWorkspaceRoutes } from './members/workspace-routes.js';
+import { settingsChanger } from './members/workspace-settings.js';
+import { createWorkspaceService } from './members/workspaces.js';
+import { createDefaultPolicy } from './policy/default-policy.js';
+import { registerPolicyRoutes } from './policy/routes.js';
+import { createPolicyService } from './policy/service.js';
 import { createRunRelease } from './runs/release.js';
+import { registerRunRoutes } from './runs/routes.js';
 import { createRunHooks } from './runs/runner-hooks.js';
+import { createRunService } from './runs/service.js';
 import { dispatchTimeoutJob } from './runs/sweep.js';
+
+/*
+ * The composition root: the one place that builds every service, registers
+ * every route and starts every job. Read it top to bottom to see the whole
+ * graph; domains only declare what they need (their deps and ports).
+ */
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Queue mail in your own transaction: `app.mailOutbox.enqueue(trx, …)`, then `kick()` after commit. */
+    mailOutbox: MailOutbox;
+    /** This node's runner sockets (their error counts, local runner ids). */
+    runnerGateway: RunnerGateway;
+  }
+}
 
 /** How often each node looks for due mail (it is also woken after each commit that queues some). */
 const MAIL_DELIVERY_INTERVAL_MS = 2_000;
@@ -42,15 +99,54 @@ export interface AppDependencies {
   logStream?: NodeJS.WritableStream;
   /** Tests may stand in for the runs domain behind the runner gateway. */
   runHooks?: RunHooks;
+  /** The audit checkpoint and retention sweeps (the server turns them on; most tests leave them off). */
+  auditSweeps?: boolean;
+}
+
+/** What every wiring step below shares. */
+interface Wiring {
+  app: FastifyInstance;
+  config: ServerConfig;
+  db: Storage['db'];
+  clock: Clock;
+  bus: NotifyBus;
+  jobs: Jobs;
 }
 
 /** Assembles the HTTP application; listening is the caller's job. */
-export async function createApp({
+export async function createApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const { config, storage, clock = systemClock } = deps;
+  const app = await createHttpApp(deps);
+  const bus = createNotifyBus(storage, app.log);
+  app.addHook('onClose', () => bus.close());
+  const jobs = createJobs({ db: storage.db, log: app.log });
+  const wiring: Wiring = { app, config, db: storage.db, clock, bus, jobs };
+
+  installAccountAccess(app, (principal, slug) =>
+    resolveAccountAccess(storage.db, principal, slug, clock),
+  );
+  const outbox = await wireIdentity(wiring);
+  wireAudit(wiring, deps.auditSweeps ?? false);
+  await wireFleet(wiring, deps.runHooks);
+  wireRunsAndApprovals(wiring, outbox);
+
+  jobs.start(outbox.deliveryJob(MAIL_DELIVERY_INTERVAL_MS));
+  jobs.start(identityCleanupJob({ clock }));
+  jobs.start(signInFailureAuditJob({ personAudit }));
+  jobs.start(fleetCleanupJob({ clock, accounts: accountQueries, catalog: catalogQueries }));
+  jobs.start(dispatchTimeoutJob({ bus, clock, timing: config.timing }));
+  // Added last so it runs first on close (Fastify runs onClose hooks in reverse): the
+  // jobs stop before the bus and the mail transport they use are closed.
+  app.addHook('onClose', () => jobs.stop());
+  return app;
+}
+
+/** Fastify with the plumbing every route relies on: logging, TLS, errors, input rules, limits, headers. */
+async function createHttpApp({
   config,
   storage,
   clock = systemClock,
   logStream,
-  runHooks,
 }: AppDependencies): Promise<FastifyInstance> {
   const outage = createOutageLog();
   const app = Fastify({
@@ -78,53 +174,151 @@ export async function createApp({
   // Off by default; routes opt in with `config: { rateLimit: {...} }`.
   await app.register(rateLimit, { global: false });
   registerHealthRoutes(app, storage.db);
-  installAccountAccess(app, (principal, slug) =>
-    resolveAccountAccess(storage.db, principal, slug, clock),
-  );
-  const bus = createNotifyBus(storage, app.log);
-  app.addHook('onClose', () => bus.close());
-  await registerIdentity(app, { config, storage, clock, bus });
-  registerAuditRoutes(app, {
-    db: storage.db,
+  return app;
+}
+
+/** People, sessions, MFA, mail, workspaces, members and credentials. */
+async function wireIdentity({ app, config, db, clock, bus }: Wiring): Promise<MailOutbox> {
+  const { baseUrl, secureCookies } = config;
+  await installAuth(app, { db, clock, secretKey: config.secretKey, baseUrl, secureCookies });
+
+  const outbox = createMailOutbox({
+    db,
     clock,
-    baseUrl: config.baseUrl,
-    signingKey: config.signingKey,
+    secretKey: config.secretKey,
+    transport: createMailTransport(config.mail.transport),
+    from: config.mail.from,
+    log: app.log,
   });
-  await registerFleet(app, {
-    config,
-    storage,
+  app.decorate('mailOutbox', outbox);
+  app.addHook('onClose', () => outbox.close());
+  const trustsProxy = config.trustProxy !== false;
+  registerDevMailboxRoutes(app, { outbox, enabled: config.mail.devMailbox, trustsProxy });
+
+  const totpBox = createTotpBox(config.secretKey);
+  const workspaces = createWorkspaceService({ db, clock, createDefaultPolicy });
+  const signIn = createSignInService({
+    db,
+    clock,
+    outbox,
+    baseUrl,
+    totpBox,
+    personAudit,
+    createWorkspace: workspaces.create,
+  });
+  const passwords = createPasswordService({ db, clock, outbox, baseUrl, personAudit });
+  const passkeys = createPasskeyService({ db, clock, baseUrl, signIn, personAudit });
+  const members = createMemberService({
+    db,
+    clock,
+    bus,
+    outbox,
+    baseUrl,
+    signIn,
+    accounts: accountQueries,
+    auth: authQueries,
+    revokeMemberKeys: credentialQueries.revokeMembershipKeys,
+  });
+  const credentials = createCredentialService({ db, clock });
+  const sessions = createSessionService({ db, clock, personAudit });
+  const mfa = createMfaService({ db, clock, totpBox, personAudit });
+  const profile = createProfileService({ db, listWorkspaces: workspaces.list });
+  const budget = signInBudget({ db, clock });
+
+  registerAuthRoutes(app, {
+    budget,
+    sessions,
+    secureCookies,
+    trustsProxy,
+    signIn,
+    passwords,
+    passkeys,
+  });
+  registerLinkPages(app);
+  registerMeRoutes(app, { profile, passwords });
+  registerSessionRoutes(app, { sessions });
+  registerMfaRoutes(app, { mfa });
+  registerPasskeyRoutes(app, { passkeys });
+  registerWorkspaceRoutes(app, { workspaces, changeSettings: settingsChanger(db) });
+  registerMemberRoutes(app, { budget, secureCookies, members });
+  registerCredentialRoutes(app, { credentials });
+  return outbox;
+}
+
+/** The audit export, checkpoints and signing key routes, and (on a server) the audit sweeps. */
+function wireAudit({ app, config, db, clock, jobs }: Wiring, sweeps: boolean): void {
+  registerAuditRoutes(app, { db, clock, baseUrl: config.baseUrl, signingKey: config.signingKey });
+  if (!sweeps) return;
+  for (const job of auditJobs({ signingKey: config.signingKey, clock, config: config.audit })) {
+    jobs.start(job);
+  }
+}
+
+/** Runner enrollment and tokens, the runner WebSocket gateway, runners and pack trust. */
+async function wireFleet(wiring: Wiring, runHooks: RunHooks | undefined): Promise<void> {
+  const { app, config, db, clock, bus } = wiring;
+  const published = await loadPublishedCatalog(config.catalogFile);
+  const enrollment = createEnrollmentService({
+    db,
+    clock,
+    bus,
+    accounts: accountQueries,
+    tokenTtlMs: config.timing.runnerTokenTtlMs,
+  });
+  const gateway = createRunnerGateway({
+    db,
     clock,
     bus,
     runHooks:
       runHooks ??
       createRunHooks({
-        db: storage.db,
+        db,
         bus,
         clock,
         secretKey: config.secretKey,
         sentDeadlineMs: config.timing.sentDeadlineMs,
         log: app.log,
       }),
+    catalog: published,
+    timing: config.timing,
+    log: app.log,
   });
-  const { approvals } = registerPolicy(app, {
-    config,
-    storage,
+  await gateway.start();
+  app.decorate('runnerGateway', gateway);
+  await registerRunnerRoutes(app, {
+    enrollment,
+    budget: createRunnerEndpointBudget({ db, clock }),
+    gateway,
+    limits: config.rateLimits,
+  });
+  const fleet = createFleetService({
+    db,
     clock,
     bus,
-    outbox: app.mailOutbox,
-    runRelease: createRunRelease({ bus, clock }),
+    accounts: accountQueries,
+    catalog: catalogQueries,
   });
-  registerRuns(app, { config, storage, clock, bus, approvals });
+  registerFleetRoutes(app, { fleet });
+  const catalog = createCatalogService({ db, clock, bus, runners: fleetQueries });
+  registerCatalogRoutes(app, { catalog });
+}
 
-  const jobs = createJobs({ db: storage.db, log: app.log });
-  jobs.start(app.mailOutbox.deliveryJob(MAIL_DELIVERY_INTERVAL_MS));
-  jobs.start(identityCleanupJob({ clock }));
-  jobs.start(signInFailureAuditJob({ personAudit }));
-  jobs.start(fleetCleanupJob({ clock, accounts: accountQueries, catalog: catalogQueries }));
+/** Policy, approvals and grants, and runs (approvals release runs through a port runs implement). */
+function wireRunsAndApprovals({ app, config, db, clock, bus, jobs }: Wiring, outbox: MailOutbox) {
+  const approvals = createApprovalService({
+    db,
+    clock,
+    bus,
+    outbox,
+    baseUrl: config.baseUrl,
+    runRelease: createRunRelease({ bus, clock }),
+    approvalTtlMs: config.timing.approvalTtlMs,
+  });
+  const policies = createPolicyService({ db, clock });
+  registerPolicyRoutes(app, { db, clock, policies });
+  registerApprovalRoutes(app, { db, clock, approvals, grants: createGrantService({ db, clock }) });
   jobs.start(approvalExpiryJob({ approvals, intervalMs: config.timing.sweepIntervalMs }));
-  jobs.start(dispatchTimeoutJob({ bus, clock, timing: config.timing }));
-  // Added last so it runs first on close (Fastify runs onClose hooks in reverse): the
-  // jobs stop before the bus and the mail transport they use are closed.
-  app.addHook('onClose', () => jobs.stop());
-  return app;
+
+  const runs = createRunService({ db, bus, clock, secretKey: config.secretKey, approvals });
+  registerRunRoutes(app, { runs });
 }

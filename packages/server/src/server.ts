@@ -1,12 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { createApp } from './app.js';
-import { auditJobs } from './audit/scheduler.js';
 import type { ServerConfig } from './config.js';
-import { systemClock } from './core/clock.js';
 import { describeStorage, openCheckedStorage } from './db/checked-storage.js';
 import type { Storage } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
-import { createJobs } from './jobs/periodic.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -19,16 +16,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const storage = await openCheckedStorage(config.storage);
   try {
     await migrateToLatest(storage.db);
-    const app = await createApp({ config, storage });
+    const app = await createApp({ config, storage, auditSweeps: true });
     await app.listen({ port: config.port, host: config.host });
-    const sweeps = createJobs({ db: storage.db, log: app.log });
-    for (const job of auditJobs({
-      signingKey: config.signingKey,
-      clock: systemClock,
-      config: config.audit,
-    })) {
-      sweeps.start(job);
-    }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const scheme = config.tls ? 'https' : 'http';
@@ -44,7 +33,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       url,
       close: () => {
         closing ??= (async () => {
-          await sweeps.stop();
           await app.close();
           await storage.close();
         })();

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { systemContext } from '../core/context.js';
 import type { Storage } from '../db/database.js';
+import { hitDurableLimit } from '../limits/durable-limit.js';
 import { seedWorkspace } from '../test-support/accounts.js';
 import { openTestStorage } from '../test-support/database.js';
 import { cleanUpIdentityRows } from './cleanup.js';
-import { hitDurableLimit } from './rate-limits.js';
 import { createSession, revokeSessions } from './sessions.js';
 import { mintUserToken } from './user-tokens.js';
 

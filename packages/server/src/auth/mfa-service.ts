@@ -6,6 +6,7 @@ import { ConflictError, UnauthorizedError } from '../core/errors.js';
 import type { SessionPrincipal } from '../core/principal.js';
 import type { SecretBox } from '../core/secret-box.js';
 import type { Db, Tx } from '../core/tx.js';
+import { hitDurableLimit } from '../limits/durable-limit.js';
 import {
   beginTotpEnrolment,
   confirmTotpEnrolment,
@@ -15,7 +16,7 @@ import {
   verifySecondFactor,
 } from './mfa.js';
 import type { PersonAudit } from './person-audit.js';
-import { hitDurableLimit, MFA_LIMIT } from './rate-limits.js';
+import { MFA_LIMIT } from './rate-limits.js';
 import { markSessionAuthenticated, markSessionMfaVerified } from './sessions.js';
 import { findUserById } from './users.js';
 

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { RateLimitedError, UnavailableError } from '../core/errors.js';
 import type { Storage } from '../db/database.js';
+import { hitDurableLimit } from '../limits/durable-limit.js';
 import { openTestStorage } from '../test-support/database.js';
-import { clientKey, hitDurableLimit } from './rate-limits.js';
+import { clientKey } from './rate-limits.js';
 
 describe('durable rate limits', () => {
   let storage: Storage;

@@ -1,17 +1,9 @@
 import { isIPv6 } from 'node:net';
 import type { FastifyRequest } from 'fastify';
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
-import { RateLimitedError, UnavailableError } from '../core/errors.js';
-import { sha256 } from '../core/secrets.js';
-import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Database } from '../db/schema.js';
-
-export interface DurableLimit {
-  name: string;
-  max: number;
-  windowMs: number;
-}
+import { type DurableLimit, hitDurableLimit } from '../limits/durable-limit.js';
 
 /** Every sign-in route together (password, codes, sign-up, reset, passkey, MFA, links), per client. */
 export const SIGN_IN_PER_CLIENT: DurableLimit = {
@@ -33,42 +25,6 @@ export const MAIL_PER_ADDRESS: DurableLimit = {
 };
 /** MFA attempts per user: durable and failing closed. */
 export const MFA_LIMIT: DurableLimit = { name: 'mfa', max: 5, windowMs: 5 * 60_000 };
-
-/**
- * Counts one hit against a fixed window stored in the database, so the limit
- * holds across restarts and nodes. Throws RateLimitedError past the limit and
- * UnavailableError when the counter cannot be read (fails closed).
- */
-export async function hitDurableLimit(
-  db: Kysely<Database>,
-  limit: DurableLimit,
-  subject: string,
-  clock: Clock,
-): Promise<void> {
-  const bucket = `${limit.name}:${sha256(subject).toString('base64url')}`;
-  const now = clock.now();
-  const windowFloor = new Date(now.getTime() - limit.windowMs).toISOString();
-  let row: { hits: number; window_started_at: string } | undefined;
-  try {
-    const result = await sql<{ hits: number; window_started_at: string }>`
-      INSERT INTO rate_limit_counters AS c (bucket, window_started_at, hits)
-      VALUES (${bucket}, ${now.toISOString()}, 1)
-      ON CONFLICT (bucket) DO UPDATE SET
-        hits = CASE WHEN c.window_started_at <= ${windowFloor} THEN 1 ELSE c.hits + 1 END,
-        window_started_at = CASE WHEN c.window_started_at <= ${windowFloor}
-          THEN excluded.window_started_at ELSE c.window_started_at END
-      RETURNING hits, window_started_at`.execute(db);
-    row = result.rows[0];
-  } catch (error) {
-    if (isDatabaseUnavailable(error)) throw error;
-    throw new UnavailableError('Cannot check the rate limit right now; try again shortly.');
-  }
-  if (!row) throw new UnavailableError('Cannot check the rate limit right now; try again shortly.');
-  if (row.hits > limit.max) {
-    const resetAt = new Date(row.window_started_at).getTime() + limit.windowMs;
-    throw new RateLimitedError((resetAt - now.getTime()) / 1000);
-  }
-}
 
 /**
  * Counts a request that names an address, before anything looks the address

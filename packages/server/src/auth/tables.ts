@@ -110,12 +110,6 @@ export interface SignInFailuresTable {
   occurred_at: Timestamp;
 }
 
-export interface RateLimitCountersTable {
-  bucket: string;
-  window_started_at: Timestamp;
-  hits: number;
-}
-
 export interface AuthTables {
   users: UsersTable;
   recovery_codes: RecoveryCodesTable;
@@ -125,5 +119,4 @@ export interface AuthTables {
   sign_in_codes: SignInCodesTable;
   user_tokens: UserTokensTable;
   sign_in_failures: SignInFailuresTable;
-  rate_limit_counters: RateLimitCountersTable;
 }

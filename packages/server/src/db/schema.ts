@@ -5,6 +5,7 @@ import type { AuthTables } from '../auth/tables.js';
 import type { CatalogTables } from '../catalog/tables.js';
 import type { CredentialTables } from '../credentials/tables.js';
 import type { FleetTables } from '../fleet/tables.js';
+import type { LimitTables } from '../limits/tables.js';
 import type { MailTables } from '../mail/tables.js';
 import type { MemberTables } from '../members/tables.js';
 import type { PolicyTables } from '../policy/tables.js';
@@ -25,4 +26,5 @@ export interface Database
     CatalogTables,
     PolicyTables,
     RunTables,
-    ApprovalTables {}
+    ApprovalTables,
+    LimitTables {}

@@ -1,6 +1,6 @@
-import { hitDurableLimit } from '../auth/rate-limits.js';
 import type { Clock } from '../core/clock.js';
 import type { Db } from '../core/tx.js';
+import { hitDurableLimit } from '../limits/durable-limit.js';
 
 export type RunnerEndpoint = 'runner_register' | 'runner_refresh';
 

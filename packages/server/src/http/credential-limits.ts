@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
-import { hitDurableLimit } from '../auth/rate-limits.js';
 import type { Clock } from '../core/clock.js';
 import type { Principal } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
+import { hitDurableLimit } from '../limits/durable-limit.js';
 import { isStateChanging } from './auth.js';
 import type { RateLimitConfig } from './rate-limit-config.js';
 
