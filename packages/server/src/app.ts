@@ -23,6 +23,7 @@ import { signInBudget } from './auth/rate-limits.js';
 import { registerAuthRoutes } from './auth/routes.js';
 import { registerSessionRoutes } from './auth/session-routes.js';
 import { createSessionService } from './auth/session-service.js';
+import { resolveSession } from './auth/sessions.js';
 import { createSignInService } from './auth/sign-in.js';
 import { signInFailureAuditJob } from './auth/sign-in-failures.js';
 import { createNotifyBus, type NotifyBus } from './bus/notify-bus.js';
@@ -32,10 +33,11 @@ import { registerCatalogRoutes } from './catalog/routes.js';
 import { createCatalogService } from './catalog/service.js';
 import type { ServerConfig } from './config.js';
 import { type Clock, systemClock } from './core/clock.js';
+import { authenticateApiKey } from './credentials/api-keys.js';
 import { credentialQueries } from './credentials/queries.js';
 import { registerCredentialRoutes } from './credentials/routes.js';
 import { createCredentialService } from './credentials/service.js';
-import type { Storage } from './db/database.js';
+import { pingDatabase, type Storage } from './db/database.js';
 import { createOutageLog } from './db/outage-log.js';
 import { fleetCleanupJob } from './fleet/cleanup.js';
 import { createEnrollmentService } from './fleet/enrollment.js';
@@ -90,6 +92,8 @@ declare module 'fastify' {
 
 /** How often each node looks for due mail (it is also woken after each commit that queues some). */
 const MAIL_DELIVERY_INTERVAL_MS = 2_000;
+/** How long `/readyz` waits for the database before answering 503. */
+const READY_TIMEOUT_MS = 2_000;
 
 export interface AppDependencies {
   config: ServerConfig;
@@ -173,14 +177,20 @@ async function createHttpApp({
   await installSecurityHeaders(app, config.secureCookies);
   // Off by default; routes opt in with `config: { rateLimit: {...} }`.
   await app.register(rateLimit, { global: false });
-  registerHealthRoutes(app, storage.db);
+  registerHealthRoutes(app, () => pingDatabase(storage.db, READY_TIMEOUT_MS));
   return app;
 }
 
 /** People, sessions, MFA, mail, workspaces, members and credentials. */
 async function wireIdentity({ app, config, db, clock, bus }: Wiring): Promise<MailOutbox> {
   const { baseUrl, secureCookies } = config;
-  await installAuth(app, { db, clock, secretKey: config.secretKey, baseUrl, secureCookies });
+  await installAuth(app, {
+    resolveSession: (token) => resolveSession(db, token, clock),
+    authenticateApiKey: (secret) => authenticateApiKey(db, secret, clock),
+    secretKey: config.secretKey,
+    baseUrl,
+    secureCookies,
+  });
 
   const outbox = createMailOutbox({
     db,

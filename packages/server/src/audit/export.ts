@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { AuditContext } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import type { ExportCoverage } from './export-head.js';
@@ -10,7 +11,7 @@ import {
   EXPORTED_EVENT_TYPE,
   encodeCursor,
 } from './query.js';
-import { type AuditContext, lockAuditChain, recordOffChainAuditEvent } from './record.js';
+import { lockAuditChain, recordOffChainAuditEvent } from './record.js';
 
 /** Rows per keyset query when streaming: memory stays at about two batches. */
 const STREAM_BATCH = 2000;

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { canonicalJson, type JsonObject } from '@emisar/protocol';
 import { type Kysely, sql } from 'kysely';
 import { entitlementsOf } from '../billing/plans.js';
-import type { AuditActor } from '../core/actor.js';
+import type { AuditActor, AuditContext } from '../core/actor.js';
 import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 import { type AuditEventBody, chainHash } from './chain.js';
@@ -14,15 +14,6 @@ export interface AuditTarget {
   kind: string;
   id: string | null;
   label: string | null;
-}
-
-/** Where the change came from: the HTTP request and how its caller signed in. */
-export interface AuditContext {
-  ip?: string | null;
-  userAgent?: string | null;
-  requestId?: string | null;
-  authMethod?: string | null;
-  mfa?: boolean | null;
 }
 
 export interface AuditEventInput {

@@ -1,12 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
-import type { AuthMethod, SessionPrincipal } from '../core/principal.js';
+import { type AuthMethod, SESSION_LIFETIME_MS, type SessionPrincipal } from '../core/principal.js';
 import { mintSecret, SECRET_PREFIX, sha256 } from '../core/secrets.js';
 import type { Db } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 
-export const SESSION_LIFETIME_MS = 60 * 86_400_000;
 const LAST_SEEN_GRANULARITY_MS = 60_000;
 
 export interface NewSession {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { AuditContext } from '../audit/record.js';
+import type { AuditContext } from '../core/actor.js';
 import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
-import type { AuditContext } from '../audit/record.js';
+import type { AuditContext } from '../core/actor.js';
 import type { Timestamp } from '../core/columns.js';
 import type { AuthMethod } from '../core/principal.js';
 

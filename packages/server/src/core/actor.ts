@@ -7,6 +7,15 @@ export interface AuditActor {
   label: string | null;
 }
 
+/** Where the change came from: the HTTP request and how its caller signed in. */
+export interface AuditContext {
+  ip?: string | null;
+  userAgent?: string | null;
+  requestId?: string | null;
+  authMethod?: string | null;
+  mfa?: boolean | null;
+}
+
 /** The server itself, acting on its own schedule or on a command line; the label says which part. */
 export const systemActor = (label: string): AuditActor => ({ kind: 'system', id: null, label });
 

@@ -9,6 +9,9 @@ export type AuthMethod =
 
 export type ApiKeyKind = 'mcp' | 'audit_export';
 
+/** How long a session (and its cookie) lives. */
+export const SESSION_LIFETIME_MS = 60 * 86_400_000;
+
 /** A signed-in person, from the session cookie. */
 export interface SessionPrincipal {
   kind: 'session';

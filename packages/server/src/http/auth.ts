@@ -1,14 +1,15 @@
 import cookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
-import { resolveSession, SESSION_LIFETIME_MS } from '../auth/sessions.js';
-import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ForbiddenError, InvalidParamsError, UnauthorizedError } from '../core/errors.js';
-import type { KeyPrincipal, Principal, SessionPrincipal } from '../core/principal.js';
+import {
+  type ApiKeyPrincipal,
+  type KeyPrincipal,
+  type Principal,
+  SESSION_LIFETIME_MS,
+  type SessionPrincipal,
+} from '../core/principal.js';
 import { deriveKey } from '../core/secret-box.js';
-import { authenticateApiKey } from '../credentials/api-keys.js';
-import type { Database } from '../db/schema.js';
 import { requestContext } from './request-context.js';
 
 declare module 'fastify' {
@@ -24,8 +25,10 @@ export const CSRF_HEADER = 'x-emisar-csrf';
 export const SIGN_IN_NONCE_TTL_S = 15 * 60;
 
 export interface AuthHttpDeps {
-  db: Kysely<Database>;
-  clock: Clock;
+  /** The person a session token belongs to, or null (unknown, expired, revoked). */
+  resolveSession(token: string): Promise<SessionPrincipal | null>;
+  /** Who an API key secret acts as, or null for any key that does not work. */
+  authenticateApiKey(secret: string): Promise<ApiKeyPrincipal | null>;
   secretKey: Buffer;
   baseUrl: string;
   secureCookies: boolean;
@@ -55,7 +58,7 @@ export async function installAuth(app: FastifyInstance, deps: AuthHttpDeps): Pro
     // Other bearer kinds (OAuth, runner tokens) belong to their own routes.
     if (authorization !== undefined && (isRestApi(request) || isApiKeyBearer(authorization))) {
       const match = /^Bearer ([!-~]{1,512})$/.exec(authorization);
-      const key = match ? await authenticateApiKey(deps.db, match[1]!, deps.clock) : null;
+      const key = match ? await deps.authenticateApiKey(match[1]!) : null;
       if (!key) throw badBearer();
       request.principal = { kind: 'api_key', key };
       return;
@@ -64,7 +67,7 @@ export async function installAuth(app: FastifyInstance, deps: AuthHttpDeps): Pro
     if (raw) {
       const unsigned = request.unsignCookie(raw);
       if (unsigned.valid && unsigned.value) {
-        request.principal = await resolveSession(deps.db, unsigned.value, deps.clock);
+        request.principal = await deps.resolveSession(unsigned.value);
       }
     }
     if (isStateChanging(request)) checkCsrf(request, origin);

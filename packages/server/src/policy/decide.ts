@@ -1,7 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { findEffectivePolicy, type PolicyScope } from './queries.js';
+import { findEffectivePolicy } from './queries.js';
 import { evaluateRules, type PolicyDecision } from './rules.js';
+import type { PolicySnapshot } from './tables.js';
+
+export type { PolicySnapshot } from './tables.js';
 
 export interface PolicyQuestion {
   accountId: string;
@@ -11,18 +14,6 @@ export interface PolicyQuestion {
   risk: string;
   /** API key or OAuth token: the agent stop switch applies. */
   viaAgent: boolean;
-}
-
-/** Stored on the run: which policy decided, at which version, by which rule. */
-export interface PolicySnapshot {
-  policy_id: string | null;
-  scope: PolicyScope | null;
-  vsn: number | null;
-  decision: PolicyDecision;
-  /** `override:<name>`, `default:<tier>`, or null. */
-  matched_rule: string | null;
-  /** `override`, `default`, `no_policy`, `unknown_risk`, `invalid_rules`, `agents_stopped`. */
-  reason: string;
 }
 
 export interface PolicyOutcome {

@@ -21,6 +21,18 @@ export interface PoliciesTable {
   deleted_at: Timestamp | null;
 }
 
+/** Stored on the run: which policy decided, at which version, by which rule. */
+export interface PolicySnapshot {
+  policy_id: string | null;
+  scope: PoliciesTable['scope'] | null;
+  vsn: number | null;
+  decision: PolicyDecision;
+  /** `override:<name>`, `default:<tier>`, or null. */
+  matched_rule: string | null;
+  /** `override`, `default`, `no_policy`, `unknown_risk`, `invalid_rules`, `agents_stopped`. */
+  reason: string;
+}
+
 export interface PolicyTables {
   policies: PoliciesTable;
 }

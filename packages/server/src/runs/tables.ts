@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { Timestamp } from '../core/columns.js';
-import type { PolicySnapshot } from '../policy/decide.js';
+import type { PolicySnapshot } from '../policy/tables.js';
 
 export const IN_PROGRESS_STATUSES = [
   'pending',

@@ -1,9 +1,8 @@
 import type { Selectable, Updateable } from 'kysely';
-import type { AuditContext } from '../audit/record.js';
 import { recordAuditEvent } from '../audit/record.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { AuditActor } from '../core/actor.js';
+import type { AuditActor, AuditContext } from '../core/actor.js';
 import type { Tx } from '../core/tx.js';
 import { appendRunEvents } from './run-events.js';
 import { isTerminal, type RunStatus, type RunsTable } from './tables.js';
