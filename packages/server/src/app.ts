@@ -61,11 +61,13 @@ import { registerDevMailboxRoutes } from './mail/dev-mailbox-routes.js';
 import { createMailOutbox, type MailOutbox } from './mail/outbox.js';
 import { createMailTransport } from './mail/transports.js';
 import { personAudit } from './members/person-audit.js';
+import { memberQueries } from './members/queries.js';
 import { registerMemberRoutes } from './members/routes.js';
 import { createMemberService } from './members/service.js';
 import { registerWorkspaceRoutes } from './members/workspace-routes.js';
 import { settingsChanger } from './members/workspace-settings.js';
 import { createWorkspaceService } from './members/workspaces.js';
+import { createPolicyDecider } from './policy/decide.js';
 import { createDefaultPolicy } from './policy/default-policy.js';
 import { registerPolicyRoutes } from './policy/routes.js';
 import { createPolicyService } from './policy/service.js';
@@ -138,7 +140,7 @@ export async function createApp(deps: AppDependencies): Promise<FastifyInstance>
   jobs.start(identityCleanupJob({ clock }));
   jobs.start(signInFailureAuditJob({ personAudit }));
   jobs.start(fleetCleanupJob({ clock, accounts: accountQueries, catalog: catalogQueries }));
-  jobs.start(dispatchTimeoutJob({ bus, clock, timing: config.timing }));
+  jobs.start(dispatchTimeoutJob({ bus, clock, timing: config.timing, fleet: fleetQueries }));
   // Added last so it runs first on close (Fastify runs onClose hooks in reverse): the
   // jobs stop before the bus and the mail transport they use are closed.
   app.addHook('onClose', () => jobs.stop());
@@ -288,6 +290,7 @@ async function wireFleet(wiring: Wiring, runHooks: RunHooks | undefined): Promis
         secretKey: config.secretKey,
         sentDeadlineMs: config.timing.sentDeadlineMs,
         log: app.log,
+        fleet: fleetQueries,
       }),
     catalog: published,
     timing: config.timing,
@@ -315,6 +318,7 @@ async function wireFleet(wiring: Wiring, runHooks: RunHooks | undefined): Promis
 
 /** Policy, approvals and grants, and runs (approvals release runs through a port runs implement). */
 function wireRunsAndApprovals({ app, config, db, clock, bus, jobs }: Wiring, outbox: MailOutbox) {
+  const decidePolicy = createPolicyDecider({ accounts: accountQueries });
   const approvals = createApprovalService({
     db,
     clock,
@@ -323,12 +327,31 @@ function wireRunsAndApprovals({ app, config, db, clock, bus, jobs }: Wiring, out
     baseUrl: config.baseUrl,
     runRelease: createRunRelease({ bus, clock }),
     approvalTtlMs: config.timing.approvalTtlMs,
+    decidePolicy,
+    accounts: accountQueries,
+    auth: authQueries,
+    members: memberQueries,
+    credentials: credentialQueries,
   });
-  const policies = createPolicyService({ db, clock });
-  registerPolicyRoutes(app, { db, clock, policies });
-  registerApprovalRoutes(app, { db, clock, approvals, grants: createGrantService({ db, clock }) });
+  const policies = createPolicyService({
+    db,
+    clock,
+    accounts: accountQueries,
+    fleet: fleetQueries,
+    catalog: catalogQueries,
+  });
+  registerPolicyRoutes(app, { policies });
+  registerApprovalRoutes(app, { approvals, grants: createGrantService({ db, clock }) });
   jobs.start(approvalExpiryJob({ approvals, intervalMs: config.timing.sweepIntervalMs }));
 
-  const runs = createRunService({ db, bus, clock, secretKey: config.secretKey, approvals });
+  const runs = createRunService({
+    db,
+    bus,
+    clock,
+    secretKey: config.secretKey,
+    approvals,
+    decidePolicy,
+    fleet: fleetQueries,
+  });
   registerRunRoutes(app, { runs });
 }

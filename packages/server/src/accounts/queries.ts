@@ -152,5 +152,22 @@ export const accountQueries = {
   oldestLiveAccount,
   lockAccount,
   liveAccountSettings,
+  setAgentsStopped,
 };
 export type AccountQueries = typeof accountQueries;
+
+/** Turns the agent stop switch on (at `stoppedAt`) or off; false when it already was. */
+export async function setAgentsStopped(
+  trx: Tx,
+  accountId: string,
+  stoppedAt: string | null,
+): Promise<boolean> {
+  const changed = await trx
+    .updateTable('accounts')
+    .set({ agents_stopped_at: stoppedAt })
+    .where('id', '=', accountId)
+    .where('agents_stopped_at', stoppedAt ? 'is' : 'is not', null)
+    .returning('id')
+    .executeTakeFirst();
+  return changed !== undefined;
+}

@@ -19,7 +19,12 @@ import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
 import { signInCodeFrom } from '../test-support/smtp-sink.js';
 import { type ApprovalService, createApprovalService } from './service.js';
-import { parkedRun, RecordingRunRelease, trustedRunner } from './test-support/fixtures.js';
+import {
+  approvalDataDeps,
+  parkedRun,
+  RecordingRunRelease,
+  trustedRunner,
+} from './test-support/fixtures.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are read loosely in assertions.
 type Loose = Record<string, any>;
@@ -156,6 +161,7 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       baseUrl: h.config.baseUrl,
       runRelease: createRunRelease(h),
       approvalTtlMs: TTL_MS,
+      ...approvalDataDeps,
     });
   });
   afterAll(() => h.close());
@@ -821,6 +827,7 @@ describe(`approvals (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
       baseUrl: h.config.baseUrl,
       runRelease: recording,
       approvalTtlMs: TTL_MS,
+      ...approvalDataDeps,
     });
     const { id, runId } = await park();
     h.clock.advance(TTL_MS + 1);

@@ -97,7 +97,7 @@ async function decideInTransaction(
   const request = await lockOpenRequest(ctx, trx, vote.access, requestId);
   if (request === 'expired') return { kind: 'expired' };
   checkVoter(ctx, vote, request);
-  const lifetime = await grantLifetime(trx, vote, request);
+  const lifetime = await grantLifetime(ctx, trx, vote, request);
   await castVote(ctx, trx, vote, request);
   if (vote.input.decision === 'deny') return deny(ctx, trx, vote, request);
   const approvals = await countApprovals(trx, request.id);
@@ -157,8 +157,13 @@ function checkVoter(ctx: ApprovalsContext, vote: Vote, request: ApprovalRow): vo
 }
 
 /** The asked grant's lifetime under the workspace's cap (refused when grants are off). */
-async function grantLifetime(trx: Tx, vote: Vote, request: ApprovalRow): Promise<number | null> {
-  const account = await workspaceOf(trx, request.account_id);
+async function grantLifetime(
+  ctx: ApprovalsContext,
+  trx: Tx,
+  vote: Vote,
+  request: ApprovalRow,
+): Promise<number | null> {
+  const account = await workspaceOf(ctx, trx, request.account_id);
   return vote.input.grant
     ? grantLifetimeSeconds(vote.input.grant, account.settings.max_grant_lifetime_seconds)
     : null;
@@ -330,17 +335,17 @@ async function grantOnApproval(
 ): Promise<string | null> {
   const grant = vote.input.grant;
   if (!grant || lifetime === null || !request.api_key_id) return null;
-  const key = await trx
-    .selectFrom('api_keys')
-    .select('lineage_id')
-    .where('id', '=', request.api_key_id)
-    .where('account_id', '=', request.account_id)
-    .executeTakeFirstOrThrow();
+  const lineageId = await ctx.credentials.apiKeyLineage(
+    trx,
+    request.account_id,
+    request.api_key_id,
+  );
+  if (!lineageId) throw new Error(`no API key ${request.api_key_id}`);
   return createStandingGrant(trx, {
     accountId: request.account_id,
     requestId: request.id,
     createdByUserId: vote.userId,
-    apiKeyLineageId: key.lineage_id,
+    apiKeyLineageId: lineageId,
     actionId: request.action_id,
     packRef: request.pack_ref,
     runnerId: request.runner_id,

@@ -6,6 +6,7 @@ import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { InvalidParamsError, NotFoundError } from '../core/errors.js';
 import { UUID_PATTERN } from '../core/parse-input.js';
+import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 import type { StandingGrantsTable } from './tables.js';
 
@@ -42,7 +43,7 @@ export interface GrantMatch {
  * grant is preferred over an any-args one, then the one expiring first.
  */
 export async function takeStandingGrant(
-  trx: Kysely<Database>,
+  trx: Tx,
   match: GrantMatch,
   clock: Clock,
 ): Promise<string | null> {
@@ -86,7 +87,7 @@ export function grantLifetimeSeconds(
 }
 
 export async function createStandingGrant(
-  trx: Kysely<Database>,
+  trx: Tx,
   grant: {
     accountId: string;
     requestId: string;

@@ -1,7 +1,5 @@
-import type { Kysely } from 'kysely';
 import { publishAccountEvent } from '../bus/account-events.js';
-import type { Tx } from '../core/tx.js';
-import type { Database } from '../db/schema.js';
+import type { Db, Tx } from '../core/tx.js';
 import type { ApprovalMailMessage } from '../mail/approval-mail.js';
 import type { ApprovalRow, ApprovalsContext } from './context.js';
 
@@ -10,22 +8,25 @@ export type ApprovalOutcomeKind = Extract<
   { template: 'approval_outcome' }
 >['outcome'];
 
-export async function workspaceOf(trx: Kysely<Database>, accountId: string) {
-  return trx
-    .selectFrom('accounts')
-    .select(['slug', 'name', 'settings'])
-    .where('id', '=', accountId)
-    .executeTakeFirstOrThrow();
+/** The request's workspace: its name and slug for mails, its settings for grants. */
+export async function workspaceOf(
+  ctx: Pick<ApprovalsContext, 'accounts'>,
+  db: Db,
+  accountId: string,
+) {
+  const account = await ctx.accounts.findAccountById(db, accountId);
+  if (!account) throw new Error(`no account ${accountId}`);
+  return account;
 }
 
-export async function emailOf(db: Kysely<Database>, userId: string | null): Promise<string | null> {
+export async function emailOf(
+  ctx: Pick<ApprovalsContext, 'auth'>,
+  db: Db,
+  userId: string | null,
+): Promise<string | null> {
   if (!userId) return null;
-  const row = await db
-    .selectFrom('users')
-    .select('email')
-    .where('id', '=', userId)
-    .executeTakeFirst();
-  return row?.email ?? null;
+  const [user] = await ctx.auth.usersByIds(db, [userId]);
+  return user?.email ?? null;
 }
 
 export function approvalLink(ctx: Pick<ApprovalsContext, 'baseUrl'>, slug: string, id: string) {
@@ -50,9 +51,9 @@ export async function notifyRequester(
   outcome: ApprovalOutcomeKind,
   extra: { decidedBy: string | null; note: string | null; statusReason: string | null },
 ) {
-  const to = await emailOf(trx, request.requested_by_user_id);
+  const to = await emailOf(ctx, trx, request.requested_by_user_id);
   if (!to) return;
-  const account = await workspaceOf(trx, request.account_id);
+  const account = await workspaceOf(ctx, trx, request.account_id);
   const runner = await ctx.checks.runner(trx, request.account_id, request.runner_id);
   await ctx.outbox.enqueue(trx, {
     accountId: request.account_id,

@@ -2,10 +2,9 @@ import { recordAuditEvent } from '../audit/record.js';
 import type { AuditActor } from '../core/actor.js';
 import type { Tx } from '../core/tx.js';
 import type { ApprovalMailMessage } from '../mail/approval-mail.js';
-import type { ApprovalRow, ApprovalsContext } from './context.js';
+import type { ApprovalRow, ApprovalsContext, RunnerNow } from './context.js';
 import { approvalLink, emailOf, publishApproval, workspaceOf } from './notices.js';
 import { decidersOf } from './reach.js';
-import type { RunnerNow } from './release-checks.js';
 
 /** What the runs domain hands over when policy says `require_approval`. */
 export interface OpenApprovalInput {
@@ -36,7 +35,7 @@ export async function openApprovalRequest(
 ): Promise<{ id: string; expiresAt: string }> {
   const runner = await ctx.checks.runner(trx, input.accountId, input.context.runnerId);
   const { row, argsRedacted } = await insertRequest(ctx, trx, input, runner);
-  const requester = (await emailOf(trx, input.requestedByUserId)) ?? 'An API key';
+  const requester = (await emailOf(ctx, trx, input.requestedByUserId)) ?? 'An API key';
   const notified = await mailDeciders(ctx, trx, row, { requester, runner, argsRedacted });
   await publishApproval(ctx, trx, input.accountId, row.id);
   const actor: AuditActor = input.apiKeyId
@@ -69,7 +68,7 @@ async function insertRequest(
   input: OpenApprovalInput,
   runner: RunnerNow | null,
 ): Promise<{ row: ApprovalRow; argsRedacted: string | null }> {
-  const facts = await runFacts(trx, input);
+  const facts = await runFacts(ctx, trx, input);
   const now = ctx.clock.now();
   const packId = input.context.packRef.split('@')[0] ?? input.context.packRef;
   const row = await trx
@@ -101,20 +100,15 @@ async function insertRequest(
 }
 
 /** The fields a run knows that the caller did not pass (risk, redacted args). */
-async function runFacts(trx: Tx, input: OpenApprovalInput) {
+async function runFacts(ctx: ApprovalsContext, trx: Tx, input: OpenApprovalInput) {
   if (input.risk !== undefined && input.argsRedacted !== undefined) {
     return { risk: input.risk, argsRedacted: input.argsRedacted };
   }
-  const run = await trx
-    .selectFrom('runs')
-    .select(['risk', 'args_redacted'])
-    .where('account_id', '=', input.accountId)
-    .where('id', '=', input.runId)
-    .executeTakeFirst();
+  const run = await ctx.runRelease.facts(trx, input.accountId, input.runId);
   return {
     risk: input.risk ?? run?.risk ?? null,
     argsRedacted:
-      input.argsRedacted !== undefined ? input.argsRedacted : (run?.args_redacted ?? null),
+      input.argsRedacted !== undefined ? input.argsRedacted : (run?.argsRedacted ?? null),
   };
 }
 
@@ -125,8 +119,8 @@ async function mailDeciders(
   row: ApprovalRow,
   who: { requester: string; runner: RunnerNow | null; argsRedacted: string | null },
 ): Promise<number> {
-  const account = await workspaceOf(trx, row.account_id);
-  const deciders = await decidersOf(trx, row.account_id, row, row.requested_by_user_id);
+  const account = await workspaceOf(ctx, trx, row.account_id);
+  const deciders = await decidersOf(ctx, trx, row, row.requested_by_user_id);
   const message: ApprovalMailMessage = {
     template: 'approval_needed',
     workspace: account.name,

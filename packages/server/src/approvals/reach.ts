@@ -1,4 +1,4 @@
-import type { Kysely, SelectQueryBuilder } from 'kysely';
+import type { SelectQueryBuilder } from 'kysely';
 import type { AccountAccess } from '../core/access.js';
 import {
   type PackAccess,
@@ -8,7 +8,9 @@ import {
   type RunnerAccess,
   runnerInReach,
 } from '../core/roles.js';
+import type { Db } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
+import type { ApprovalsContext } from './context.js';
 
 /** What reach is judged on: the target runner (and its group) and the pack. */
 export interface ApprovalTarget {
@@ -79,25 +81,25 @@ export function visibleTo<O>(
   });
 }
 
-/** Members who could decide a request, with their email, except the requester. */
+/**
+ * Members who could decide a request, with their email, except the requester;
+ * ordered by email.
+ */
 export async function decidersOf(
-  trx: Kysely<Database>,
-  accountId: string,
-  target: ApprovalTarget,
+  deps: Pick<ApprovalsContext, 'members' | 'auth'>,
+  db: Db,
+  target: ApprovalTarget & { account_id: string },
   exceptUserId: string | null,
 ): Promise<{ userId: string; email: string }[]> {
-  let query = trx
-    .selectFrom('memberships as m')
-    .innerJoin('users as u', 'u.id', 'm.user_id')
-    .select(['m.user_id', 'u.email', 'm.runner_access', 'm.pack_access'])
-    .where('m.account_id', '=', accountId)
-    .where('m.deleted_at', 'is', null)
-    .where('m.accepted_at', 'is not', null)
-    .where('m.suspended_at', 'is', null)
-    .where('m.role', 'in', DECIDING_ROLES);
-  if (exceptUserId) query = query.where('m.user_id', '!=', exceptUserId);
-  const rows = await query.orderBy('u.email').execute();
-  return rows
-    .filter((row) => targetInReach(row, target))
-    .map((row) => ({ userId: row.user_id, email: row.email }));
+  const members = await deps.members.activeMembersWithRoles(db, target.account_id, DECIDING_ROLES);
+  const deciding = members.filter(
+    (member) => member.user_id !== exceptUserId && targetInReach(member, target),
+  );
+  const users = await deps.auth.usersByIds(
+    db,
+    deciding.map((member) => member.user_id),
+  );
+  return users
+    .map((user) => ({ userId: user.id, email: user.email }))
+    .sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
 }

@@ -1,35 +1,7 @@
-import type { Kysely, Selectable } from 'kysely';
 import { resolveDispatchContract } from '../catalog/dispatch-contract.js';
-import type { Clock } from '../core/clock.js';
-import type { Database } from '../db/schema.js';
+import type { Tx } from '../core/tx.js';
 import { findRunnerForDispatch } from '../fleet/queries.js';
-import { decidePolicy } from '../policy/decide.js';
-import type { ApprovalRequestsTable } from './tables.js';
-
-type ApprovalRow = Selectable<ApprovalRequestsTable>;
-
-export interface RunnerNow {
-  id: string;
-  name: string;
-  group: string;
-  disabled: boolean;
-  deleted: boolean;
-}
-
-export type ContractNow = { ok: true; risk: string } | { ok: false; reason: string };
-
-/**
- * What an approval re-reads from the fleet and catalog at release: the runner
- * as it is now (its group may have changed) and whether the pack is still
- * trusted with the same contract (risk from the trusted descriptor).
- */
-export interface ReleaseChecks {
-  runner(trx: Kysely<Database>, accountId: string, runnerId: string): Promise<RunnerNow | null>;
-  contract(
-    trx: Kysely<Database>,
-    query: { accountId: string; runnerId: string; actionId: string; packRef: string },
-  ): Promise<ContractNow>;
-}
+import type { ApprovalRow, ApprovalsContext, ReleaseChecks } from './context.js';
 
 export const fleetReleaseChecks: ReleaseChecks = {
   async runner(trx, accountId, runnerId) {
@@ -48,9 +20,9 @@ export const fleetReleaseChecks: ReleaseChecks = {
  * and the current policy. Returns a deny reason, or null to release.
  */
 export async function refusalAtRelease(
-  trx: Kysely<Database>,
+  trx: Tx,
   request: ApprovalRow,
-  deps: { checks: ReleaseChecks; clock: Clock },
+  deps: Pick<ApprovalsContext, 'checks' | 'clock' | 'decidePolicy' | 'members' | 'credentials'>,
 ): Promise<string | null> {
   const { checks } = deps;
   const runner = await checks.runner(trx, request.account_id, request.runner_id);
@@ -63,8 +35,8 @@ export async function refusalAtRelease(
     packRef: request.pack_ref,
   });
   if (!contract.ok) return contract.reason;
-  if (!(await initiatorStillLive(trx, request, deps.clock))) return 'initiator_revoked';
-  const policy = await decidePolicy(trx, {
+  if (!(await initiatorStillLive(deps, trx, request))) return 'initiator_revoked';
+  const policy = await deps.decidePolicy(trx, {
     accountId: request.account_id,
     runner: { id: runner.id, group: runner.group },
     actionId: request.action_id,
@@ -74,32 +46,33 @@ export async function refusalAtRelease(
   return policy.decision === 'deny' ? (policy.statusReason ?? 'policy_denied') : null;
 }
 
-async function initiatorStillLive(trx: Kysely<Database>, request: ApprovalRow, clock: Clock) {
-  const now = clock.now().toISOString();
-  let query = trx
-    .selectFrom('memberships as m')
-    .select('m.id')
-    .where('m.account_id', '=', request.account_id)
-    .where('m.deleted_at', 'is', null)
-    .where('m.accepted_at', 'is not', null)
-    .where('m.suspended_at', 'is', null);
+/**
+ * Whether whoever asked may still: the person still an active member, or the
+ * API key (or its rotated successor: a rotation keeps the lineage) still live
+ * and held by an active member.
+ */
+async function initiatorStillLive(
+  deps: Pick<ApprovalsContext, 'clock' | 'members' | 'credentials'>,
+  trx: Tx,
+  request: ApprovalRow,
+): Promise<boolean> {
+  const accountId = request.account_id;
   if (request.api_key_id) {
-    // The key or its rotated successor: a rotation keeps the credential's lineage.
-    const lineage = trx
-      .selectFrom('api_keys')
-      .select('lineage_id')
-      .where('id', '=', request.api_key_id)
-      .where('account_id', '=', request.account_id);
-    query = query
-      .innerJoin('api_keys as k', 'k.membership_id', 'm.id')
-      .where('k.lineage_id', '=', lineage)
-      .where('k.account_id', '=', request.account_id)
-      .where('k.revoked_at', 'is', null)
-      .where((eb) => eb.or([eb('k.expires_at', 'is', null), eb('k.expires_at', '>', now)]));
-  } else if (request.requested_by_user_id) {
-    query = query.where('m.user_id', '=', request.requested_by_user_id);
-  } else {
+    const lineageId = await deps.credentials.apiKeyLineage(trx, accountId, request.api_key_id);
+    if (!lineageId) return false;
+    const now = deps.clock.now().toISOString();
+    const holders = await deps.credentials.liveLineageKeyHolders(trx, accountId, lineageId, now);
+    for (const membershipId of holders) {
+      const member = await deps.members.findJoinedMembership(trx, accountId, { membershipId });
+      if (member && member.suspended_at === null) return true;
+    }
     return false;
   }
-  return (await query.executeTakeFirst()) !== undefined;
+  if (!request.requested_by_user_id) return false;
+  const member = await deps.members.findActiveMembership(
+    trx,
+    accountId,
+    request.requested_by_user_id,
+  );
+  return member !== undefined;
 }

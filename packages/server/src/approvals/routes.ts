@@ -1,16 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Clock } from '../core/clock.js';
 import { parseInput } from '../core/parse-input.js';
-import type { Database } from '../db/schema.js';
 import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import type { createGrantService } from './grants.js';
 import type { ApprovalService } from './service.js';
 
 export interface ApprovalRouteDeps {
-  db: Kysely<Database>;
-  clock: Clock;
   approvals: ApprovalService;
   grants: ReturnType<typeof createGrantService>;
 }

@@ -8,7 +8,7 @@ import { decide } from './decide.js';
 import { expireDue } from './expiry.js';
 import { type GrantMatch, takeStandingGrant } from './grants.js';
 import { cancelApprovalForRun, type OpenApprovalInput, openApprovalRequest } from './open.js';
-import { getApproval, listApprovals, viewOf } from './read.js';
+import { getApproval, listApprovals } from './read.js';
 import { fleetReleaseChecks } from './release-checks.js';
 
 export type { ApprovalsDeps } from './context.js';
@@ -33,7 +33,6 @@ export function createApprovalService(deps: ApprovalsDeps) {
     decide: (access: AccountAccess, requestId: string, body: unknown, context: RequestContext) =>
       decide(ctx, access, requestId, body, context),
     getApproval: (access: AccountAccess, id: string) => getApproval(ctx, access, id),
-    viewOf,
     /** Expires overdue requests, each in its own transaction on `executor`; returns how many. */
     expireDue: (executor: Kysely<Database> = ctx.db, limit = 500) =>
       expireDue(ctx, executor, limit),

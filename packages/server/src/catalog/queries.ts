@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db, Tx } from '../core/tx.js';
 import { advertisedWithTrust } from './advertised.js';
 import { resolveDispatchContract } from './dispatch-contract.js';
@@ -90,5 +91,33 @@ export const catalogQueries = {
   forgetRunnerActions,
   forgetUnseenPackVersions,
   resolveDispatchContract,
+  advertisedActionRisks,
 };
 export type CatalogQueries = typeof catalogQueries;
+
+/**
+ * The distinct actions these runners advertise with the risk that decides
+ * dispatch: the trusted manifest's, else the advertised one (untrusted packs).
+ */
+export async function advertisedActionRisks(
+  db: Db,
+  accountId: string,
+  runnerIds: readonly string[],
+  limit: number,
+): Promise<{ action_id: string; risk: string }[]> {
+  if (runnerIds.length === 0) return [];
+  const rows = await advertisedWithTrust(db)
+    .select([
+      'ra.action_id',
+      sql<string>`coalesce(pv.trusted_manifest -> ra.action_id ->> 'risk', ra.descriptor ->> 'risk')`.as(
+        'risk',
+      ),
+    ])
+    .distinct()
+    .where('ra.account_id', '=', accountId)
+    .where('ra.runner_id', 'in', runnerIds)
+    .orderBy('ra.action_id')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({ action_id: row.action_id, risk: row.risk ?? '' }));
+}

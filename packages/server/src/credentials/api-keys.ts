@@ -149,3 +149,36 @@ export function revokeMembershipKeys(
     .returning(['id', 'name'])
     .execute();
 }
+
+/** The lineage an API key belongs to (a rotation keeps it); null for an unknown key. */
+export async function apiKeyLineage(
+  db: Db,
+  accountId: string,
+  keyId: string,
+): Promise<string | null> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select('lineage_id')
+    .where('id', '=', keyId)
+    .where('account_id', '=', accountId)
+    .executeTakeFirst();
+  return row?.lineage_id ?? null;
+}
+
+/** The memberships holding a live key (not revoked, not expired) of this lineage. */
+export async function liveLineageKeyHolders(
+  db: Db,
+  accountId: string,
+  lineageId: string,
+  now: string,
+): Promise<string[]> {
+  const rows = await db
+    .selectFrom('api_keys')
+    .select('membership_id')
+    .where('account_id', '=', accountId)
+    .where('lineage_id', '=', lineageId)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .execute();
+  return rows.flatMap((row) => (row.membership_id ? [row.membership_id] : []));
+}

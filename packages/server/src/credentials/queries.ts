@@ -1,5 +1,15 @@
-import { isApiKeyLive, revokeMembershipKeys } from './api-keys.js';
+import {
+  apiKeyLineage,
+  isApiKeyLive,
+  liveLineageKeyHolders,
+  revokeMembershipKeys,
+} from './api-keys.js';
 
 /** What other domains read and change of API keys. */
-export const credentialQueries = { isApiKeyLive, revokeMembershipKeys };
+export const credentialQueries = {
+  isApiKeyLive,
+  revokeMembershipKeys,
+  apiKeyLineage,
+  liveLineageKeyHolders,
+};
 export type CredentialQueries = typeof credentialQueries;

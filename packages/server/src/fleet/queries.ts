@@ -70,5 +70,53 @@ export async function liveRunnerIds(db: Db, accountId: string): Promise<string[]
 }
 
 /** The fleet's tables as other domains may read them. */
-export const fleetQueries = { findRunnerForDispatch, liveRunnerIds };
+export const fleetQueries = {
+  findRunnerForDispatch,
+  liveRunnerIds,
+  liveRunnerIdsInGroup,
+  runnerIdsInGroups,
+  runnerPresence,
+};
 export type FleetQueries = typeof fleetQueries;
+
+/** Live runners of the account in one group. */
+export async function liveRunnerIdsInGroup(
+  db: Db,
+  accountId: string,
+  group: string,
+): Promise<string[]> {
+  const rows = await db
+    .selectFrom('runners')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .where('group_name', '=', group)
+    .where('deleted_at', 'is', null)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** The ids of the account's runners in these groups, as a subquery for `in`. */
+export function runnerIdsInGroups(db: Db, accountId: string, groups: readonly string[]) {
+  return db
+    .selectFrom('runners')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .where('group_name', 'in', groups);
+}
+
+/** The runner's current connection generation and lease end; null for an unknown runner. */
+export async function runnerPresence(
+  db: Db,
+  accountId: string,
+  runnerId: string,
+): Promise<{ connectionGeneration: number; leaseExpiresAt: string | null } | null> {
+  const row = await db
+    .selectFrom('runners')
+    .select(['connection_generation', 'lease_expires_at'])
+    .where('id', '=', runnerId)
+    .where('account_id', '=', accountId)
+    .executeTakeFirst();
+  return row
+    ? { connectionGeneration: row.connection_generation, leaseExpiresAt: row.lease_expires_at }
+    : null;
+}

@@ -1,6 +1,6 @@
 import type { MembershipRow } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
-import { FULL_PACK_ACCESS, FULL_RUNNER_ACCESS } from '../core/roles.js';
+import { FULL_PACK_ACCESS, FULL_RUNNER_ACCESS, type Role } from '../core/roles.js';
 import type { Db, Tx } from '../core/tx.js';
 
 /** Joined: accepted and not removed (suspended ones included). */
@@ -111,5 +111,21 @@ export const memberQueries = {
   activeOwners,
   findActiveMembership,
   touchLastActive,
+  activeMembersWithRoles,
 };
 export type MemberQueries = typeof memberQueries;
+
+/** The active (joined, not suspended) members of a workspace holding one of `roles`. */
+export function activeMembersWithRoles(
+  db: Db,
+  accountId: string,
+  roles: readonly Role[],
+): Promise<MembershipRow[]> {
+  if (!roles.length) return Promise.resolve([]);
+  return joined(db)
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('suspended_at', 'is', null)
+    .where('role', 'in', roles)
+    .execute();
+}

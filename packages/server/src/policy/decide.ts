@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
-import { findEffectivePolicy } from './queries.js';
+import { type AccountQueries, accountQueries } from '../accounts/queries.js';
+import type { Db } from '../core/tx.js';
+import { findGoverningPolicy, type PolicyRow } from './queries.js';
 import { evaluateRules, type PolicyDecision } from './rules.js';
 import type { PolicySnapshot } from './tables.js';
 
@@ -27,21 +27,34 @@ export interface PolicyOutcome {
 /** Used when no readable policy names an approval rule (the decision then denies anyway). */
 const STRICT_APPROVAL = { min_approvals: 1, allow_self_approval: false };
 
+export type DecidePolicy = (executor: Db, question: PolicyQuestion) => Promise<PolicyOutcome>;
+
 /**
  * The one policy decision for a dispatch: the runner's policy, else its
  * group's, else the account's (a scoped policy replaces the default, it does
  * not merge); then the account-wide agent stop switch. No policy, an unknown
  * tier or an unreadable rule denies.
  */
-export async function decidePolicy(
-  executor: Kysely<Database>,
+export function createPolicyDecider(deps: {
+  accounts: Pick<AccountQueries, 'findAccountById'>;
+}): DecidePolicy {
+  return async (executor, question) => {
+    const account = await deps.accounts.findAccountById(executor, question.accountId);
+    const policy = account
+      ? await findGoverningPolicy(executor, question.accountId, question.runner)
+      : null;
+    return decide(question, policy, Boolean(account?.agents_stopped_at));
+  };
+}
+
+/** The decider over the accounts domain's own functions, for callers outside app.ts's wiring. */
+export const decidePolicy: DecidePolicy = createPolicyDecider({ accounts: accountQueries });
+
+function decide(
   question: PolicyQuestion,
-): Promise<PolicyOutcome> {
-  const { policy, agentsStopped } = await findEffectivePolicy(
-    executor,
-    question.accountId,
-    question.runner,
-  );
+  policy: PolicyRow | null,
+  agentsStopped: boolean,
+): PolicyOutcome {
   const base = policy
     ? { policy_id: policy.id, scope: policy.scope, vsn: policy.vsn }
     : { policy_id: null, scope: null, vsn: null };

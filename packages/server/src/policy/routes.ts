@@ -1,13 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { Clock } from '../core/clock.js';
-import type { Database } from '../db/schema.js';
 import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import type { PolicyService, ScopeRef } from './service.js';
 
 export interface PolicyRouteDeps {
-  db: Kysely<Database>;
-  clock: Clock;
   policies: PolicyService;
 }
 

@@ -1,13 +1,15 @@
 import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
+import type { AccountQueries } from '../accounts/queries.js';
 import { recordAuditEvent } from '../audit/record.js';
+import type { CatalogQueries } from '../catalog/queries.js';
 import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, InvalidParamsError, NotFoundError } from '../core/errors.js';
 import { GROUP_NAME, parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
-import { findRunnerForDispatch } from '../fleet/queries.js';
+import type { FleetQueries } from '../fleet/queries.js';
 import { policyDiff } from './diff.js';
 import type { PolicyRow, PolicyScope } from './queries.js';
 import {
@@ -59,8 +61,17 @@ const policyView = (row: PolicyRow) => ({
 
 export type PolicyService = ReturnType<typeof createPolicyService>;
 
+export interface PolicyServiceDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  accounts: Pick<AccountQueries, 'findAccountById' | 'setAgentsStopped'>;
+  fleet: Pick<FleetQueries, 'findRunnerForDispatch' | 'liveRunnerIds' | 'liveRunnerIdsInGroup'>;
+  catalog: Pick<CatalogQueries, 'advertisedActionRisks'>;
+}
+
 /** The policy editor: scoped rules, versions, preview and the agent stop switch. */
-export function createPolicyService(deps: { db: Kysely<Database>; clock: Clock }) {
+// A factory of short methods; only the whole is long.
+export function createPolicyService(deps: PolicyServiceDeps) {
   const { db, clock } = deps;
 
   /** A group must be a valid group name; a runner must be a live runner of the account. */
@@ -70,7 +81,7 @@ export function createPolicyService(deps: { db: Kysely<Database>; clock: Clock }
     }
     if (target.scope === 'runner') {
       const runner = UUID_PATTERN.test(target.ref)
-        ? await findRunnerForDispatch(executor, accountId, target.ref)
+        ? await deps.fleet.findRunnerForDispatch(executor, accountId, target.ref)
         : null;
       if (!runner || runner.deleted || runner.id !== target.ref.toLowerCase()) {
         throw new NotFoundError();
@@ -91,30 +102,13 @@ export function createPolicyService(deps: { db: Kysely<Database>; clock: Clock }
 
   /** The live catalog's actions with the risk each advertises, optionally for one scope. */
   async function catalogActions(accountId: string, target: ScopeRef | null) {
-    let query = db
-      .selectFrom('runner_actions as ra')
-      .innerJoin('runners as r', 'r.id', 'ra.runner_id')
-      .leftJoin('pack_versions as pv', (join) =>
-        join
-          .onRef('pv.account_id', '=', 'ra.account_id')
-          .onRef('pv.pack_id', '=', 'ra.pack_id')
-          .onRef('pv.version', '=', 'ra.pack_version'),
-      )
-      // The trusted manifest's risk decides dispatch; the advertised one stands in for untrusted packs.
-      .select([
-        'ra.action_id',
-        sql<string>`coalesce(pv.trusted_manifest -> ra.action_id ->> 'risk', ra.descriptor ->> 'risk')`.as(
-          'risk',
-        ),
-      ])
-      .distinct()
-      .where('ra.account_id', '=', accountId)
-      .where('r.account_id', '=', accountId)
-      .where('r.deleted_at', 'is', null);
-    if (target?.scope === 'runner') query = query.where('ra.runner_id', '=', target.ref);
-    if (target?.scope === 'group') query = query.where('r.group_name', '=', target.ref);
-    const rows = await query.orderBy('ra.action_id').limit(MAX_PREVIEW_ACTIONS).execute();
-    return rows.map((row) => ({ action_id: row.action_id, risk: row.risk ?? '' }));
+    const runnerIds =
+      target?.scope === 'group'
+        ? await deps.fleet.liveRunnerIdsInGroup(db, accountId, target.ref)
+        : (await deps.fleet.liveRunnerIds(db, accountId)).filter(
+            (id) => target?.scope !== 'runner' || id === target.ref,
+          );
+    return deps.catalog.advertisedActionRisks(db, accountId, runnerIds, MAX_PREVIEW_ACTIONS);
   }
 
   async function warningsFor(accountId: string, rules: PolicyRules) {
@@ -291,13 +285,7 @@ export function createPolicyService(deps: { db: Kysely<Database>; clock: Clock }
       const accountId = access.account.id;
       return db.transaction().execute(async (trx) => {
         const now = clock.now().toISOString();
-        const changed = await trx
-          .updateTable('accounts')
-          .set({ agents_stopped_at: stopped ? now : null })
-          .where('id', '=', accountId)
-          .where('agents_stopped_at', stopped ? 'is' : 'is not', null)
-          .returning('agents_stopped_at')
-          .executeTakeFirst();
+        const changed = await deps.accounts.setAgentsStopped(trx, accountId, stopped ? now : null);
         if (changed) {
           await recordAuditEvent(trx, {
             accountId,
@@ -308,12 +296,8 @@ export function createPolicyService(deps: { db: Kysely<Database>; clock: Clock }
             context: context,
           });
         }
-        const row = await trx
-          .selectFrom('accounts')
-          .select('agents_stopped_at')
-          .where('id', '=', accountId)
-          .executeTakeFirstOrThrow();
-        return { stopped, agents_stopped_at: row.agents_stopped_at, changed: Boolean(changed) };
+        const account = await deps.accounts.findAccountById(trx, accountId);
+        return { stopped, agents_stopped_at: account?.agents_stopped_at ?? null, changed };
       });
     },
   };

@@ -11,8 +11,9 @@ import type { RequestContext } from '../core/context.js';
 import type { SecretBox } from '../core/secret-box.js';
 import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
+import type { FleetQueries } from '../fleet/queries.js';
 import { notifyRunnerWork } from '../fleet/runner-work.js';
-import { decidePolicy, type PolicyOutcome } from '../policy/decide.js';
+import type { DecidePolicy, PolicyOutcome } from '../policy/decide.js';
 import { checkDispatchable, type Dispatchable } from './dispatchable.js';
 import {
   type CreatedRun,
@@ -33,6 +34,8 @@ export interface CreateRunDeps {
   clock: Clock;
   box: SecretBox;
   approvals: Pick<ApprovalService, 'openApprovalRequest'>;
+  decidePolicy: DecidePolicy;
+  fleet: Pick<FleetQueries, 'findRunnerForDispatch'>;
 }
 
 export interface CreateRunInput {
@@ -78,7 +81,7 @@ export async function createRun(deps: CreateRunDeps, input: CreateRunInput): Pro
     if (earlier) return replay(earlier, fingerprint);
   }
   const creation: Creation = {
-    ...(await checkDispatchable(deps.db, access, context, body)),
+    ...(await checkDispatchable(deps, access, context, body)),
     access,
     context,
     body,
@@ -127,7 +130,7 @@ async function decideAndRecord(deps: CreateRunDeps, trx: Tx, creation: Creation)
 async function decide(deps: CreateRunDeps, trx: Tx, creation: Creation): Promise<Verdict> {
   const { runner, contract, body, apiKey } = creation;
   const accountId = creation.access.account.id;
-  const policy = await decidePolicy(trx, {
+  const policy = await deps.decidePolicy(trx, {
     accountId,
     runner: { id: runner.id, group: runner.group },
     actionId: body.actionId,

@@ -13,7 +13,7 @@ import {
 } from '../core/errors.js';
 import { packInReach, runnerInReach } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
-import { type DispatchRunner, findRunnerForDispatch } from '../fleet/queries.js';
+import type { DispatchRunner, FleetQueries } from '../fleet/queries.js';
 import { type ArgsAtRest, argsAtRest } from './args.js';
 import { type CreateRunBody, checkReasonFields } from './request.js';
 
@@ -23,6 +23,11 @@ const AUDITED_REFUSALS: ReadonlySet<string> = new Set([
   'pack_retired',
   'action_contract_changed',
 ]);
+
+interface DispatchDeps {
+  db: Kysely<Database>;
+  fleet: Pick<FleetQueries, 'findRunnerForDispatch'>;
+}
 
 /** Everything a dispatchable request resolved to. */
 export interface Dispatchable {
@@ -36,14 +41,14 @@ export interface Dispatchable {
  * reach, pack trust, pack reach, executable, arguments.
  */
 export async function checkDispatchable(
-  db: Kysely<Database>,
+  deps: DispatchDeps,
   access: AccountAccess,
   context: RequestContext,
   body: CreateRunBody,
 ): Promise<Dispatchable> {
   checkReasonFields(body);
-  const runner = await reachableRunner(db, access, body.runner);
-  const contract = await trustedContract(db, access, context, { runner, body });
+  const runner = await reachableRunner(deps, access, body.runner);
+  const contract = await trustedContract(deps.db, access, context, { runner, body });
   if (!packInReach(access.membership.pack_access, contract.packId)) {
     throw refusal('unknown_action');
   }
@@ -53,8 +58,8 @@ export async function checkDispatchable(
 }
 
 /** The named runner, live, enabled and in the caller's reach. */
-async function reachableRunner(db: Kysely<Database>, access: AccountAccess, runnerIdOrRef: string) {
-  const runner = await findRunnerForDispatch(db, access.account.id, runnerIdOrRef);
+async function reachableRunner(deps: DispatchDeps, access: AccountAccess, runnerIdOrRef: string) {
+  const runner = await deps.fleet.findRunnerForDispatch(deps.db, access.account.id, runnerIdOrRef);
   if (
     !runner ||
     runner.deleted ||

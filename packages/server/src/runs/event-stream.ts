@@ -9,9 +9,11 @@ import { DomainError } from '../core/errors.js';
 import { UUID_PATTERN } from '../core/parse-input.js';
 import { runnerInReach } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
+import type { FleetQueries } from '../fleet/queries.js';
 
 export interface EventStreamDeps {
   db: Kysely<Database>;
+  fleet: Pick<FleetQueries, 'findRunnerForDispatch'>;
   clock: Clock;
   bus: NotifyBus;
   log: { warn(fields: object, message: string): void };
@@ -55,7 +57,7 @@ export async function streamAccountEvents(
           continue;
         }
         const event = backlog.shift()!;
-        if (!(await mayHear(deps.db, current, event)) || !open()) continue;
+        if (!(await mayHear(deps, current, event)) || !open()) continue;
         counter += 1;
         res.write(
           `event: ${event.kind}\nid: ${counter}\ndata: ${JSON.stringify({ id: event.id })}\n\n`,
@@ -99,7 +101,7 @@ export async function streamAccountEvents(
 
 /** Whether the caller may see what an event names (runner reach decides for runs, runners and approvals). */
 async function mayHear(
-  db: Kysely<Database>,
+  { db, fleet }: Pick<EventStreamDeps, 'db' | 'fleet'>,
   access: AccountAccess,
   event: AccountEvent,
 ): Promise<boolean> {
@@ -119,11 +121,6 @@ async function mayHear(
             .executeTakeFirst()
         )?.runner_id;
   if (!runnerId || !UUID_PATTERN.test(runnerId)) return false;
-  const runner = await db
-    .selectFrom('runners')
-    .select(['id', 'group_name'])
-    .where('id', '=', runnerId)
-    .where('account_id', '=', access.account.id)
-    .executeTakeFirst();
-  return runner !== undefined && runnerInReach(reach, { id: runner.id, group: runner.group_name });
+  const runner = await fleet.findRunnerForDispatch(db, access.account.id, runnerId);
+  return runner !== null && runnerInReach(reach, { id: runner.id, group: runner.group });
 }

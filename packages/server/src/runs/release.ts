@@ -32,5 +32,14 @@ export function createRunRelease(deps: RunReleaseDeps): RunRelease {
   return {
     release: (trx, runId) => settle(trx, runId, 'pending', null),
     deny: (trx, runId, statusReason) => settle(trx, runId, 'denied', statusReason),
+    async facts(trx, accountId, runId) {
+      const run = await trx
+        .selectFrom('runs')
+        .select(['risk', 'args_redacted'])
+        .where('account_id', '=', accountId)
+        .where('id', '=', runId)
+        .executeTakeFirst();
+      return run ? { risk: run.risk, argsRedacted: run.args_redacted } : null;
+    },
   };
 }

@@ -1,5 +1,5 @@
-import type { Kysely, Selectable } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { Selectable } from 'kysely';
+import type { Tx } from '../core/tx.js';
 import type { RunEventKind, RunsTable } from './tables.js';
 
 /**
@@ -31,7 +31,7 @@ type RunCounters = Pick<
  * Returns how many events were stored.
  */
 export async function appendRunEvents(
-  trx: Kysely<Database>,
+  trx: Tx,
   run: RunCounters,
   events: readonly NewRunEvent[],
   now: string,
@@ -78,11 +78,7 @@ export async function appendRunEvents(
 }
 
 /** Whether this runner seq of the run is already stored (caller holds the run row lock). */
-export async function hasRunnerSeq(
-  trx: Kysely<Database>,
-  runId: string,
-  runnerSeq: number,
-): Promise<boolean> {
+export async function hasRunnerSeq(trx: Tx, runId: string, runnerSeq: number): Promise<boolean> {
   const row = await trx
     .selectFrom('run_events')
     .select('seq')
@@ -93,7 +89,7 @@ export async function hasRunnerSeq(
 }
 
 /** How many distinct runner chunks the run holds. */
-export async function countRunnerChunks(trx: Kysely<Database>, runId: string): Promise<number> {
+export async function countRunnerChunks(trx: Tx, runId: string): Promise<number> {
   const row = await trx
     .selectFrom('run_events')
     .select((eb) => eb.fn.countAll<number>().as('n'))

@@ -3,6 +3,7 @@ import type { RunActionFrame } from '@emisar/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeAccountEvents } from '../bus/account-events.js';
 import { ManualClock } from '../core/clock.js';
+import { fleetQueries } from '../fleet/queries.js';
 import type { RunHooks } from '../fleet/run-hooks.js';
 import { insertRunner } from '../fleet/test-support/fixtures.js';
 import { seedWorkspace } from '../test-support/accounts.js';
@@ -24,6 +25,7 @@ describe('run hooks (the gateway side of a run)', () => {
   beforeAll(async () => {
     storage = await openTestStorage();
     hooks = createRunHooks({
+      fleet: fleetQueries,
       db: storage.db,
       bus: storage.bus,
       clock,

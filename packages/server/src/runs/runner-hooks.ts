@@ -15,6 +15,7 @@ import type { Clock } from '../core/clock.js';
 import type { Tx } from '../core/tx.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Database } from '../db/schema.js';
+import type { FleetQueries } from '../fleet/queries.js';
 import type { RunHooks, RunnerConnection } from '../fleet/run-hooks.js';
 import { notifyRunnerWork } from '../fleet/runner-work.js';
 import { createArgsBox, openArgs } from './args.js';
@@ -25,6 +26,7 @@ import { lockRun, type RunRow, runnerActor, transitionRun } from './transitions.
 
 export interface RunHooksDeps {
   db: Kysely<Database>;
+  fleet: Pick<FleetQueries, 'runnerPresence'>;
   bus: NotifyBus;
   clock: Clock;
   secretKey: Buffer;
@@ -134,7 +136,12 @@ export function createRunHooks(deps: RunHooksDeps): RunHooks {
       ).toISOString();
       const frames = await deps.db.transaction().execute(async (trx) => {
         // A superseded connection claims nothing (its successor delivers).
-        if (!(await isCurrentConnection(trx, connection))) return [];
+        const presence = await deps.fleet.runnerPresence(
+          trx,
+          connection.accountId,
+          connection.runnerId,
+        );
+        if (presence?.connectionGeneration !== connection.generation) return [];
         const open = await lockOpenRuns(trx, connection);
         const inFlight = open.filter((r) => r.status !== 'pending').length;
         const delivery = {
@@ -282,17 +289,6 @@ export function createRunHooks(deps: RunHooksDeps): RunHooks {
 
 const setRun = (trx: Tx, runId: string, set: Updateable<RunsTable>) =>
   trx.updateTable('runs').set(set).where('id', '=', runId).execute();
-
-/** Whether this connection is still the runner's current one. */
-async function isCurrentConnection(trx: Tx, connection: RunnerConnection): Promise<boolean> {
-  const runner = await trx
-    .selectFrom('runners')
-    .select('connection_generation')
-    .where('id', '=', connection.runnerId)
-    .where('account_id', '=', connection.accountId)
-    .executeTakeFirst();
-  return runner?.connection_generation === connection.generation;
-}
 
 /** The runner's undelivered and in-flight runs, oldest first, locked (others' locks skipped). */
 function lockOpenRuns(trx: Tx, connection: RunnerConnection) {

@@ -5,6 +5,7 @@ import { trustedRunner } from '../approvals/test-support/fixtures.js';
 import { publishedCatalog } from '../catalog/published.js';
 import type { RunnerAccess } from '../core/roles.js';
 import { createApiKey } from '../credentials/api-keys.js';
+import { fleetQueries } from '../fleet/queries.js';
 import type { RunHooks } from '../fleet/run-hooks.js';
 import { ingestRunnerState } from '../fleet/runner-state.js';
 import { insertRunner, repoPacksState, withPackHash } from '../fleet/test-support/fixtures.js';
@@ -33,6 +34,7 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     ({ browser: owner, accountId } = await signUpOwner(h, 'owner@runs.test', 'Runs A'));
     runner = await trustedRunner(h.db, h, accountId, 'web');
     hooks = createRunHooks({
+      fleet: fleetQueries,
       db: h.db,
       bus: h.bus,
       clock: h.clock,

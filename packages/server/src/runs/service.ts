@@ -10,7 +10,9 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { KeysetPosition } from '../core/keyset-cursor.js';
 import { UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
+import type { FleetQueries } from '../fleet/queries.js';
 import { notifyRunnerWork } from '../fleet/runner-work.js';
+import type { DecidePolicy } from '../policy/decide.js';
 import { createArgsBox } from './args.js';
 import { type CreateRunInput, createRun } from './create.js';
 import { type EventStreamDeps, streamAccountEvents } from './event-stream.js';
@@ -23,6 +25,8 @@ export interface RunServiceDeps {
   clock: Clock;
   secretKey: Buffer;
   approvals: Pick<ApprovalService, 'openApprovalRequest' | 'cancelApprovalForRun'>;
+  decidePolicy: DecidePolicy;
+  fleet: Pick<FleetQueries, 'findRunnerForDispatch' | 'runnerIdsInGroups'>;
 }
 
 export type RunService = ReturnType<typeof createRunService>;
@@ -37,7 +41,7 @@ export function createRunService(deps: RunServiceDeps) {
   /** A run the caller may see: in the account and on a runner in their reach. */
   async function findVisible(access: AccountAccess, runId: string): Promise<RunRow> {
     if (!UUID_PATTERN.test(runId)) throw new NotFoundError();
-    const row = await visibleRuns(db, access)
+    const row = await visibleRuns(deps, access)
       .selectAll('r')
       .where('r.id', '=', runId)
       .executeTakeFirst();
@@ -119,7 +123,7 @@ export function createRunService(deps: RunServiceDeps) {
   }
 
   async function list(access: AccountAccess, filters: RunListFilters) {
-    let query = visibleRuns(db, access).selectAll('r');
+    let query = visibleRuns(deps, access).selectAll('r');
     if (filters.status) query = query.where('r.status', '=', filters.status);
     if (filters.runnerId) query = query.where('r.runner_id', '=', filters.runnerId);
     if (filters.actionId) query = query.where('r.action_id', '=', filters.actionId);
@@ -190,7 +194,7 @@ export function createRunService(deps: RunServiceDeps) {
     access: AccountAccess,
     res: ServerResponse,
     options: Pick<EventStreamDeps, 'log' | 'heartbeatMs'>,
-  ) => streamAccountEvents({ db, clock, bus, ...options }, access, res);
+  ) => streamAccountEvents({ db, clock, bus, fleet: deps.fleet, ...options }, access, res);
 
   return { create, get, output, list, cancel, streamEvents };
 }
@@ -204,7 +208,7 @@ export interface RunListFilters {
 }
 
 /** The account's runs on runners inside the caller's runner reach. */
-function visibleRuns(db: Kysely<Database>, access: AccountAccess) {
+function visibleRuns({ db, fleet }: Pick<RunServiceDeps, 'db' | 'fleet'>, access: AccountAccess) {
   const reach = access.membership.runner_access;
   let query = db.selectFrom('runs as r').where('r.account_id', '=', access.account.id);
   if (reach.mode === 'none') return query.where(sql<boolean>`false`);
@@ -213,15 +217,7 @@ function visibleRuns(db: Kysely<Database>, access: AccountAccess) {
       eb.or([
         ...(reach.runner_ids.length > 0 ? [eb('r.runner_id', 'in', reach.runner_ids)] : []),
         ...(reach.groups.length > 0
-          ? [
-              eb.exists(
-                eb
-                  .selectFrom('runners as n')
-                  .select('n.id')
-                  .whereRef('n.id', '=', 'r.runner_id')
-                  .where('n.group_name', 'in', reach.groups),
-              ),
-            ]
+          ? [eb('r.runner_id', 'in', fleet.runnerIdsInGroups(db, access.account.id, reach.groups))]
           : []),
         eb.val(false),
       ]),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
+import { fleetQueries } from '../fleet/queries.js';
 import { RUNNER_WORK_CHANNEL } from '../fleet/runner-work.js';
 import { insertRunner } from '../fleet/test-support/fixtures.js';
 import { seedWorkspace } from '../test-support/accounts.js';
@@ -29,7 +30,8 @@ describe(`dispatch-timeout sweep (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     await storage.close();
   });
 
-  const sweep = () => sweepDispatchTimeouts({ db: storage.db, bus: storage.bus, clock, timing });
+  const sweep = () =>
+    sweepDispatchTimeouts({ db: storage.db, bus: storage.bus, clock, timing, fleet: fleetQueries });
   const statusOf = async (id: string) =>
     storage.db
       .selectFrom('runs')

@@ -2,7 +2,9 @@ import type { Kysely } from 'kysely';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
+import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
+import type { FleetQueries } from '../fleet/queries.js';
 import { notifyRunnerWork } from '../fleet/runner-work.js';
 import type { TimingConfig } from '../fleet/timing.js';
 import type { PeriodicJob } from '../jobs/periodic.js';
@@ -10,6 +12,7 @@ import { lockRun, type RunRow, transitionRun } from './transitions.js';
 
 export interface RunSweepDeps {
   db: Kysely<Database>;
+  fleet: Pick<FleetQueries, 'runnerPresence'>;
   bus: NotifyBus;
   clock: Clock;
   timing: Pick<
@@ -83,7 +86,7 @@ export async function sweepDispatchTimeouts(deps: RunSweepDeps): Promise<RunSwee
     await conn.transaction().execute(async (trx) => {
       const run = await lockRun(trx, { id: candidate.id });
       if (!run) return;
-      const online = await runnerOnline(trx, run, now);
+      const online = await runnerOnline(deps, trx, run, now);
       const verdict = judge(run, online, now, deps.timing);
       const at = now.toISOString();
       if (verdict.kind === 'redeliver') {
@@ -137,18 +140,14 @@ function judge(run: RunRow, online: boolean, now: Date, timing: RunSweepDeps['ti
 }
 
 /** Live presence: the runner holds a lease that has not run out. */
-async function runnerOnline(trx: Kysely<Database>, run: RunRow, now: Date): Promise<boolean> {
-  const runner = await trx
-    .selectFrom('runners')
-    .select('lease_expires_at')
-    .where('id', '=', run.runner_id)
-    .where('account_id', '=', run.account_id)
-    .executeTakeFirst();
-  return (
-    runner?.lease_expires_at !== null &&
-    runner?.lease_expires_at !== undefined &&
-    new Date(runner.lease_expires_at) > now
-  );
+async function runnerOnline(
+  deps: Pick<RunSweepDeps, 'fleet'>,
+  trx: Tx,
+  run: RunRow,
+  now: Date,
+): Promise<boolean> {
+  const presence = await deps.fleet.runnerPresence(trx, run.account_id, run.runner_id);
+  return presence?.leaseExpiresAt != null && new Date(presence.leaseExpiresAt) > now;
 }
 
 /** The dispatch-timeout sweep every SWEEP_INTERVAL (and soon after start), one node at a time. */

@@ -1,11 +1,16 @@
 import type { Kysely } from 'kysely';
+import { accountQueries } from '../../accounts/queries.js';
+import { authQueries } from '../../auth/queries.js';
 import type { NotifyBus } from '../../bus/notify-bus.js';
 import { resolveDispatchContract } from '../../catalog/dispatch-contract.js';
 import { publishedCatalog } from '../../catalog/published.js';
 import type { Clock } from '../../core/clock.js';
+import { credentialQueries } from '../../credentials/queries.js';
 import type { Database } from '../../db/schema.js';
 import { ingestRunnerState } from '../../fleet/runner-state.js';
 import { insertRunner, repoPacksState } from '../../fleet/test-support/fixtures.js';
+import { memberQueries } from '../../members/queries.js';
+import { decidePolicy } from '../../policy/decide.js';
 import { insertRun } from '../../runs/test-support/fixtures.js';
 import type { RunRelease } from '../run-release.js';
 
@@ -94,4 +99,16 @@ export class RecordingRunRelease implements RunRelease {
   async deny(_trx: Kysely<Database>, runId: string, statusReason: string): Promise<void> {
     this.calls.push({ kind: 'deny', runId, statusReason });
   }
+  async facts(): Promise<null> {
+    return null;
+  }
 }
+
+/** The other domains' data functions an approval service takes, as app.ts passes them. */
+export const approvalDataDeps = {
+  decidePolicy,
+  accounts: accountQueries,
+  auth: authQueries,
+  members: memberQueries,
+  credentials: credentialQueries,
+};
