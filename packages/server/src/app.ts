@@ -6,6 +6,8 @@ import { createGrantService } from './approvals/grants.js';
 import { registerApprovalRoutes } from './approvals/routes.js';
 import { createApprovalService } from './approvals/service.js';
 import { approvalExpiryJob } from './approvals/sweep.js';
+import { listAuditCheckpoints } from './audit/checkpoints.js';
+import { createAuditExportService } from './audit/export.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { auditJobs } from './audit/scheduler.js';
 import { identityCleanupJob } from './auth/cleanup.js';
@@ -259,11 +261,17 @@ async function wireIdentity({ app, config, db, clock, bus }: Wiring): Promise<Ma
 
 /** The audit export, checkpoints and signing key routes, and (on a server) the audit sweeps. */
 function wireAudit({ app, config, db, clock, jobs }: Wiring, sweeps: boolean): void {
-  registerAuditRoutes(app, { db, clock, baseUrl: config.baseUrl, signingKey: config.signingKey });
+  const { signingKey } = config;
+  registerAuditRoutes(app, {
+    exports: createAuditExportService({ db, clock }),
+    checkpoints: (accountId) => listAuditCheckpoints({ db, signingKey, accountId }),
+    authenticateApiKey: (secret) => authenticateApiKey(db, secret, clock),
+    clock,
+    baseUrl: config.baseUrl,
+    signingKey,
+  });
   if (!sweeps) return;
-  for (const job of auditJobs({ signingKey: config.signingKey, clock, config: config.audit })) {
-    jobs.start(job);
-  }
+  for (const job of auditJobs({ signingKey, clock, config: config.audit })) jobs.start(job);
 }
 
 /** Runner enrollment and tokens, the runner WebSocket gateway, runners and pack trust. */

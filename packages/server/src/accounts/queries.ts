@@ -141,7 +141,18 @@ export async function updateSettings(
 }
 
 /** What other domains read of accounts; app.ts passes it (or a Pick of it) to their factories. */
+/** The account's plan (live or not), or undefined when there is no such account. */
+export async function planOf(db: Db, id: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('accounts')
+    .select('plan')
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return row?.plan;
+}
+
 export const accountQueries = {
+  planOf,
   createAccount,
   changePlan,
   updateSettings,

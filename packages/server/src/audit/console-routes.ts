@@ -1,9 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { Clock } from '../core/clock.js';
 import { ForbiddenError } from '../core/errors.js';
-import type { Database } from '../db/schema.js';
 import { accountAccessOf } from '../http/account-routes.js';
 import { csvFromNdjson } from './csv.js';
 import type { AuditExportService } from './export.js';
@@ -20,7 +17,7 @@ export const BILLING_EVENT_TYPES = ['subscription.changed'];
  */
 export function registerAuditConsoleRoutes(
   app: FastifyInstance,
-  deps: { db: Kysely<Database>; clock: Clock; service: AuditExportService },
+  deps: { service: AuditExportService },
 ): void {
   const { service } = deps;
 

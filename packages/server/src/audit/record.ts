@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { canonicalJson, type JsonObject } from '@emisar/protocol';
 import { type Kysely, sql } from 'kysely';
+import { accountQueries } from '../accounts/queries.js';
 import { entitlementsOf } from '../billing/plans.js';
 import type { AuditActor, AuditContext } from '../core/actor.js';
 import type { Tx } from '../core/tx.js';
@@ -103,7 +104,7 @@ export async function recordAuditEvents(
  * sits after the chain event that was the head when it was written.
  */
 export async function recordOffChainAuditEvent(
-  trx: Kysely<Database>,
+  trx: Tx,
   input: AuditEventInput,
 ): Promise<RecordedAuditEvent> {
   requireTransaction(trx);
@@ -144,26 +145,27 @@ export async function lockAuditChain(trx: Kysely<Database>, accountId: string): 
 }
 
 /** Takes the account's chain lock and reads the head under it. */
-async function lockChain(trx: Kysely<Database>, accountId: string): Promise<ChainState> {
+async function lockChain(trx: Tx, accountId: string): Promise<ChainState> {
   // A separate statement, so the head read below sees everything committed before the lock.
   await lockAuditChain(trx, accountId);
-  const row = await trx
-    .selectFrom('accounts as a')
-    .leftJoin('audit_chain_heads as h', 'h.account_id', 'a.id')
-    .select(['a.plan', 'h.seq', 'h.hash', sql<string>`now()`.as('now')])
-    .where('a.id', '=', accountId)
-    .executeTakeFirst();
-  if (!row) throw new Error('audit event for an account that does not exist');
+  const plan = await accountQueries.planOf(trx, accountId);
+  if (plan === undefined) throw new Error('audit event for an account that does not exist');
+  const { rows } = await sql<{ seq: number | null; hash: string | null; now: string }>`
+    SELECT h.seq, h.hash, now() AS now
+    FROM (SELECT 1) AS one LEFT JOIN audit_chain_heads h ON h.account_id = ${accountId}`.execute(
+    trx,
+  );
+  const head = rows[0]!;
   return {
-    seq: row.seq ?? 0,
-    hash: row.hash,
-    retentionDays: entitlementsOf(row.plan).retentionDays,
-    now: row.now,
+    seq: head.seq ?? 0,
+    hash: head.hash,
+    retentionDays: entitlementsOf(plan).retentionDays,
+    now: head.now,
   };
 }
 
 async function appendToChain(
-  trx: Kysely<Database>,
+  trx: Tx,
   accountId: string,
   inputs: readonly AuditEventInput[],
 ): Promise<RecordedAuditEvent[]> {

@@ -1,16 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest, RouteShorthandOptions } from 'fastify';
-import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
 import type { ApiKeyPrincipal } from '../core/principal.js';
-import { authenticateApiKey } from '../credentials/api-keys.js';
-import type { Database } from '../db/schema.js';
 import { requestContext } from '../http/request-context.js';
-import { listAuditCheckpoints } from './checkpoints.js';
+import type { CheckpointsDocument } from './checkpoint-message.js';
 import { registerAuditConsoleRoutes } from './console-routes.js';
-import { type AuditExportService, createAuditExportService } from './export.js';
+import type { AuditExportService } from './export.js';
 import { createExportHeadSigner } from './export-head.js';
 import {
   type AuditCursor,
@@ -22,7 +19,11 @@ import {
 import { AUDIT_KEY_PATH, publishedAuditKey } from './signing-key.js';
 
 export interface AuditRouteDeps {
-  db: Kysely<Database>;
+  exports: AuditExportService;
+  /** The signed checkpoints of one account. */
+  checkpoints(accountId: string): Promise<CheckpointsDocument>;
+  /** Who an API key secret acts as, or null for any key that does not work. */
+  authenticateApiKey(secret: string): Promise<ApiKeyPrincipal | null>;
   clock: Clock;
   baseUrl: string;
   signingKey: KeyObject;
@@ -38,8 +39,8 @@ const REQUESTS_PER_MINUTE = 60;
  * console's audit page and CSV download.
  */
 export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps): void {
-  const service = createAuditExportService(deps);
-  registerAuditConsoleRoutes(app, { ...deps, service });
+  const service = deps.exports;
+  registerAuditConsoleRoutes(app, { service });
   registerAuditKeyRoute(app, deps.signingKey);
   const guard = auditExportGuard(deps);
   registerAuditExportRoute(app, deps, service, guard);
@@ -147,11 +148,7 @@ function registerAuditCheckpointRoutes(
   { routeOptions, keyOf }: AuditExportGuard,
 ): void {
   app.get('/api/audit/checkpoints', routeOptions, async (request, reply) => {
-    const document = await listAuditCheckpoints({
-      db: deps.db,
-      signingKey: deps.signingKey,
-      accountId: keyOf(request).accountId,
-    });
+    const document = await deps.checkpoints(keyOf(request).accountId);
     return reply.header('cache-control', 'no-store').send(document);
   });
 }
@@ -165,7 +162,7 @@ async function presentedKey(
     .principal;
   if (resolved?.kind === 'api_key' && resolved.key) return resolved.key;
   const match = /^Bearer ([!-~]{1,512})$/.exec(request.headers.authorization ?? '');
-  return match ? authenticateApiKey(deps.db, match[1]!, deps.clock) : null;
+  return match ? deps.authenticateApiKey(match[1]!) : null;
 }
 
 function nextUrl(baseUrl: string, query: AuditExportRequest, next: AuditCursor): string {

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../db/schema.js';
 import type { PeriodicJob } from '../jobs/periodic.js';
+import { forgetCountersBefore } from '../limits/durable-limit.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -39,9 +40,7 @@ export async function cleanUpIdentityRows(
         .deleteFrom('sessions')
         .where((eb) => eb.or([eb('expires_at', '<', cutoff), eb('revoked_at', '<', cutoff)])),
     ),
-    rateLimitCounters: await deleted(
-      db.deleteFrom('rate_limit_counters').where('window_started_at', '<', cutoff),
-    ),
+    rateLimitCounters: await deleted(forgetCountersBefore(db, cutoff)),
   };
 }
 

@@ -47,3 +47,8 @@ export async function hitDurableLimit(
     throw new RateLimitedError((resetAt - now.getTime()) / 1000);
   }
 }
+
+/** The delete of counters whose window started before `cutoff` (the caller runs it and counts rows). */
+export function forgetCountersBefore(db: Db, cutoff: string) {
+  return db.deleteFrom('rate_limit_counters').where('window_started_at', '<', cutoff);
+}
