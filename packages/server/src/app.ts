@@ -210,7 +210,13 @@ async function wireIdentity({ app, config, db, clock, bus }: Wiring): Promise<Ma
   registerDevMailboxRoutes(app, { outbox, enabled: config.mail.devMailbox, trustsProxy });
 
   const totpBox = createTotpBox(config.secretKey);
-  const workspaces = createWorkspaceService({ db, clock, createDefaultPolicy });
+  const workspaces = createWorkspaceService({
+    db,
+    clock,
+    accounts: accountQueries,
+    auth: authQueries,
+    createDefaultPolicy,
+  });
   const signIn = createSignInService({
     db,
     clock,

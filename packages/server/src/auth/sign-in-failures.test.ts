@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accountQueries } from '../accounts/queries.js';
 import { systemContext } from '../core/context.js';
 import { personAudit } from '../members/person-audit.js';
 import { createWorkspace } from '../members/workspaces.js';
@@ -22,7 +23,11 @@ describe(`failed sign-ins reach the audit log through one queue (${onPostgres ? 
     await h.storage.db
       .transaction()
       .execute((trx) =>
-        createWorkspace(trx, { name: 'Second', owner }, { clock: h.clock, createDefaultPolicy }),
+        createWorkspace(
+          trx,
+          { name: 'Second', owner },
+          { clock: h.clock, accounts: accountQueries, createDefaultPolicy },
+        ),
       );
   });
   afterAll(() => h.close());

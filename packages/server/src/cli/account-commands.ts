@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { accountQueries } from '../accounts/queries.js';
 import { emailSchema, findOrCreateUser } from '../auth/users.js';
 import { PLANS } from '../billing/plans.js';
 import { systemClock } from '../core/clock.js';
@@ -32,7 +33,12 @@ export function registerAccountCommands(program: Command): void {
           return createWorkspace(
             trx,
             { name, owner: user, ...slug },
-            { clock: systemClock, createDefaultPolicy, context: cliContext },
+            {
+              clock: systemClock,
+              accounts: accountQueries,
+              createDefaultPolicy,
+              context: cliContext,
+            },
           );
         }),
       );

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accountQueries } from '../accounts/queries.js';
 import { findOrCreateUser } from '../auth/users.js';
 import { ManualClock } from '../core/clock.js';
 import type { Storage } from '../db/database.js';
@@ -20,7 +21,7 @@ describe('creating workspaces', () => {
       return createWorkspace(
         trx,
         { name, owner: user, ...(slug ? { slug } : {}) },
-        { clock, createDefaultPolicy },
+        { clock, accounts: accountQueries, createDefaultPolicy },
       );
     });
 
@@ -88,7 +89,7 @@ describe('creating workspaces', () => {
         await createWorkspace(
           trx,
           { name: 'Rolled Back', owner: user },
-          { clock, createDefaultPolicy },
+          { clock, accounts: accountQueries, createDefaultPolicy },
         );
         throw new Error('the cause failed');
       })

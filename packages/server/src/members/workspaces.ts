@@ -1,6 +1,6 @@
-import { type AccountRow, createAccount, liveAccountsByName } from '../accounts/queries.js';
+import type { AccountQueries, AccountRow } from '../accounts/queries.js';
 import { recordAuditEvents } from '../audit/record.js';
-import { findUserById } from '../auth/users.js';
+import type { AuthQueries } from '../auth/queries.js';
 import type {
   CreateWorkspace,
   ListWorkspaces,
@@ -23,6 +23,7 @@ export interface CreatedWorkspace {
 
 export interface WorkspaceDeps {
   clock: Clock;
+  accounts: Pick<AccountQueries, 'createAccount'>;
   createDefaultPolicy: CreateDefaultPolicy;
 }
 
@@ -35,7 +36,7 @@ export async function createWorkspace(
   input: WorkspaceRequest,
   deps: WorkspaceDeps & { context?: RequestContext },
 ): Promise<CreatedWorkspace> {
-  const account = await createAccount(
+  const account = await deps.accounts.createAccount(
     trx,
     { name: input.name, ...(input.slug !== undefined ? { slug: input.slug } : {}) },
     deps.clock,
@@ -66,9 +67,13 @@ export async function createWorkspace(
 }
 
 /** The live workspaces a person has joined, by name, with their role in each. */
-export async function listWorkspaces(db: Db, userId: string): Promise<PersonWorkspace[]> {
+export async function listWorkspaces(
+  db: Db,
+  accountQueries: Pick<AccountQueries, 'liveAccountsByName'>,
+  userId: string,
+): Promise<PersonWorkspace[]> {
   const memberships = await joinedMembershipsOf(db, userId);
-  const accounts = await liveAccountsByName(
+  const accounts = await accountQueries.liveAccountsByName(
     db,
     memberships.map((m) => m.account_id),
   );
@@ -84,11 +89,17 @@ export async function listWorkspaces(db: Db, userId: string): Promise<PersonWork
 }
 
 /** Workspaces people create (at sign-up or from the console) and the list of theirs. */
-export function createWorkspaceService(deps: WorkspaceDeps & { db: Db }) {
+export function createWorkspaceService(
+  deps: WorkspaceDeps & {
+    db: Db;
+    accounts: Pick<AccountQueries, 'createAccount' | 'liveAccountsByName'>;
+    auth: Pick<AuthQueries, 'findUserById'>;
+  },
+) {
   const { db } = deps;
   const create: CreateWorkspace = (trx, input, context) =>
     createWorkspace(trx, input, { ...deps, context });
-  const list: ListWorkspaces = (userId) => listWorkspaces(db, userId);
+  const list: ListWorkspaces = (userId) => listWorkspaces(db, deps.accounts, userId);
   return {
     create,
     list,
@@ -98,7 +109,7 @@ export function createWorkspaceService(deps: WorkspaceDeps & { db: Db }) {
       input: Omit<WorkspaceRequest, 'owner'>,
       context: RequestContext,
     ): Promise<CreatedWorkspace> {
-      const owner = (await findUserById(db, userId))!;
+      const owner = (await deps.auth.findUserById(db, userId))!;
       return db
         .transaction()
         .execute((trx) => createWorkspace(trx, { ...input, owner }, { ...deps, context }));

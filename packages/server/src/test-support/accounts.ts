@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { accountQueries } from '../accounts/queries.js';
 import { findOrCreateUser, type UserRow } from '../auth/users.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Role, RunnerAccess } from '../core/roles.js';
@@ -38,7 +39,7 @@ export async function seedWorkspace(
     const created = await createWorkspace(
       trx,
       { name: options.name ?? 'Seeded Workspace', owner: user },
-      { clock, createDefaultPolicy },
+      { clock, accounts: accountQueries, createDefaultPolicy },
     );
     return { ...created, owner: user };
   });
