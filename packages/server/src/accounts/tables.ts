@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { AccountDataTable } from '../core/account-data.js';
 import type { Timestamp } from '../core/columns.js';
 
 export interface AccountSettings {
@@ -26,3 +27,8 @@ export interface AccountsTable {
 export interface AccountTables {
   accounts: AccountsTable;
 }
+
+/** The tables here that hold a workspace's data. */
+export const accountTables: readonly AccountDataTable[] = [
+  { table: 'accounts', accountColumn: 'id' },
+];

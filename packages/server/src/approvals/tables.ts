@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { AccountDataTable } from '../core/account-data.js';
 import type { Timestamp } from '../core/columns.js';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
@@ -72,3 +73,10 @@ export interface ApprovalTables {
   approval_decisions: ApprovalDecisionsTable;
   standing_grants: StandingGrantsTable;
 }
+
+/** The tables here that hold a workspace's data. */
+export const accountTables: readonly AccountDataTable[] = [
+  { table: 'approval_requests', accountColumn: 'account_id' },
+  { table: 'approval_decisions', accountColumn: 'account_id' },
+  { table: 'standing_grants', accountColumn: 'account_id' },
+];

@@ -1,4 +1,5 @@
 import type { ColumnType } from 'kysely';
+import type { AccountDataTable } from '../core/account-data.js';
 import type { ActorKind } from '../core/actor.js';
 import type { Timestamp } from '../core/columns.js';
 import type { SeqRange } from './seq-ranges.js';
@@ -56,3 +57,10 @@ export interface AuditTables {
   audit_chain_heads: AuditChainHeadsTable;
   audit_checkpoints: AuditCheckpointsTable;
 }
+
+/** The tables here that hold a workspace's data. */
+export const accountTables: readonly AccountDataTable[] = [
+  { table: 'audit_events', accountColumn: 'account_id' },
+  { table: 'audit_chain_heads', accountColumn: 'account_id' },
+  { table: 'audit_checkpoints', accountColumn: 'account_id' },
+];

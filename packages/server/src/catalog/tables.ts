@@ -1,5 +1,6 @@
 import type { ActionDescriptor } from '@emisar/protocol';
 import type { ColumnType, Generated } from 'kysely';
+import type { AccountDataTable } from '../core/account-data.js';
 import type { Timestamp } from '../core/columns.js';
 
 export type TrustState = 'trusted' | 'pending' | 'rejected';
@@ -60,3 +61,10 @@ export interface CatalogTables {
   pack_candidates: PackCandidatesTable;
   runner_actions: RunnerActionsTable;
 }
+
+/** The tables here that hold a workspace's data. */
+export const accountTables: readonly AccountDataTable[] = [
+  { table: 'pack_versions', accountColumn: 'account_id' },
+  { table: 'pack_candidates', accountColumn: 'account_id' },
+  { table: 'runner_actions', accountColumn: 'account_id' },
+];

@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { AccountDataTable } from '../core/account-data.js';
 import type { Timestamp } from '../core/columns.js';
 import type { ApiKeyKind } from '../core/principal.js';
 
@@ -40,3 +41,9 @@ export interface CredentialTables {
   api_keys: ApiKeysTable;
   enrollment_keys: EnrollmentKeysTable;
 }
+
+/** The tables here that hold a workspace's data. */
+export const accountTables: readonly AccountDataTable[] = [
+  { table: 'api_keys', accountColumn: 'account_id' },
+  { table: 'enrollment_keys', accountColumn: 'account_id' },
+];

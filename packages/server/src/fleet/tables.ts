@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { AccountDataTable } from '../core/account-data.js';
 import type { Timestamp } from '../core/columns.js';
 
 export interface DegradedPackRow {
@@ -57,3 +58,9 @@ export interface FleetTables {
   runners: RunnersTable;
   runner_tokens: RunnerTokensTable;
 }
+
+/** The tables here that hold a workspace's data. */
+export const accountTables: readonly AccountDataTable[] = [
+  { table: 'runners', accountColumn: 'account_id' },
+  { table: 'runner_tokens', accountColumn: 'account_id' },
+];

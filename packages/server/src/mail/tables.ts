@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { AccountDataTable } from '../core/account-data.js';
 import type { Timestamp } from '../core/columns.js';
 
 export interface MailOutboxTable {
@@ -21,3 +22,8 @@ export interface MailOutboxTable {
 export interface MailTables {
   mail_outbox: MailOutboxTable;
 }
+
+/** The tables here that hold a workspace's data. */
+export const accountTables: readonly AccountDataTable[] = [
+  { table: 'mail_outbox', accountColumn: 'account_id' },
+];

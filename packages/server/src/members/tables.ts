@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { AccountDataTable } from '../core/account-data.js';
 import type { Timestamp } from '../core/columns.js';
 import type { PackAccess, Role, RunnerAccess } from '../core/roles.js';
 
@@ -23,3 +24,8 @@ export interface MembershipsTable {
 export interface MemberTables {
   memberships: MembershipsTable;
 }
+
+/** The tables here that hold a workspace's data. */
+export const accountTables: readonly AccountDataTable[] = [
+  { table: 'memberships', accountColumn: 'account_id' },
+];

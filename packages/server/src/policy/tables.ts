@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { AccountDataTable } from '../core/account-data.js';
 import type { Timestamp } from '../core/columns.js';
 
 export type PolicyDecision = 'allow' | 'require_approval' | 'deny';
@@ -36,3 +37,8 @@ export interface PolicySnapshot {
 export interface PolicyTables {
   policies: PoliciesTable;
 }
+
+/** The tables here that hold a workspace's data. */
+export const accountTables: readonly AccountDataTable[] = [
+  { table: 'policies', accountColumn: 'account_id' },
+];

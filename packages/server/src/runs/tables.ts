@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { AccountDataTable } from '../core/account-data.js';
 import type { Timestamp } from '../core/columns.js';
 import type { PolicySnapshot } from '../policy/tables.js';
 
@@ -126,3 +127,9 @@ export interface RunTables {
   runs: RunsTable;
   run_events: RunEventsTable;
 }
+
+/** The tables here that hold a workspace's data. */
+export const accountTables: readonly AccountDataTable[] = [
+  { table: 'runs', accountColumn: 'account_id' },
+  { table: 'run_events', accountColumn: 'account_id' },
+];

@@ -6,6 +6,7 @@ import { type Kysely, sql } from 'kysely';
  * secret is stored as a SHA-256 digest; TOTP seeds and queued email bodies only
  * as AES-256-GCM ciphertext.
  */
+// Long by nature: one migration is one ordered list of DDL statements, frozen once shipped.
 // biome-ignore lint/suspicious/noExplicitAny: migrations are frozen against the schema of their day.
 export async function up(db: Kysely<any>): Promise<void> {
   const statements = [

@@ -6,6 +6,7 @@ import { type Kysely, sql } from 'kysely';
  * versions with their trusted hash and candidate hashes, and each runner's
  * advertised actions.
  */
+// Long by nature: one migration is one ordered list of DDL statements, frozen once shipped.
 // biome-ignore lint/suspicious/noExplicitAny: migrations are frozen against the schema of their day.
 export async function up(db: Kysely<any>): Promise<void> {
   const statements = [

@@ -8,6 +8,7 @@ import { type Kysely, sql } from 'kysely';
  * stored once. `runner_id` has no foreign key: a run's history outlives the
  * runner row it names.
  */
+// Long by nature: one migration is one ordered list of DDL statements, frozen once shipped.
 // biome-ignore lint/suspicious/noExplicitAny: migrations are frozen against the schema of their day.
 export async function up(db: Kysely<any>): Promise<void> {
   const statements = [
