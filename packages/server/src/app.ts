@@ -259,7 +259,10 @@ async function wireIdentity({ app, config, db, clock, bus }: Wiring): Promise<Ma
   registerSessionRoutes(app, { sessions });
   registerMfaRoutes(app, { mfa });
   registerPasskeyRoutes(app, { passkeys });
-  registerWorkspaceRoutes(app, { workspaces, changeSettings: settingsChanger(db) });
+  registerWorkspaceRoutes(app, {
+    workspaces,
+    changeSettings: settingsChanger({ db, accounts: accountQueries }),
+  });
   registerMemberRoutes(app, { budget, secureCookies, members });
   registerCredentialRoutes(app, { credentials });
   return outbox;

@@ -1,5 +1,5 @@
 import type { JsonObject } from '@emisar/protocol';
-import { updateSettings } from '../accounts/queries.js';
+import type { AccountQueries } from '../accounts/queries.js';
 import type { AccountSettings } from '../accounts/tables.js';
 import { recordAuditEvent } from '../audit/record.js';
 import type { AccountAccess } from '../core/access.js';
@@ -16,7 +16,11 @@ export type ChangeSettings = (
 ) => Promise<{ settings: AccountSettings; name: string }>;
 
 /** Changes a workspace's settings (and name) and audits what changed. */
-export function settingsChanger(db: Db): ChangeSettings {
+export function settingsChanger(deps: {
+  db: Db;
+  accounts: Pick<AccountQueries, 'updateSettings'>;
+}): ChangeSettings {
+  const { db, accounts } = deps;
   return async (access, { name, ...patch }, context) => {
     const principal = access.principal;
     if (patch.require_mfa && principal.kind === 'session' && !principal.mfaVerified) {
@@ -31,7 +35,7 @@ export function settingsChanger(db: Db): ChangeSettings {
       Object.entries(patch).filter(([k, v]) => before[k as keyof AccountSettings] !== v),
     ) as JsonObject;
     await db.transaction().execute(async (trx) => {
-      await updateSettings(trx, access.account.id, settings, name);
+      await accounts.updateSettings(trx, access.account.id, settings, name);
       await recordAuditEvent(trx, {
         accountId: access.account.id,
         eventType: 'account.settings_changed',
