@@ -1,55 +1,68 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { resolveAccountAccess } from './access/resolve.js';
-import { accountQueries } from './accounts/queries.js';
-import { createGrantService } from './approvals/grants.js';
-import { registerApprovalRoutes } from './approvals/routes.js';
-import { createApprovalService } from './approvals/service.js';
-import { approvalExpiryJob } from './approvals/sweep.js';
-import { listAuditCheckpoints } from './audit/checkpoints.js';
-import { createAuditExportService } from './audit/export.js';
-import { registerAuditRoutes } from './audit/routes.js';
-import { auditJobs } from './audit/scheduler.js';
-import { identityCleanupJob } from './auth/cleanup.js';
-import { registerLinkPages } from './auth/link-pages.js';
-import { registerMeRoutes } from './auth/me-routes.js';
-import { createTotpBox } from './auth/mfa.js';
-import { registerMfaRoutes } from './auth/mfa-routes.js';
-import { createMfaService } from './auth/mfa-service.js';
-import { registerPasskeyRoutes } from './auth/passkey-routes.js';
-import { createPasskeyService } from './auth/passkeys.js';
-import { createPasswordService } from './auth/password.js';
-import { createProfileService } from './auth/profile.js';
-import { authQueries } from './auth/queries.js';
-import { signInBudget } from './auth/rate-limits.js';
-import { registerAuthRoutes } from './auth/routes.js';
-import { registerSessionRoutes } from './auth/session-routes.js';
-import { createSessionService } from './auth/session-service.js';
-import { resolveSession } from './auth/sessions.js';
-import { createSignInService } from './auth/sign-in.js';
-import { signInFailureAuditJob } from './auth/sign-in-failures.js';
+import { resolveAccountAccess } from './access/index.js';
+import { accountQueries } from './accounts/index.js';
+import {
+  approvalExpiryJob,
+  createApprovalService,
+  createGrantService,
+  registerApprovalRoutes,
+} from './approvals/index.js';
+import {
+  auditJobs,
+  createAuditExportService,
+  listAuditCheckpoints,
+  registerAuditRoutes,
+} from './audit/index.js';
+import {
+  authQueries,
+  createMfaService,
+  createPasskeyService,
+  createPasswordService,
+  createProfileService,
+  createSessionService,
+  createSignInService,
+  createTotpBox,
+  identityCleanupJob,
+  registerAuthRoutes,
+  registerLinkPages,
+  registerMeRoutes,
+  registerMfaRoutes,
+  registerPasskeyRoutes,
+  registerSessionRoutes,
+  resolveSession,
+  signInBudget,
+  signInFailureAuditJob,
+} from './auth/index.js';
 import { createNotifyBus, type NotifyBus } from './bus/notify-bus.js';
-import { loadPublishedCatalog } from './catalog/published.js';
-import { catalogQueries } from './catalog/queries.js';
-import { registerCatalogRoutes } from './catalog/routes.js';
-import { createCatalogService } from './catalog/service.js';
+import {
+  catalogQueries,
+  createCatalogService,
+  loadPublishedCatalog,
+  registerCatalogRoutes,
+} from './catalog/index.js';
 import type { ServerConfig } from './config.js';
 import { type Clock, systemClock } from './core/clock.js';
-import { authenticateApiKey } from './credentials/api-keys.js';
-import { credentialQueries } from './credentials/queries.js';
-import { registerCredentialRoutes } from './credentials/routes.js';
-import { createCredentialService } from './credentials/service.js';
+import {
+  authenticateApiKey,
+  createCredentialService,
+  credentialQueries,
+  registerCredentialRoutes,
+} from './credentials/index.js';
 import { pingDatabase, type Storage } from './db/database.js';
 import { createOutageLog } from './db/outage-log.js';
-import { fleetCleanupJob } from './fleet/cleanup.js';
-import { createEnrollmentService } from './fleet/enrollment.js';
-import { createRunnerGateway, type RunnerGateway } from './fleet/gateway.js';
-import { fleetQueries } from './fleet/queries.js';
-import { registerFleetRoutes } from './fleet/routes.js';
-import type { RunHooks } from './fleet/run-hooks.js';
-import { createRunnerEndpointBudget } from './fleet/runner-budget.js';
-import { registerRunnerRoutes } from './fleet/runner-routes.js';
-import { createFleetService } from './fleet/service.js';
+import type { RunHooks } from './fleet/index.js';
+import {
+  createEnrollmentService,
+  createFleetService,
+  createRunnerEndpointBudget,
+  createRunnerGateway,
+  fleetCleanupJob,
+  fleetQueries,
+  type RunnerGateway,
+  registerFleetRoutes,
+  registerRunnerRoutes,
+} from './fleet/index.js';
 import { installAccountAccess } from './http/account-routes.js';
 import { installAuth } from './http/auth.js';
 import { installCredentialLimits } from './http/credential-limits.js';
@@ -59,25 +72,34 @@ import { installInputHygiene } from './http/input-hygiene.js';
 import { loggerOptions, requestIdOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { createJobs, type Jobs } from './jobs/periodic.js';
-import { registerDevMailboxRoutes } from './mail/dev-mailbox-routes.js';
-import { createMailOutbox, type MailOutbox } from './mail/outbox.js';
-import { createMailTransport } from './mail/transports.js';
-import { personAudit } from './members/person-audit.js';
-import { memberQueries } from './members/queries.js';
-import { registerMemberRoutes } from './members/routes.js';
-import { createMemberService } from './members/service.js';
-import { registerWorkspaceRoutes } from './members/workspace-routes.js';
-import { settingsChanger } from './members/workspace-settings.js';
-import { createWorkspaceService } from './members/workspaces.js';
-import { createPolicyDecider } from './policy/decide.js';
-import { createDefaultPolicy } from './policy/default-policy.js';
-import { registerPolicyRoutes } from './policy/routes.js';
-import { createPolicyService } from './policy/service.js';
-import { createRunRelease } from './runs/release.js';
-import { registerRunRoutes } from './runs/routes.js';
-import { createRunHooks } from './runs/runner-hooks.js';
-import { createRunService } from './runs/service.js';
-import { dispatchTimeoutJob } from './runs/sweep.js';
+import {
+  createMailOutbox,
+  createMailTransport,
+  type MailOutbox,
+  registerDevMailboxRoutes,
+} from './mail/index.js';
+import {
+  createMemberService,
+  createWorkspaceService,
+  memberQueries,
+  personAudit,
+  registerMemberRoutes,
+  registerWorkspaceRoutes,
+  settingsChanger,
+} from './members/index.js';
+import {
+  createDefaultPolicy,
+  createPolicyDecider,
+  createPolicyService,
+  registerPolicyRoutes,
+} from './policy/index.js';
+import {
+  createRunHooks,
+  createRunRelease,
+  createRunService,
+  dispatchTimeoutJob,
+  registerRunRoutes,
+} from './runs/index.js';
 
 /*
  * The composition root: the one place that builds every service, registers

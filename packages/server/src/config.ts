@@ -4,12 +4,12 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
-import { type AuditConfig, parseAuditConfig } from './audit/config.js';
+import { type AuditConfig, parseAuditConfig } from './audit/index.js';
 import { ConfigError } from './core/config-error.js';
 import type { StorageTarget } from './db/database.js';
-import { parseTimingConfig, type TimingConfig } from './fleet/timing.js';
+import { parseTimingConfig, type TimingConfig } from './fleet/index.js';
 import { parseRateLimitConfig, type RateLimitConfig } from './http/rate-limit-config.js';
-import { type MailConfig, parseMailConfig } from './mail/config.js';
+import { type MailConfig, parseMailConfig } from './mail/index.js';
 
 export interface ServerConfig {
   port: number;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { registerAuditCommands } from './audit/cli.js';
-import { registerCatalogCommands } from './catalog/build.js';
+import { registerAuditCommands } from './audit/index.js';
+import { registerCatalogCommands } from './catalog/index.js';
 import { registerIdentityCommands } from './cli/identity.js';
 import { loadConfig } from './config.js';
 import { ConfigError } from './core/config-error.js';

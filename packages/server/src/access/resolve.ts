@@ -1,6 +1,5 @@
-import { findLiveAccountBySlug } from '../accounts/queries.js';
-import { isSessionLive } from '../auth/sessions.js';
-import { findUserById } from '../auth/users.js';
+import { findLiveAccountBySlug } from '../accounts/index.js';
+import { findUserById, isSessionLive } from '../auth/index.js';
 import type { AccountAccess } from '../core/access.js';
 import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
@@ -8,8 +7,8 @@ import { ForbiddenError, NotFoundError, UnauthorizedError } from '../core/errors
 import type { KeyPrincipal, SessionPrincipal } from '../core/principal.js';
 import { API_KEY_PERMISSIONS, ROLE_PERMISSIONS } from '../core/roles.js';
 import type { Db } from '../core/tx.js';
-import { isApiKeyLive } from '../credentials/api-keys.js';
-import { findJoinedMembership, touchLastActive } from '../members/queries.js';
+import { isApiKeyLive } from '../credentials/index.js';
+import { findJoinedMembership, touchLastActive } from '../members/index.js';
 
 /**
  * Resolves the caller's access to the account named by `slug`. Anything the

@@ -1,13 +1,13 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { AccountQueries } from '../accounts/queries.js';
-import type { AuthQueries } from '../auth/queries.js';
+import type { AccountQueries } from '../accounts/index.js';
+import type { AuthQueries } from '../auth/index.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { Clock } from '../core/clock.js';
-import type { CredentialQueries } from '../credentials/queries.js';
+import type { CredentialQueries } from '../credentials/index.js';
 import type { Database } from '../db/schema.js';
-import type { MailOutbox } from '../mail/outbox.js';
-import type { MemberQueries } from '../members/queries.js';
-import type { DecidePolicy } from '../policy/decide.js';
+import type { MailOutbox } from '../mail/index.js';
+import type { MemberQueries } from '../members/index.js';
+import type { DecidePolicy } from '../policy/index.js';
 import type { RunRelease } from './run-release.js';
 import type { ApprovalRequestsTable } from './tables.js';
 

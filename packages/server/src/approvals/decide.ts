@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { type AuditEventInput, recordAuditEvent } from '../audit/record.js';
-import { recentlyAuthenticated } from '../auth/sessions.js';
+import { type AuditEventInput, recordAuditEvent } from '../audit/index.js';
+import { recentlyAuthenticated } from '../auth/index.js';
 import type { AccountAccess } from '../core/access.js';
 import type { RequestContext } from '../core/context.js';
 import {
@@ -11,7 +11,7 @@ import {
 } from '../core/errors.js';
 import { approverText, parseInput } from '../core/parse-input.js';
 import type { Tx } from '../core/tx.js';
-import { notifyRunnerWork } from '../fleet/runner-work.js';
+import { notifyRunnerWork } from '../fleet/index.js';
 import type { ApprovalRow, ApprovalsContext } from './context.js';
 import { expire } from './expiry.js';
 import { createStandingGrant, grantLifetimeSeconds, grantOptionsSchema } from './grants.js';

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { recordAuditEvent } from '../audit/record.js';
+import { recordAuditEvent } from '../audit/index.js';
 import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 import type { ApprovalRow, ApprovalsContext } from './context.js';

@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
-import { recordAuditEvent } from '../audit/record.js';
+import { recordAuditEvent } from '../audit/index.js';
 import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';

@@ -1,6 +1,6 @@
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { Db, Tx } from '../core/tx.js';
-import type { ApprovalMailMessage } from '../mail/approval-mail.js';
+import type { ApprovalMailMessage } from '../mail/index.js';
 import type { ApprovalRow, ApprovalsContext } from './context.js';
 
 export type ApprovalOutcomeKind = Extract<

@@ -1,7 +1,7 @@
-import { recordAuditEvent } from '../audit/record.js';
+import { recordAuditEvent } from '../audit/index.js';
 import type { AuditActor } from '../core/actor.js';
 import type { Tx } from '../core/tx.js';
-import type { ApprovalMailMessage } from '../mail/approval-mail.js';
+import type { ApprovalMailMessage } from '../mail/index.js';
 import type { ApprovalRow, ApprovalsContext, RunnerNow } from './context.js';
 import { approvalLink, emailOf, publishApproval, workspaceOf } from './notices.js';
 import { decidersOf } from './reach.js';

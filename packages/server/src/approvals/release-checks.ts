@@ -1,6 +1,6 @@
-import { resolveDispatchContract } from '../catalog/dispatch-contract.js';
+import { resolveDispatchContract } from '../catalog/index.js';
 import type { Tx } from '../core/tx.js';
-import { findRunnerForDispatch } from '../fleet/queries.js';
+import { findRunnerForDispatch } from '../fleet/index.js';
 import type { ApprovalRow, ApprovalsContext, ReleaseChecks } from './context.js';
 
 export const fleetReleaseChecks: ReleaseChecks = {

@@ -8,7 +8,7 @@ import { ConflictError, UnauthorizedError } from '../core/errors.js';
 import type { SessionPrincipal } from '../core/principal.js';
 import type { Database } from '../db/schema.js';
 import { hitDurableLimit } from '../limits/durable-limit.js';
-import type { MailOutbox } from '../mail/outbox.js';
+import type { MailOutbox } from '../mail/index.js';
 import type { PersonAudit } from './person-audit.js';
 import { hitAddressLimits, MAIL_PER_ADDRESS } from './rate-limits.js';
 import { revokeSessions } from './sessions.js';

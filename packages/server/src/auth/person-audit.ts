@@ -1,4 +1,4 @@
-import type { AuditEventInput } from '../audit/record.js';
+import type { AuditEventInput } from '../audit/index.js';
 import type { Tx } from '../core/tx.js';
 
 /** An event a person causes outside any workspace: sign-in, MFA, password. */

@@ -11,7 +11,7 @@ import { digestsEqual, sha256 } from '../core/secrets.js';
 import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
 import { hitDurableLimit } from '../limits/durable-limit.js';
-import type { MailOutbox } from '../mail/outbox.js';
+import type { MailOutbox } from '../mail/index.js';
 import { newSignInCode, normalizeSignInCode } from './codes.js';
 import { type SecondFactorProof, verifySecondFactor } from './mfa.js';
 import type { PersonAudit } from './person-audit.js';

@@ -1,6 +1,6 @@
 import { type ActionDescriptor, descriptorDigest, type RunnerStateFrame } from '@emisar/protocol';
-import type { AuditEventInput } from '../audit/record.js';
-import { recordAuditEvents } from '../audit/record.js';
+import type { AuditEventInput } from '../audit/index.js';
+import { recordAuditEvents } from '../audit/index.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { AuditActor } from '../core/actor.js';

@@ -1,4 +1,4 @@
-import { recordAuditEvent } from '../audit/record.js';
+import { recordAuditEvent } from '../audit/index.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { AccountAccess } from '../core/access.js';

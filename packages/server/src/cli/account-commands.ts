@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
-import { accountQueries } from '../accounts/queries.js';
-import { emailSchema, findOrCreateUser } from '../auth/users.js';
-import { PLANS } from '../billing/plans.js';
+import { accountQueries } from '../accounts/index.js';
+import { emailSchema, findOrCreateUser } from '../auth/index.js';
+import { PLANS } from '../billing/index.js';
 import { systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
-import { mintBootstrapLink } from '../members/bootstrap-link.js';
-import { setPlan } from '../members/plans.js';
-import { createWorkspace } from '../members/workspaces.js';
-import { createDefaultPolicy } from '../policy/default-policy.js';
+import { createWorkspace, mintBootstrapLink, setPlan } from '../members/index.js';
+import { createDefaultPolicy } from '../policy/index.js';
 import { cliContext, print, withDatabase } from './support.js';
 
 /** `account create`: a workspace and its owner. */

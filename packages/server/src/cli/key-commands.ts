@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
-import { findUserByEmail, findUserById } from '../auth/users.js';
+import { findUserByEmail, findUserById } from '../auth/index.js';
 import { systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
-import { issueApiKey, issueEnrollmentKey } from '../credentials/issue.js';
+import { issueApiKey, issueEnrollmentKey } from '../credentials/index.js';
 import type { Database } from '../db/schema.js';
-import { activeOwners, findActiveMembership } from '../members/queries.js';
+import { activeOwners, findActiveMembership } from '../members/index.js';
 import {
   accountBySlug,
   cliActor,

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { findLiveAccountBySlug } from '../accounts/queries.js';
+import { findLiveAccountBySlug } from '../accounts/index.js';
 import { loadConfig, type ServerConfig } from '../config.js';
 import { systemActor } from '../core/actor.js';
 import { ConfigError } from '../core/config-error.js';

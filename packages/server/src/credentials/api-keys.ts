@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { accountIsUsable, findAccountById } from '../accounts/queries.js';
+import { accountIsUsable, findAccountById } from '../accounts/index.js';
 import type { Clock } from '../core/clock.js';
 import type { ApiKeyKind, ApiKeyPrincipal } from '../core/principal.js';
 import { findBySecret, mintSecret, SECRET_PREFIX } from '../core/secrets.js';
 import type { Db, Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
-import { findMembershipById } from '../members/queries.js';
+import { findMembershipById } from '../members/index.js';
 
 export const MCP_KEY_DEFAULT_TTL_DAYS = 30;
 const DAY_MS = 86_400_000;

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { accountIsUsable, findAccountById } from '../accounts/queries.js';
+import { accountIsUsable, findAccountById } from '../accounts/index.js';
 import type { Clock } from '../core/clock.js';
 import { findBySecret, mintSecret, SECRET_PREFIX } from '../core/secrets.js';
 import type { Tx } from '../core/tx.js';

@@ -1,4 +1,4 @@
-import { recordAuditEvent } from '../audit/record.js';
+import { recordAuditEvent } from '../audit/index.js';
 import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';

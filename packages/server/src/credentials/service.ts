@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { recordAuditEvent } from '../audit/record.js';
+import { recordAuditEvent } from '../audit/index.js';
 import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import type { AccountQueries } from '../accounts/queries.js';
-import { type AuditEventInput, recordAuditEvents } from '../audit/record.js';
-import type { CatalogQueries } from '../catalog/queries.js';
+import type { AccountQueries } from '../accounts/index.js';
+import { type AuditEventInput, recordAuditEvents } from '../audit/index.js';
+import type { CatalogQueries } from '../catalog/index.js';
 import { type AuditActor, systemActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { Db, Tx } from '../core/tx.js';

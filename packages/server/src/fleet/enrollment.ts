@@ -1,7 +1,7 @@
 import { ExternalIdSchema, RegisterRequestSchema } from '@emisar/protocol';
-import type { AccountQueries } from '../accounts/queries.js';
-import { recordAuditEvent } from '../audit/record.js';
-import { entitlementsOf } from '../billing/plans.js';
+import type { AccountQueries } from '../accounts/index.js';
+import { recordAuditEvent } from '../audit/index.js';
+import { entitlementsOf } from '../billing/index.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { AuditActor } from '../core/actor.js';
@@ -13,7 +13,7 @@ import {
   type LockedEnrollmentKey,
   lockEnrollmentKey,
   spendEnrollmentKeyUse,
-} from '../credentials/enrollment-keys.js';
+} from '../credentials/index.js';
 import { runnerRef } from './queries.js';
 import { RunnerEndpointError } from './runner-errors.js';
 import {

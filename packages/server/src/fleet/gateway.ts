@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { PublishedCatalog } from '../catalog/published.js';
+import type { PublishedCatalog } from '../catalog/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Db } from '../core/tx.js';
 import { isDatabaseUnavailable } from '../db/availability.js';

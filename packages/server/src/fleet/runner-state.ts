@@ -4,7 +4,7 @@ import {
   type AdvertisementDeps,
   advertisementTooLarge,
   recordAdvertisement,
-} from '../catalog/ingest.js';
+} from '../catalog/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Db, Tx } from '../core/tx.js';
 

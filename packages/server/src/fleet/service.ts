@@ -1,10 +1,10 @@
 import type { ShutdownReason } from '@emisar/protocol';
 import type { Selectable, Updateable } from 'kysely';
-import type { AccountQueries } from '../accounts/queries.js';
-import { recordAuditEvent } from '../audit/record.js';
+import type { AccountQueries } from '../accounts/index.js';
+import { recordAuditEvent } from '../audit/index.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
-import type { AdvertisedAction, CatalogQueries } from '../catalog/queries.js';
+import type { AdvertisedAction, CatalogQueries } from '../catalog/index.js';
 import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';

@@ -1,4 +1,4 @@
-import type { AccountQueries } from '../accounts/queries.js';
+import type { AccountQueries } from '../accounts/index.js';
 import { findBySecret, mintSecret, SECRET_PREFIX } from '../core/secrets.js';
 import type { Db, Tx } from '../core/tx.js';
 

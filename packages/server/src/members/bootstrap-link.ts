@@ -1,6 +1,5 @@
-import { oldestLiveAccount } from '../accounts/queries.js';
-import { mintUserToken } from '../auth/user-tokens.js';
-import { findUserById } from '../auth/users.js';
+import { oldestLiveAccount } from '../accounts/index.js';
+import { findUserById, mintUserToken } from '../auth/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Db } from '../core/tx.js';
 import { activeOwners } from './queries.js';

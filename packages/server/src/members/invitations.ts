@@ -1,5 +1,5 @@
-import { recordAuditEvent } from '../audit/record.js';
-import type { SignInResult } from '../auth/sign-in.js';
+import { recordAuditEvent } from '../audit/index.js';
+import type { SignInResult } from '../auth/index.js';
 import type { AccountAccess } from '../core/access.js';
 import { userActor } from '../core/actor.js';
 import type { RequestContext } from '../core/context.js';

@@ -1,7 +1,6 @@
-import type { AccountQueries } from '../accounts/queries.js';
-import type { AuditEventInput } from '../audit/record.js';
-import type { AuthQueries } from '../auth/queries.js';
-import type { SignInService } from '../auth/sign-in.js';
+import type { AccountQueries } from '../accounts/index.js';
+import type { AuditEventInput } from '../audit/index.js';
+import type { AuthQueries, SignInService } from '../auth/index.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { AccountAccess, MembershipRow } from '../core/access.js';
@@ -10,7 +9,7 @@ import type { RequestContext } from '../core/context.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { PackAccess, Role, RunnerAccess } from '../core/roles.js';
 import type { Db, Tx } from '../core/tx.js';
-import type { MailOutbox } from '../mail/outbox.js';
+import type { MailOutbox } from '../mail/index.js';
 
 /**
  * Revokes the live API keys a membership minted in its workspace; returns them.

@@ -1,5 +1,5 @@
-import { recordAuditEvents } from '../audit/record.js';
-import type { PersonAudit, PersonEvent } from '../auth/person-audit.js';
+import { recordAuditEvents } from '../audit/index.js';
+import type { PersonAudit, PersonEvent } from '../auth/index.js';
 import type { Tx } from '../core/tx.js';
 import { memberQueries } from './queries.js';
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import { changePlan } from '../accounts/queries.js';
-import { recordAuditEvent } from '../audit/record.js';
-import { isPlan, type Plan } from '../billing/plans.js';
+import { changePlan } from '../accounts/index.js';
+import { recordAuditEvent } from '../audit/index.js';
+import { isPlan, type Plan } from '../billing/index.js';
 import { systemActor } from '../core/actor.js';
 import type { RequestContext } from '../core/context.js';
 import { InvalidParamsError, NotFoundError } from '../core/errors.js';

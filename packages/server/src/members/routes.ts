@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { SignInBudget } from '../auth/rate-limits.js';
-import { emailSchema } from '../auth/users.js';
+import type { SignInBudget } from '../auth/index.js';
+import { emailSchema } from '../auth/index.js';
 import { parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import { ROLES } from '../core/roles.js';
 import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';

@@ -1,4 +1,4 @@
-import { type AuditEventInput, recordAuditEvent, recordAuditEvents } from '../audit/record.js';
+import { type AuditEventInput, recordAuditEvent, recordAuditEvents } from '../audit/index.js';
 import type { AccountAccess, MembershipRow } from '../core/access.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, ForbiddenError } from '../core/errors.js';

@@ -1,7 +1,6 @@
 import type { JsonObject } from '@emisar/protocol';
-import type { AccountQueries } from '../accounts/queries.js';
-import type { AccountSettings } from '../accounts/tables.js';
-import { recordAuditEvent } from '../audit/record.js';
+import type { AccountQueries, AccountSettings } from '../accounts/index.js';
+import { recordAuditEvent } from '../audit/index.js';
 import type { AccountAccess } from '../core/access.js';
 import type { RequestContext } from '../core/context.js';
 import { ForbiddenError } from '../core/errors.js';

@@ -1,12 +1,12 @@
-import type { AccountQueries, AccountRow } from '../accounts/queries.js';
-import { recordAuditEvents } from '../audit/record.js';
-import type { AuthQueries } from '../auth/queries.js';
+import type { AccountQueries, AccountRow } from '../accounts/index.js';
+import { recordAuditEvents } from '../audit/index.js';
 import type {
+  AuthQueries,
   CreateWorkspace,
   ListWorkspaces,
   PersonWorkspace,
   WorkspaceRequest,
-} from '../auth/workspaces.js';
+} from '../auth/index.js';
 import { userActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';

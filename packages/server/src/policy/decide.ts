@@ -1,4 +1,4 @@
-import { type AccountQueries, accountQueries } from '../accounts/queries.js';
+import { type AccountQueries, accountQueries } from '../accounts/index.js';
 import type { Db } from '../core/tx.js';
 import { findGoverningPolicy, type PolicyRow } from './queries.js';
 import { evaluateRules, type PolicyDecision } from './rules.js';

@@ -1,15 +1,15 @@
 import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
-import type { AccountQueries } from '../accounts/queries.js';
-import { recordAuditEvent } from '../audit/record.js';
-import type { CatalogQueries } from '../catalog/queries.js';
+import type { AccountQueries } from '../accounts/index.js';
+import { recordAuditEvent } from '../audit/index.js';
+import type { CatalogQueries } from '../catalog/index.js';
 import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ConflictError, InvalidParamsError, NotFoundError } from '../core/errors.js';
 import { GROUP_NAME, parseInput, UUID_PATTERN } from '../core/parse-input.js';
 import type { Database } from '../db/schema.js';
-import type { FleetQueries } from '../fleet/queries.js';
+import type { FleetQueries } from '../fleet/index.js';
 import { policyDiff } from './diff.js';
 import type { PolicyRow, PolicyScope } from './queries.js';
 import {

@@ -1,8 +1,8 @@
 import { newRequestId } from '@emisar/protocol';
 import type { Kysely } from 'kysely';
-import { takeStandingGrant } from '../approvals/grants.js';
-import type { ApprovalService } from '../approvals/service.js';
-import { recordAuditEvent } from '../audit/record.js';
+import type { ApprovalService } from '../approvals/index.js';
+import { takeStandingGrant } from '../approvals/index.js';
+import { recordAuditEvent } from '../audit/index.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { AccountAccess } from '../core/access.js';
@@ -11,9 +11,9 @@ import type { RequestContext } from '../core/context.js';
 import type { SecretBox } from '../core/secret-box.js';
 import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
-import type { FleetQueries } from '../fleet/queries.js';
-import { notifyRunnerWork } from '../fleet/runner-work.js';
-import type { DecidePolicy, PolicyOutcome } from '../policy/decide.js';
+import type { FleetQueries } from '../fleet/index.js';
+import { notifyRunnerWork } from '../fleet/index.js';
+import type { DecidePolicy, PolicyOutcome } from '../policy/index.js';
 import { checkDispatchable, type Dispatchable } from './dispatchable.js';
 import {
   type CreatedRun,

@@ -1,8 +1,8 @@
 import { type ArgSpec, argSpecsFromDeclared, validateArgs } from '@emisar/packs';
 import { ARGS_MAX_BYTES } from '@emisar/protocol';
 import type { Kysely } from 'kysely';
-import { recordAuditEvent } from '../audit/record.js';
-import { type DispatchContract, resolveDispatchContract } from '../catalog/dispatch-contract.js';
+import { recordAuditEvent } from '../audit/index.js';
+import { type DispatchContract, resolveDispatchContract } from '../catalog/index.js';
 import type { AccountAccess } from '../core/access.js';
 import type { RequestContext } from '../core/context.js';
 import {
@@ -13,7 +13,7 @@ import {
 } from '../core/errors.js';
 import { packInReach, runnerInReach } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
-import type { DispatchRunner, FleetQueries } from '../fleet/queries.js';
+import type { DispatchRunner, FleetQueries } from '../fleet/index.js';
 import { type ArgsAtRest, argsAtRest } from './args.js';
 import { type CreateRunBody, checkReasonFields } from './request.js';
 

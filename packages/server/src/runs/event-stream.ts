@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Kysely } from 'kysely';
-import { refreshAccountAccess } from '../access/resolve.js';
+import { refreshAccountAccess } from '../access/index.js';
 import { type AccountEvent, subscribeAccountEvents } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import { type AccountAccess, requirePermission } from '../core/access.js';
@@ -9,7 +9,7 @@ import { DomainError } from '../core/errors.js';
 import { UUID_PATTERN } from '../core/parse-input.js';
 import { runnerInReach } from '../core/roles.js';
 import type { Database } from '../db/schema.js';
-import type { FleetQueries } from '../fleet/queries.js';
+import type { FleetQueries } from '../fleet/index.js';
 
 export interface EventStreamDeps {
   db: Kysely<Database>;

@@ -1,4 +1,4 @@
-import type { RunRelease } from '../approvals/run-release.js';
+import type { RunRelease } from '../approvals/index.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';

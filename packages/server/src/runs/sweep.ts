@@ -4,9 +4,8 @@ import type { AuditActor } from '../core/actor.js';
 import type { Clock } from '../core/clock.js';
 import type { Tx } from '../core/tx.js';
 import type { Database } from '../db/schema.js';
-import type { FleetQueries } from '../fleet/queries.js';
-import { notifyRunnerWork } from '../fleet/runner-work.js';
-import type { TimingConfig } from '../fleet/timing.js';
+import type { FleetQueries, TimingConfig } from '../fleet/index.js';
+import { notifyRunnerWork } from '../fleet/index.js';
 import type { PeriodicJob } from '../jobs/periodic.js';
 import { lockRun, type RunRow, transitionRun } from './transitions.js';
 

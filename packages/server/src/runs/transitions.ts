@@ -1,5 +1,5 @@
 import type { Selectable, Updateable } from 'kysely';
-import { recordAuditEvent } from '../audit/record.js';
+import { recordAuditEvent } from '../audit/index.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
 import type { AuditActor, AuditContext } from '../core/actor.js';

@@ -1,0 +1,8 @@
+// The approvals domain's face: other domains and the composition root import only this.
+export { createGrantService, takeStandingGrant } from './grants.js';
+export { registerApprovalRoutes } from './routes.js';
+export type { RunRelease } from './run-release.js';
+export type { ApprovalService, OpenApprovalInput } from './service.js';
+export { createApprovalService } from './service.js';
+export { approvalExpiryJob } from './sweep.js';
+export { accountTables } from './tables.js';
