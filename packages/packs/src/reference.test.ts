@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPack } from './index.js';
 
-import { REFERENCE_PACKS } from './test-support/fixtures.js';
+import { REFERENCE_PACKS, withoutReferencePacks } from './test-support/fixtures.js';
 
 const VECTORS = [
   'debugging@0.2.17/sha256:cfc2f6aa83108c16bb2256f79dd01cbd03c068c686f5d6ca8749882084b19775',
@@ -13,7 +13,7 @@ const VECTORS = [
   'showcase@0.2.12/sha256:01d321c3fa101f1841f8945f5a9a8d3cbce841221dbb0c73cab8e42e8e9d01c2',
 ];
 
-describe('reference packs', () => {
+describe.skipIf(withoutReferencePacks())('reference packs', () => {
   it.each(VECTORS)('loads %s with the spec hash', async (vector) => {
     const id = vector.split('@')[0]!;
     const pack = await loadPack(path.join(REFERENCE_PACKS, id));

@@ -10,7 +10,12 @@ import {
   packTarball,
   readPackTarball,
 } from './index.js';
-import { REFERENCE_PACKS, type TempDir, tempDir } from './test-support/fixtures.js';
+import {
+  REFERENCE_PACKS,
+  type TempDir,
+  tempDir,
+  withoutReferencePacks,
+} from './test-support/fixtures.js';
 
 const run = promisify(execFile);
 let tmp: TempDir;
@@ -45,32 +50,35 @@ async function gnuTar(
 }
 
 describe('pack tarball', () => {
-  it('holds exactly the hashed files, sorted, deterministic, readable by GNU tar, and round-trips the hash', async () => {
-    const pack = await loadPack(path.join(REFERENCE_PACKS, 'showcase'));
-    const archive = await packTarball(pack);
-    expect((await packTarball(pack)).equals(archive)).toBe(true);
+  it.skipIf(withoutReferencePacks())(
+    'holds exactly the hashed files, sorted, deterministic, readable by GNU tar, and round-trips the hash',
+    async () => {
+      const pack = await loadPack(path.join(REFERENCE_PACKS, 'showcase'));
+      const archive = await packTarball(pack);
+      expect((await packTarball(pack)).equals(archive)).toBe(true);
 
-    const file = path.join(tmp.path, 'showcase.tgz');
-    await writeFile(file, archive);
-    const { stdout } = await run('tar', ['-tzvf', file, '--numeric-owner']);
-    const lines = stdout.trim().split('\n');
-    expect(lines.map((l) => l.split(/\s+/).at(-1))).toEqual([
-      'actions/every_arg_type.yaml',
-      'actions/json_output.yaml',
-      'actions/opts_envelope.yaml',
-      'actions/path_validation.yaml',
-      'actions/script_action.yaml',
-      'pack.yaml',
-      'scripts/echo_args.sh',
-    ]);
-    expect(lines.at(-1)).toMatch(/^-rwxr-xr-x 0\/0 .* 1970-01-01 00:00 scripts\/echo_args\.sh$/);
-    expect(lines[0]).toMatch(/^-rw-r--r-- 0\/0 /);
+      const file = path.join(tmp.path, 'showcase.tgz');
+      await writeFile(file, archive);
+      const { stdout } = await run('tar', ['-tzvf', file, '--numeric-owner']);
+      const lines = stdout.trim().split('\n');
+      expect(lines.map((l) => l.split(/\s+/).at(-1))).toEqual([
+        'actions/every_arg_type.yaml',
+        'actions/json_output.yaml',
+        'actions/opts_envelope.yaml',
+        'actions/path_validation.yaml',
+        'actions/script_action.yaml',
+        'pack.yaml',
+        'scripts/echo_args.sh',
+      ]);
+      expect(lines.at(-1)).toMatch(/^-rwxr-xr-x 0\/0 .* 1970-01-01 00:00 scripts\/echo_args\.sh$/);
+      expect(lines[0]).toMatch(/^-rw-r--r-- 0\/0 /);
 
-    const dest = await extractPackTarball(archive, path.join(tmp.path, 'installed-showcase'));
-    const installed = await loadPack(dest);
-    expect(installed.packRef).toBe(pack.packRef);
-    expect((await stat(path.join(dest, 'scripts/echo_args.sh'))).mode & 0o777).toBe(0o755);
-  });
+      const dest = await extractPackTarball(archive, path.join(tmp.path, 'installed-showcase'));
+      const installed = await loadPack(dest);
+      expect(installed.packRef).toBe(pack.packRef);
+      expect((await stat(path.join(dest, 'scripts/echo_args.sh'))).mode & 0o777).toBe(0o755);
+    },
+  );
 
   it('refuses absolute and .. names', async () => {
     const absolute = await gnuTar('abs', { 'a.txt': 'x' }, ['-P', '--transform', 's,^,/etc/,']);

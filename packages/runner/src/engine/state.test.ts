@@ -1,15 +1,15 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeFrame, encodeFrame, FRAME_MAX_BYTES } from '@emisar/protocol';
 import { describe, expect, it } from 'vitest';
+import {
+  REFERENCE_PACKS as REFERENCE,
+  withoutReferencePacks,
+} from '../../../packs/src/test-support/fixtures.js';
 import { loadRunnerConfig } from '../config/config.js';
 import { loadRegistry } from './registry.js';
 import { buildRunnerState, checkAvailability } from './state.js';
-
-// shared/ sits beside the repository checkout (../shared from the project root).
-const REFERENCE = fileURLToPath(new URL('../../../../../shared/reference/packs', import.meta.url));
 
 async function configFor(packs: string, extra = '') {
   const dir = await mkdtemp(join(tmpdir(), 'emisar-state-'));
@@ -18,7 +18,7 @@ async function configFor(packs: string, extra = '') {
   return loadRunnerConfig({ explicitPath: path, env: {} });
 }
 
-describe('runner_state', () => {
+describe.skipIf(withoutReferencePacks())('runner_state', () => {
   it('advertises the five reference packs as a frame both ends accept', async () => {
     const config = await configFor(REFERENCE);
     const registry = await loadRegistry(config);
