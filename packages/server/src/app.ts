@@ -6,6 +6,7 @@ import {
   approvalExpiryJob,
   createApprovalService,
   createGrantService,
+  createReleaseChecks,
   registerApprovalRoutes,
 } from './approvals/index.js';
 import {
@@ -366,6 +367,7 @@ function wireRunsAndApprovals({ app, config, db, clock, bus, jobs }: Wiring, out
     baseUrl: config.baseUrl,
     runRelease: createRunRelease({ bus, clock }),
     approvalTtlMs: config.timing.approvalTtlMs,
+    checks: createReleaseChecks({ fleet: fleetQueries, catalog: catalogQueries }),
     decidePolicy,
     accounts: accountQueries,
     auth: authQueries,
@@ -391,6 +393,7 @@ function wireRunsAndApprovals({ app, config, db, clock, bus, jobs }: Wiring, out
     approvals,
     decidePolicy,
     fleet: fleetQueries,
+    catalog: catalogQueries,
   });
   registerRunRoutes(app, { runs });
 }

@@ -45,7 +45,7 @@ export interface ApprovalsDeps {
   runRelease: RunRelease;
   /** `APPROVAL_TTL`. */
   approvalTtlMs: number;
-  checks?: ReleaseChecks;
+  checks: ReleaseChecks;
   decidePolicy: DecidePolicy;
   accounts: Pick<AccountQueries, 'findAccountById'>;
   auth: Pick<AuthQueries, 'usersByIds'>;
@@ -56,7 +56,5 @@ export interface ApprovalsDeps {
   credentials: Pick<CredentialQueries, 'apiKeyLineage' | 'liveLineageKeyHolders'>;
 }
 
-/** What every step of the approvals domain works with: its deps, with the release checks settled. */
-export interface ApprovalsContext extends ApprovalsDeps {
-  checks: ReleaseChecks;
-}
+/** What every step of the approvals domain works with. */
+export type ApprovalsContext = ApprovalsDeps;

@@ -1,5 +1,6 @@
 // The approvals domain's face: other domains and the composition root import only this.
-export { createGrantService, takeStandingGrant } from './grants.js';
+export { createGrantService } from './grants.js';
+export { createReleaseChecks } from './release-checks.js';
 export { registerApprovalRoutes } from './routes.js';
 export type { RunRelease } from './run-release.js';
 export type { ApprovalService, OpenApprovalInput } from './service.js';

@@ -1,18 +1,24 @@
-import { resolveDispatchContract } from '../catalog/index.js';
+import type { CatalogQueries } from '../catalog/index.js';
 import type { Tx } from '../core/tx.js';
-import { findRunnerForDispatch } from '../fleet/index.js';
+import type { FleetQueries } from '../fleet/index.js';
 import type { ApprovalRow, ApprovalsContext, ReleaseChecks } from './context.js';
 
-export const fleetReleaseChecks: ReleaseChecks = {
-  async runner(trx, accountId, runnerId) {
-    const runner = await findRunnerForDispatch(trx, accountId, runnerId);
-    return runner && runner.id === runnerId ? runner : null;
-  },
-  async contract(trx, query) {
-    const contract = await resolveDispatchContract(trx, query);
-    return contract.ok ? { ok: true, risk: contract.descriptor.risk } : contract;
-  },
-};
+/** The release checks over the fleet's and the catalog's data functions. */
+export function createReleaseChecks(deps: {
+  fleet: Pick<FleetQueries, 'findRunnerForDispatch'>;
+  catalog: Pick<CatalogQueries, 'resolveDispatchContract'>;
+}): ReleaseChecks {
+  return {
+    async runner(trx, accountId, runnerId) {
+      const runner = await deps.fleet.findRunnerForDispatch(trx, accountId, runnerId);
+      return runner && runner.id === runnerId ? runner : null;
+    },
+    async contract(trx, query) {
+      const contract = await deps.catalog.resolveDispatchContract(trx, query);
+      return contract.ok ? { ok: true, risk: contract.descriptor.risk } : contract;
+    },
+  };
+}
 
 /**
  * The re-checks on the approving vote, under the request's row lock: the

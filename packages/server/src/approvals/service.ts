@@ -9,7 +9,6 @@ import { expireDue } from './expiry.js';
 import { type GrantMatch, takeStandingGrant } from './grants.js';
 import { cancelApprovalForRun, type OpenApprovalInput, openApprovalRequest } from './open.js';
 import { getApproval, listApprovals } from './read.js';
-import { fleetReleaseChecks } from './release-checks.js';
 
 export type { ApprovalsDeps } from './context.js';
 export type { OpenApprovalInput } from './open.js';
@@ -22,7 +21,7 @@ export type ApprovalService = ReturnType<typeof createApprovalService>;
  * people decide through `decide`; the sweep calls `expireDue`.
  */
 export function createApprovalService(deps: ApprovalsDeps) {
-  const ctx: ApprovalsContext = { ...deps, checks: deps.checks ?? fleetReleaseChecks };
+  const ctx: ApprovalsContext = deps;
   return {
     listApprovals: (access: AccountAccess, query: unknown) => listApprovals(ctx, access, query),
     openApprovalRequest: (trx: Tx, input: OpenApprovalInput) =>

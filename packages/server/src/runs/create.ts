@@ -1,10 +1,10 @@
 import { newRequestId } from '@emisar/protocol';
 import type { Kysely } from 'kysely';
 import type { ApprovalService } from '../approvals/index.js';
-import { takeStandingGrant } from '../approvals/index.js';
 import { recordAuditEvent } from '../audit/index.js';
 import { publishAccountEvent } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import type { CatalogQueries } from '../catalog/index.js';
 import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
@@ -33,9 +33,10 @@ export interface CreateRunDeps {
   bus: NotifyBus;
   clock: Clock;
   box: SecretBox;
-  approvals: Pick<ApprovalService, 'openApprovalRequest'>;
+  approvals: Pick<ApprovalService, 'openApprovalRequest' | 'takeStandingGrant'>;
   decidePolicy: DecidePolicy;
   fleet: Pick<FleetQueries, 'findRunnerForDispatch'>;
+  catalog: Pick<CatalogQueries, 'resolveDispatchContract'>;
 }
 
 export interface CreateRunInput {
@@ -145,18 +146,14 @@ async function decide(deps: CreateRunDeps, trx: Tx, creation: Creation): Promise
     return { policy, status: 'pending', statusReason: null, grantId: null };
   }
   const grantId = apiKey
-    ? await takeStandingGrant(
-        trx,
-        {
-          accountId,
-          apiKeyLineageId: apiKey.lineageId,
-          actionId: body.actionId,
-          packRef: contract.packRef,
-          runnerId: runner.id,
-          argsSha256: creation.args.sha256,
-        },
-        deps.clock,
-      )
+    ? await deps.approvals.takeStandingGrant(trx, {
+        accountId,
+        apiKeyLineageId: apiKey.lineageId,
+        actionId: body.actionId,
+        packRef: contract.packRef,
+        runnerId: runner.id,
+        argsSha256: creation.args.sha256,
+      })
     : null;
   return { policy, status: grantId ? 'pending' : 'pending_approval', statusReason: null, grantId };
 }

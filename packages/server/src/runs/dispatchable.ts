@@ -2,7 +2,7 @@ import { type ArgSpec, argSpecsFromDeclared, validateArgs } from '@emisar/packs'
 import { ARGS_MAX_BYTES } from '@emisar/protocol';
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../audit/index.js';
-import { type DispatchContract, resolveDispatchContract } from '../catalog/index.js';
+import type { CatalogQueries, DispatchContract } from '../catalog/index.js';
 import type { AccountAccess } from '../core/access.js';
 import type { RequestContext } from '../core/context.js';
 import {
@@ -27,6 +27,7 @@ const AUDITED_REFUSALS: ReadonlySet<string> = new Set([
 interface DispatchDeps {
   db: Kysely<Database>;
   fleet: Pick<FleetQueries, 'findRunnerForDispatch'>;
+  catalog: Pick<CatalogQueries, 'resolveDispatchContract'>;
 }
 
 /** Everything a dispatchable request resolved to. */
@@ -48,7 +49,7 @@ export async function checkDispatchable(
 ): Promise<Dispatchable> {
   checkReasonFields(body);
   const runner = await reachableRunner(deps, access, body.runner);
-  const contract = await trustedContract(deps.db, access, context, { runner, body });
+  const contract = await trustedContract(deps, access, context, { runner, body });
   if (!packInReach(access.membership.pack_access, contract.packId)) {
     throw refusal('unknown_action');
   }
@@ -75,13 +76,13 @@ async function reachableRunner(deps: DispatchDeps, access: AccountAccess, runner
 
 /** The trusted contract of the action on this runner; a refusal that matters is audited. */
 async function trustedContract(
-  db: Kysely<Database>,
+  { db, catalog }: DispatchDeps,
   access: AccountAccess,
   context: RequestContext,
   { runner, body }: { runner: DispatchRunner; body: CreateRunBody },
 ) {
   const accountId = access.account.id;
-  const contract = await resolveDispatchContract(db, {
+  const contract = await catalog.resolveDispatchContract(db, {
     accountId,
     runnerId: runner.id,
     actionId: body.actionId,

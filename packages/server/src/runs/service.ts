@@ -3,6 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import type { ApprovalService } from '../approvals/index.js';
 import { subscribeAccountEvents } from '../bus/account-events.js';
 import type { NotifyBus } from '../bus/notify-bus.js';
+import type { CatalogQueries } from '../catalog/index.js';
 import type { AccountAccess } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
@@ -24,9 +25,13 @@ export interface RunServiceDeps {
   bus: NotifyBus;
   clock: Clock;
   secretKey: Buffer;
-  approvals: Pick<ApprovalService, 'openApprovalRequest' | 'cancelApprovalForRun'>;
+  approvals: Pick<
+    ApprovalService,
+    'openApprovalRequest' | 'cancelApprovalForRun' | 'takeStandingGrant'
+  >;
   decidePolicy: DecidePolicy;
   fleet: Pick<FleetQueries, 'findRunnerForDispatch' | 'runnerIdsInGroups'>;
+  catalog: Pick<CatalogQueries, 'resolveDispatchContract'>;
 }
 
 export type RunService = ReturnType<typeof createRunService>;

@@ -4,14 +4,17 @@ import { authQueries } from '../../auth/queries.js';
 import type { NotifyBus } from '../../bus/notify-bus.js';
 import { resolveDispatchContract } from '../../catalog/dispatch-contract.js';
 import { publishedCatalog } from '../../catalog/published.js';
+import { catalogQueries } from '../../catalog/queries.js';
 import type { Clock } from '../../core/clock.js';
 import { credentialQueries } from '../../credentials/queries.js';
 import type { Database } from '../../db/schema.js';
+import { fleetQueries } from '../../fleet/queries.js';
 import { ingestRunnerState } from '../../fleet/runner-state.js';
 import { insertRunner, repoPacksState } from '../../fleet/test-support/fixtures.js';
 import { memberQueries } from '../../members/queries.js';
 import { decidePolicy } from '../../policy/decide.js';
 import { insertRun } from '../../runs/test-support/fixtures.js';
+import { createReleaseChecks } from '../release-checks.js';
 import type { RunRelease } from '../run-release.js';
 
 /**
@@ -106,6 +109,7 @@ export class RecordingRunRelease implements RunRelease {
 
 /** The other domains' data functions an approval service takes, as app.ts passes them. */
 export const approvalDataDeps = {
+  checks: createReleaseChecks({ fleet: fleetQueries, catalog: catalogQueries }),
   decidePolicy,
   accounts: accountQueries,
   auth: authQueries,
