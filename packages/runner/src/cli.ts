@@ -23,6 +23,7 @@ import { RUNNER_VERSION } from './version.js';
 
 const program = new Command('emisar')
   .description('The emisar runner: runs declared actions on this host for the emisar control plane')
+  .version(`emisar ${RUNNER_VERSION}`, '-V, --version', 'print the version')
   .option(
     '--config <path>',
     'config file (else $EMISAR_CONFIG, /etc/emisar/config.yaml, ~/.config/emisar/config.yaml)',

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerAuditCommands } from './audit/index.js';
 import { registerCatalogCommands } from './catalog/index.js';
 import { registerIdentityCommands } from './cli/identity.js';
+import { SERVER_VERSION } from './cli/version.js';
 import { loadConfig } from './config.js';
 import { ConfigError } from './core/config-error.js';
 import { openCheckedStorage } from './db/checked-storage.js';
@@ -24,6 +25,7 @@ function fail(error: unknown): never {
 
 const program = new Command('emisar-server')
   .description('The emisar control plane')
+  .version(`emisar-server ${SERVER_VERSION}`, '-V, --version', 'print the version')
   .showHelpAfterError()
   .exitOverride((error) => {
     process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);

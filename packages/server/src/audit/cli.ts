@@ -37,7 +37,7 @@ export function registerAuditCommands(program: Command): void {
       '--public-key <file>',
       `the server's public key, pinned: a PEM, or the JSON of GET ${AUDIT_KEY_PATH}`,
     )
-    .option('--filtered', 'accept an export filtered by event_type or since', false)
+    .option('--filtered', 'accept an export filtered by event_type or since')
     .option(
       '--checkpoints <file>',
       'the JSON from GET /api/audit/checkpoints, fetched before the export',
@@ -45,7 +45,7 @@ export function registerAuditCommands(program: Command): void {
     .action(
       async (
         file: string,
-        options: { publicKey: string; filtered: boolean; checkpoints?: string },
+        options: { publicKey: string; filtered?: boolean; checkpoints?: string },
       ) => {
         const publicKey = await readPublicKey(options.publicKey);
         const checkpoints = options.checkpoints
@@ -53,7 +53,7 @@ export function registerAuditCommands(program: Command): void {
           : undefined;
         const report = await verifyAuditExport(await readLines(file), {
           publicKey,
-          filtered: options.filtered,
+          filtered: options.filtered === true,
           ...(checkpoints ? { checkpoints } : {}),
         });
         process.stdout.write(describe(report, checkpoints !== undefined));

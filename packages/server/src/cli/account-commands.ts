@@ -18,34 +18,36 @@ export function registerAccountCommands(program: Command): void {
     .requiredOption('--email <email>', "the owner's email")
     .requiredOption('--workspace <name>', 'the workspace name')
     .option('--slug <slug>', 'the workspace slug (default: from the name)')
-    .option('--json', 'print JSON', false)
-    .action(async (options: { email: string; workspace: string; slug?: string; json: boolean }) => {
-      const email = emailSchema.safeParse(options.email);
-      if (!email.success) throw new ConfigError('--email is not a valid email address');
-      const name = options.workspace.trim();
-      if (!name || name.length > 80) throw new ConfigError('--workspace must be 1–80 characters');
-      const slug = options.slug !== undefined ? { slug: options.slug } : {};
-      const { account } = await withDatabase((db) =>
-        db.transaction().execute(async (trx) => {
-          const { user } = await findOrCreateUser(trx, email.data, null);
-          return createWorkspace(
-            trx,
-            { name, owner: user, ...slug },
-            {
-              clock: systemClock,
-              accounts: accountQueries,
-              createDefaultPolicy,
-              context: cliContext,
-            },
-          );
-        }),
-      );
-      print(
-        options.json,
-        { account_id: account.id, slug: account.slug, owner: email.data, plan: account.plan },
-        [`created workspace ${account.slug} (${account.id}) owned by ${email.data}`],
-      );
-    });
+    .option('--json', 'print JSON')
+    .action(
+      async (options: { email: string; workspace: string; slug?: string; json?: boolean }) => {
+        const email = emailSchema.safeParse(options.email);
+        if (!email.success) throw new ConfigError('--email is not a valid email address');
+        const name = options.workspace.trim();
+        if (!name || name.length > 80) throw new ConfigError('--workspace must be 1–80 characters');
+        const slug = options.slug !== undefined ? { slug: options.slug } : {};
+        const { account } = await withDatabase((db) =>
+          db.transaction().execute(async (trx) => {
+            const { user } = await findOrCreateUser(trx, email.data, null);
+            return createWorkspace(
+              trx,
+              { name, owner: user, ...slug },
+              {
+                clock: systemClock,
+                accounts: accountQueries,
+                createDefaultPolicy,
+                context: cliContext,
+              },
+            );
+          }),
+        );
+        print(
+          options.json,
+          { account_id: account.id, slug: account.slug, owner: email.data, plan: account.plan },
+          [`created workspace ${account.slug} (${account.id}) owned by ${email.data}`],
+        );
+      },
+    );
 }
 
 /** `plan set`: self-hosted installs without Paddle. */
@@ -57,8 +59,8 @@ export function registerPlanCommands(program: Command): void {
     .description(`set a workspace's plan (${PLANS.join(', ')}) on installs without Paddle`)
     .argument('<account>', 'the workspace slug')
     .argument('<plan>', PLANS.join(' | '))
-    .option('--json', 'print JSON', false)
-    .action(async (slug: string, plan: string, options: { json: boolean }) => {
+    .option('--json', 'print JSON')
+    .action(async (slug: string, plan: string, options: { json?: boolean }) => {
       const changed = await withDatabase((db) => setPlan(db, slug, plan, { context: cliContext }));
       print(options.json, { account: slug, ...changed }, [
         `${slug}: plan ${changed.from} → ${changed.to}`,
@@ -73,8 +75,8 @@ export function registerBootstrapCommand(program: Command): void {
     .description(
       'print a one-time sign-in link for the first owner (15 minutes, this machine only)',
     )
-    .option('--json', 'print JSON', false)
-    .action(async (options: { json: boolean }) => {
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
       const minted = await withDatabase((db, config) =>
         mintBootstrapLink(db, config.baseUrl, systemClock),
       );

@@ -25,17 +25,17 @@ interface ApiKeyOptions {
   member?: string;
   name: string;
   expiresInDays?: number;
-  json: boolean;
+  json?: boolean;
 }
 
 interface EnrollmentKeyOptions {
   account: string;
   group?: string;
-  reusable: boolean;
+  reusable?: boolean;
   maxUses?: number;
   expiresInHours?: number;
   name: string;
-  json: boolean;
+  json?: boolean;
 }
 
 /** The active member an mcp key acts as: the one named by email, or the first owner. */
@@ -98,10 +98,12 @@ async function createApiKey(options: ApiKeyOptions) {
 }
 
 async function createEnrollmentKey(options: EnrollmentKeyOptions) {
-  if (options.maxUses && !options.reusable) throw new ConfigError('--max-uses needs --reusable');
+  if (options.maxUses && options.reusable !== true)
+    throw new ConfigError('--max-uses needs --reusable');
   if (options.group !== undefined && !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(options.group)) {
     throw new ConfigError('--group must be lowercase letters, digits, ".", "_" or "-"');
   }
+  const reusable = options.reusable === true;
   const key = await withDatabase(async (db) => {
     const account = await accountBySlug(db, options.account);
     return db.transaction().execute((trx) =>
@@ -110,7 +112,7 @@ async function createEnrollmentKey(options: EnrollmentKeyOptions) {
         { accountId: account.id, actor: cliActor, createdBy: null, context: cliContext },
         {
           name: options.name,
-          reusable: options.reusable,
+          reusable,
           maxUses: options.maxUses ?? null,
           pinnedGroup: options.group ?? null,
           ...expiresIn(options.expiresInHours, HOUR_MS, systemClock.now()),
@@ -123,13 +125,13 @@ async function createEnrollmentKey(options: EnrollmentKeyOptions) {
     options.json,
     {
       id: key.id,
-      reusable: options.reusable,
+      reusable,
       group: options.group ?? null,
       expires_at: key.expiresAt,
       secret: key.secret,
     },
     [
-      `enrollment key ${key.id} (${options.reusable ? 'reusable' : 'single use'}, expires ${key.expiresAt})`,
+      `enrollment key ${key.id} (${reusable ? 'reusable' : 'single use'}, expires ${key.expiresAt})`,
       'secret (shown once):',
       key.secret,
     ],
@@ -152,7 +154,7 @@ export function registerApiKeyCommands(program: Command): void {
       'mcp keys: lifetime in days (default 30)',
       positiveInt('--expires-in-days'),
     )
-    .option('--json', 'print JSON', false)
+    .option('--json', 'print JSON')
     .action(createApiKey);
 }
 
@@ -165,7 +167,7 @@ export function registerEnrollmentKeyCommands(program: Command): void {
     .description('mint an enrollment key and print its secret once')
     .requiredOption('--account <slug>', 'the workspace')
     .option('--group <group>', 'pin enrolled runners to this group')
-    .option('--reusable', 'allow several enrollments (default: single use)', false)
+    .option('--reusable', 'allow several enrollments (without it: single use)')
     .option('--max-uses <n>', 'reusable keys: how many enrollments', positiveInt('--max-uses'))
     .option(
       '--expires-in-hours <n>',
@@ -173,6 +175,6 @@ export function registerEnrollmentKeyCommands(program: Command): void {
       positiveInt('--expires-in-hours'),
     )
     .option('--name <name>', 'a label', 'cli')
-    .option('--json', 'print JSON', false)
+    .option('--json', 'print JSON')
     .action(createEnrollmentKey);
 }

@@ -32,7 +32,11 @@ export async function withDatabase<T>(
 }
 
 /** `--json` prints one JSON object; otherwise readable lines. Secrets are printed once, here. */
-export function print(json: boolean, value: Record<string, unknown>, lines: string[]): void {
+export function print(
+  json: boolean | undefined,
+  value: Record<string, unknown>,
+  lines: string[],
+): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${lines.join('\n')}\n`);
 }
 
