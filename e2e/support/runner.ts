@@ -10,19 +10,13 @@ export const SHIPPED_PACKS = join(REPO, 'packs');
 export const TEST_PACKS = join(REPO, 'e2e/fixtures/packs');
 
 export interface RunnerOptions {
-  /** `runner.id` (the external id). */
+  /** `runner.id`: the runner's name and external id. */
   id: string;
   /** The control plane (or a TCP proxy in front of it). */
   url: string;
   enrollmentKey: string;
   group?: string;
   packs?: string[];
-  /**
-   * The hostname the runner reports (its name on the control plane). Several
-   * runners on one machine need distinct ones: the process then runs in its own
-   * UTS namespace (needs root).
-   */
-  hostname?: string;
 }
 
 export interface JournalLine {
@@ -65,21 +59,7 @@ export class RunnerHost {
       EMISAR_ENROLLMENT_KEY: this.options.enrollmentKey,
     };
     const args = [CLI, 'connect', '--config', this.configPath];
-    this.child = this.options.hostname
-      ? spawn(
-          'unshare',
-          [
-            '--uts',
-            'sh',
-            '-c',
-            'hostname "$0" && exec "$@"',
-            this.options.hostname,
-            process.execPath,
-            ...args,
-          ],
-          { env, stdio: ['ignore', 'pipe', 'pipe'] },
-        )
-      : spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d) => (this.log += d));
     this.child.stderr!.on('data', (d) => (this.log += d));
   }

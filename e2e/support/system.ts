@@ -25,6 +25,8 @@ export interface SystemOptions {
   databaseProxy?: boolean;
   /** Start no runner (the test enrolls its own). */
   noRunner?: boolean;
+  /** Make the seeded enrollment key reusable (several runners enroll with it). */
+  reusableEnrollmentKey?: boolean;
   plan?: string;
 }
 
@@ -86,6 +88,7 @@ export class System {
         'create',
         '--account',
         account.slug,
+        ...(options.reusableEnrollmentKey ? ['--reusable'] : []),
       ]);
       const node = await cp.startNode();
       const system = new System(
@@ -118,22 +121,20 @@ export class System {
 
   /**
    * Writes a runner home and starts `emisar connect` against the proxy (if any) or
-   * the node. As root the runner reports `id` as its hostname (its own UTS
-   * namespace), so several runners on this machine get distinct names.
+   * the node. `id` is its `runner.id`, so its name on the control plane.
    */
   async startRunner(id: string, enrollmentKey: string): Promise<RunnerHost> {
     const runner = await RunnerHost.create({
       id,
       url: this.proxy?.url ?? this.node.url,
       enrollmentKey,
-      ...(process.getuid?.() === 0 ? { hostname: id } : {}),
     });
     runner.start();
     return runner;
   }
 
   /**
-   * Polls until the runner named `name` (its hostname) is online and advertises
+   * Polls until the runner named `name` (its `runner.id`) is online and advertises
    * `actions` with the trusted pack hash (its runner_state was ingested).
    */
   async waitOnline(

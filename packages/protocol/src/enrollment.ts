@@ -48,12 +48,15 @@ export type EnrollmentErrorCode = (typeof ENROLLMENT_ERROR_CODES)[number];
 
 /**
  * The flat error shape of the enrollment endpoints, `{"error": "<code>", …extra}`
- * (e.g. runner_limit_exceeded adds plan and limit). Codes stay an open string so
+ * (e.g. runner_limit_exceeded adds plan and limit; runner_name_taken and
+ * runner_exists add the name and a hint on picking another). Codes stay an open string so
  * a runner can read codes added later; extra fields are kept.
  */
 export const EnrollmentErrorBodySchema = z.looseObject({
   error: z.string().min(1),
   plan: z.string().optional(),
   limit: z.int().nonnegative().optional(),
+  name: z.string().optional(),
+  hint: z.string().optional(),
 });
 export type EnrollmentErrorBody = z.infer<typeof EnrollmentErrorBodySchema>;

@@ -12,8 +12,10 @@ export class EnrollmentError extends Error {
     readonly code: string,
     /** From `Retry-After` on a 429 or 503: how long the control plane asked to wait. */
     readonly retryAfterMs?: number,
+    /** The control plane's hint on what to do, e.g. how to pick another runner name. */
+    readonly hint?: string,
   ) {
-    super(`enrollment refused (${status} ${code})`);
+    super(`enrollment refused (${status} ${code})${hint ? `: ${hint}` : ''}`);
   }
 
   /** Too many requests or a passing server problem: worth trying again later. */
@@ -47,12 +49,13 @@ async function postToken(url: URL, bearer: string, body: unknown): Promise<Token
     json = undefined;
   }
   if (!response.ok) {
-    const code = (json as { error?: unknown })?.error;
+    const { error: code, hint } = (json ?? {}) as { error?: unknown; hint?: unknown };
     const retryAfter = Number(response.headers.get('retry-after'));
     throw new EnrollmentError(
       response.status,
       typeof code === 'string' ? code.slice(0, 64) : 'http_error',
       Number.isSafeInteger(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+      typeof hint === 'string' ? hint.slice(0, 500) : undefined,
     );
   }
   const parsed = RunnerTokenResponseSchema.safeParse(json);

@@ -86,6 +86,12 @@ describe(`runner and pack trust administration (${onPostgres ? 'PostgreSQL' : 'P
     );
     const list = await owner.request<{ runners: RunnerView[] }>('GET', `${base}/runners`);
     expect(list.body.runners.find((r) => r.id === id)).toMatchObject({ online: true });
+    // Its name and its ref name it as well as its id.
+    for (const named of ['adm-1', encodeURIComponent(String(runner.ref))]) {
+      const byName = await owner.request<{ runner: RunnerView }>('GET', `${base}/runners/${named}`);
+      expect(byName.body.runner).toMatchObject({ id, name: 'adm-1' });
+    }
+    expect((await owner.request('GET', `${base}/runners/adm-404`)).status).toBe(404);
 
     // An admin moves it: the issue goes once the group matches what the host asserts.
     const moved = await owner.request<{ runner: RunnerView }>('PATCH', `${base}/runners/${id}`, {

@@ -8,8 +8,15 @@ import {
   register,
   registration,
 } from './test-support/enrollment.js';
+import { insertRunner } from './test-support/fixtures.js';
 
 const DAY = 86_400_000;
+
+const runnerExists = (name: string) => ({
+  error: 'runner_exists',
+  name,
+  hint: expect.stringContaining('give this one its own name with runner.id'),
+});
 
 describe(`runner enrollment and tokens (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   let h: TestApp;
@@ -131,13 +138,29 @@ describe(`runner enrollment and tokens (${onPostgres ? 'PostgreSQL' : 'PGlite'})
       expect((await register(h.url, team.key, registration(`ent-${n}`))).status).toBe(201);
   });
 
-  it('refuses a second host with a hostname a live runner already has (409 runner_name_taken)', async () => {
-    const { key } = await accountWithKey(h, { reusable: true });
-    expect((await register(h.url, key, registration('dup-host'))).status).toBe(201);
-    const other = { ...registration('dup-host'), external_id: 'another-machine' };
-    expect(await register(h.url, key, other)).toEqual({
+  it('names a runner by its runner.id: two runners on one host with different ids both enroll', async () => {
+    const { accountId, key } = await accountWithKey(h, { reusable: true });
+    const host = { ...registration('shared-host') };
+    expect((await register(h.url, key, { ...host, external_id: 'web-a' })).status).toBe(201);
+    expect((await register(h.url, key, { ...host, external_id: 'web-b' })).status).toBe(201);
+    const rows = await runnerRows(accountId);
+    expect(rows.map((r) => [r.name, r.hostname])).toEqual([
+      ['web-a', 'shared-host'],
+      ['web-b', 'shared-host'],
+    ]);
+  });
+
+  it('refuses a name a live runner already has: the 409 names it and how to pick another', async () => {
+    const { accountId, key } = await accountWithKey(h, { reusable: true });
+    // A runner enrolled before names followed runner.id: named after its host.
+    await insertRunner(h.storage.db, accountId, { name: 'dup-host', externalId: 'older-id' });
+    expect(await register(h.url, key, registration('dup-host'))).toEqual({
       status: 409,
-      body: { error: 'runner_name_taken' },
+      body: {
+        error: 'runner_name_taken',
+        name: 'dup-host',
+        hint: expect.stringContaining('runner.id in its config (or EMISAR_RUNNER_ID)'),
+      },
     });
   });
 
@@ -165,7 +188,7 @@ describe(`runner enrollment and tokens (${onPostgres ? 'PostgreSQL' : 'PGlite'})
     const other = await newEnrollmentKey(h, accountId);
     expect(await register(h.url, other.key, registration('re-2'))).toEqual({
       status: 409,
-      body: { error: 'runner_exists' },
+      body: runnerExists('re-2'),
     });
     await h.storage.db
       .updateTable('runners')
@@ -180,11 +203,11 @@ describe(`runner enrollment and tokens (${onPostgres ? 'PostgreSQL' : 'PGlite'})
       .execute();
     expect(await register(h.url, other.key, registration('re-2'))).toEqual({
       status: 409,
-      body: { error: 'runner_exists' },
+      body: runnerExists('re-2'),
     });
     expect(await register(h.url, key, registration('re-2'))).toEqual({
       status: 409,
-      body: { error: 'runner_exists' },
+      body: runnerExists('re-2'),
     });
     h.clock.advance(120_000);
     expect((await register(h.url, other.key, registration('re-2'))).status).toBe(201);

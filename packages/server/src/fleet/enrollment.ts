@@ -34,6 +34,9 @@ export interface EnrollmentDeps {
 
 const DEFAULT_GROUP = 'default';
 
+const PICK_ANOTHER_NAME =
+  'give this one its own name with runner.id in its config (or EMISAR_RUNNER_ID)';
+
 /** Whether a runner row's lease is live at `now` (online). */
 export function leaseLive(leaseExpiresAt: string | null, now: Date): boolean {
   return leaseExpiresAt !== null && new Date(leaseExpiresAt) > now;
@@ -84,7 +87,10 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       leaseLive(existing.lease_expires_at, now) ||
       !(originalKey || existing.awaiting_reenrollment)
     ) {
-      throw new RunnerEndpointError('conflict', 'runner_exists');
+      throw new RunnerEndpointError('conflict', 'runner_exists', {
+        name: existing.name,
+        hint: `a runner named "${existing.name}" is already enrolled (connected now, or by another key); if this is another runner, ${PICK_ANOTHER_NAME}`,
+      });
     }
     if (!originalKey) {
       if (key.exhausted) throw new RunnerEndpointError('unauthorized', 'enrollment_key_invalid');
@@ -139,7 +145,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
     const account = await deps.accounts.findAccountById(trx, key.accountId);
     if (!account) throw new Error('an enrollment key outlived its account');
     await checkRunnerLimit(trx, key.accountId, account.plan);
-    const name = registration.hostname;
+    const name = registration.external_id;
     const taken = await trx
       .selectFrom('runners')
       .select('id')
@@ -147,7 +153,12 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       .where('name', '=', name)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
-    if (taken) throw new RunnerEndpointError('conflict', 'runner_name_taken');
+    if (taken) {
+      throw new RunnerEndpointError('conflict', 'runner_name_taken', {
+        name,
+        hint: `another runner of this workspace is named "${name}"; ${PICK_ANOTHER_NAME}`,
+      });
+    }
     const now = clock.now();
     const runner = await trx
       .insertInto('runners')

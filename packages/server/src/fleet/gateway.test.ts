@@ -288,7 +288,7 @@ describe(`runner gateway (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     await eventually(async () => (await runnerRow(runner.id)).lease_expires_at !== null);
     expect(await register(h.url, key, registration('reconn-1'))).toEqual({
       status: 409,
-      body: { error: 'runner_exists' },
+      body: expect.objectContaining({ error: 'runner_exists', name: 'reconn-1' }),
     });
     socket.close();
     await eventually(async () => (await runnerRow(runner.id)).lease_expires_at === null);

@@ -17,24 +17,31 @@ export interface DispatchRunner {
 }
 
 /**
- * The runner a dispatch names, by id or by ref, within one account. A live
- * runner wins over a deleted one with the same ref; null when neither exists.
+ * The runner a request names, by id, by ref or by its unique name, within one
+ * account. By id or ref a live runner wins over a deleted one with the same ref;
+ * a name names live runners only. Null when none matches.
  */
 export async function findRunnerForDispatch(
   db: Db,
   accountId: string,
-  runnerIdOrRef: string,
+  runnerIdRefOrName: string,
 ): Promise<DispatchRunner | null> {
-  const byId = UUID_PATTERN.test(runnerIdOrRef);
-  const row = await db
+  const byId = UUID_PATTERN.test(runnerIdRefOrName);
+  const base = db
     .selectFrom('runners')
     .select(['id', 'name', 'ref', 'group_name', 'disabled_at', 'deleted_at'])
-    .where('account_id', '=', accountId)
-    .where(byId ? 'id' : 'ref', '=', byId ? runnerIdOrRef.toLowerCase() : runnerIdOrRef)
-    .orderBy('deleted_at', (ob) => ob.desc().nullsFirst())
-    .orderBy('created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+    .where('account_id', '=', accountId);
+  const row =
+    (await base
+      .where(byId ? 'id' : 'ref', '=', byId ? runnerIdRefOrName.toLowerCase() : runnerIdRefOrName)
+      .orderBy('deleted_at', (ob) => ob.desc().nullsFirst())
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst()) ??
+    (await base
+      .where('name', '=', runnerIdRefOrName)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst());
   if (!row) return null;
   return {
     id: row.id,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { GROUP_NAME, parseInput, UUID_PATTERN } from '../core/parse-input.js';
+import { GROUP_NAME, parseInput } from '../core/parse-input.js';
 import { type AccountRouteSpec, registerAccountRoute } from '../http/account-routes.js';
 import type { FleetService } from './service.js';
 
@@ -8,7 +8,8 @@ export interface FleetRouteDeps {
   fleet: FleetService;
 }
 
-const idParam = z.object({ slug: z.string(), id: z.string().regex(UUID_PATTERN, 'not an id') });
+/** `:id` names a runner by its id, its ref or its unique name. */
+const idParam = z.object({ slug: z.string(), id: z.string().min(1).max(300) });
 
 /** `/api/v1/accounts/:slug/runners…`: the fleet as people and automation see and manage it. */
 export function registerFleetRoutes(app: FastifyInstance, deps: FleetRouteDeps): void {

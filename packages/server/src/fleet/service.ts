@@ -12,6 +12,7 @@ import { ConflictError, NotFoundError, PaymentRequiredError } from '../core/erro
 import { packInReach, runnerInReach } from '../core/roles.js';
 import type { Db, Tx } from '../core/tx.js';
 import { checkRunnerLimit, leaseLive } from './enrollment.js';
+import { findRunnerForDispatch } from './queries.js';
 import { notifyRunnerShutdown } from './runner-control.js';
 import { RunnerEndpointError } from './runner-errors.js';
 import type { RunnersTable } from './tables.js';
@@ -92,17 +93,22 @@ export function createFleetService(deps: FleetDeps) {
     return issues;
   }
 
-  /** The runner, locked when inside a transaction; 404 when missing, deleted or out of reach. */
+  /**
+   * The runner named by id, ref or name, locked when inside a transaction; 404
+   * when missing, deleted or out of reach.
+   */
   async function findRunner(
     executor: Db,
     access: AccountAccess,
-    runnerId: string,
+    runnerIdRefOrName: string,
     lock = false,
   ): Promise<RunnerRow> {
+    const named = await findRunnerForDispatch(executor, access.account.id, runnerIdRefOrName);
+    if (!named || named.deleted) throw new NotFoundError();
     let query = executor
       .selectFrom('runners')
       .selectAll()
-      .where('id', '=', runnerId)
+      .where('id', '=', named.id)
       .where('account_id', '=', access.account.id)
       .where('deleted_at', 'is', null);
     if (lock) query = query.forUpdate();
@@ -133,11 +139,11 @@ export function createFleetService(deps: FleetDeps) {
       const runner = await findRunner(trx, access, runnerId, true);
       const outcome = await apply(trx, runner);
       if (!outcome) return;
-      if (outcome.shutdown) await notifyRunnerShutdown(bus, trx, runnerId, outcome.shutdown);
+      if (outcome.shutdown) await notifyRunnerShutdown(bus, trx, runner.id, outcome.shutdown);
       await publishAccountEvent(bus, trx, {
         accountId: access.account.id,
         kind: 'runner',
-        id: runnerId,
+        id: runner.id,
       });
       await recordAuditEvent(trx, {
         accountId: access.account.id,

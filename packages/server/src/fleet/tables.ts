@@ -10,7 +10,10 @@ export interface DegradedPackRow {
 export interface RunnersTable {
   id: Generated<string>;
   account_id: string;
-  /** From the hostname at enrollment; unique among live runners of the account. */
+  /**
+   * The runner's `runner.id` at enrollment (default its hostname); unique among
+   * live runners of the account, and accepted wherever a runner is named.
+   */
   name: string;
   /** `runner.id` or the hostname; unique among live runners of the account. */
   external_id: string;

@@ -217,6 +217,20 @@ describe(`policy editor API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     expect((await owner.request('GET', `${BASE}/policies/runner/not-an-id`)).status).toBe(404);
   });
 
+  it('a runner scope takes the runner by its name as well as by its id', async () => {
+    const { owner, base: BASE, runner } = shared;
+    const byName = await owner.request<Loose>('PUT', `${BASE}/policies/runner/${runner.name}`, {
+      rules: rules(),
+    });
+    expect(byName.status).toBe(200);
+    expect(byName.body.policy).toMatchObject({ scope: 'runner', scope_ref: runner.id });
+    const read = await owner.request<Loose>('GET', `${BASE}/policies/runner/${runner.name}`);
+    expect(read.body.policy).toMatchObject({ scope_ref: runner.id });
+    expect((await owner.request('DELETE', `${BASE}/policies/runner/${runner.name}`)).status).toBe(
+      200,
+    );
+  });
+
   it('another tenant gets 404 for our runner scope and cannot read our policies', async () => {
     const { base: BASE, runner } = shared;
     const response = await outsider.request(

@@ -80,15 +80,24 @@ export function createPolicyService(deps: PolicyServiceDeps) {
       throw new InvalidParamsError('group: not a group name (a–z, 0–9, . _ -, up to 64).');
     }
     if (target.scope === 'runner') {
-      const runner = UUID_PATTERN.test(target.ref)
-        ? await deps.fleet.findRunnerForDispatch(executor, accountId, target.ref)
-        : null;
-      if (!runner || runner.deleted || runner.id !== target.ref.toLowerCase()) {
-        throw new NotFoundError();
-      }
+      const runner = await deps.fleet.findRunnerForDispatch(executor, accountId, target.ref);
+      if (!runner || runner.deleted) throw new NotFoundError();
       return { ...target, ref: runner.id };
     }
     return target;
+  }
+
+  /**
+   * A runner scope as stored (the runner's id), from its id, ref or name; the
+   * id alone still names the policy of a runner since deleted.
+   */
+  async function storedScope(accountId: string, target: ScopeRef): Promise<ScopeRef> {
+    if (target.scope !== 'runner' || UUID_PATTERN.test(target.ref)) {
+      return target.scope === 'runner' ? { ...target, ref: target.ref.toLowerCase() } : target;
+    }
+    const runner = await deps.fleet.findRunnerForDispatch(db, accountId, target.ref);
+    if (!runner) throw new NotFoundError();
+    return { ...target, ref: runner.id };
   }
 
   const findLive = (executor: Kysely<Database>, accountId: string, target: ScopeRef) =>
@@ -132,8 +141,8 @@ export function createPolicyService(deps: PolicyServiceDeps) {
       };
     },
 
-    async get(access: AccountAccess, target: ScopeRef) {
-      if (target.scope === 'runner' && !UUID_PATTERN.test(target.ref)) throw new NotFoundError();
+    async get(access: AccountAccess, named: ScopeRef) {
+      const target = await storedScope(access.account.id, named);
       const row = await findLive(db, access.account.id, target).executeTakeFirst();
       if (!row) throw new NotFoundError();
       return {
@@ -204,8 +213,8 @@ export function createPolicyService(deps: PolicyServiceDeps) {
       return { policy: policyView(saved), warnings: await warningsFor(accountId, rules) };
     },
 
-    async remove(access: AccountAccess, target: ScopeRef, context: RequestContext) {
-      if (target.scope === 'runner' && !UUID_PATTERN.test(target.ref)) throw new NotFoundError();
+    async remove(access: AccountAccess, named: ScopeRef, context: RequestContext) {
+      const target = await storedScope(access.account.id, named);
       const accountId = access.account.id;
       await db.transaction().execute(async (trx) => {
         const row = await trx

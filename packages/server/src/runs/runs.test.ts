@@ -133,6 +133,14 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     expect(listed.body.runs.map((r) => r.id)).toContain(id);
   });
 
+  it('takes the runner by its unique name as well as by its id or ref', async () => {
+    const byName = await post(uptime({ runner: runner.name }));
+    expect(byName.status).toBe(201);
+    expect(byName.body).toMatchObject({ runner_id: runner.id });
+    const unknown = await post(uptime({ runner: `${runner.name}-elsewhere` }));
+    expect(unknown.status).toBe(404);
+  });
+
   it('sends the runner exactly the request’s args (compact), and seals that text', async () => {
     const body = `{"runner":"${runner.id}","action_id":"linux.tail_log","reason":"${reason}",
       "args":{"lines": 20, "file": "/var/log/syslog"}}`;
