@@ -65,14 +65,15 @@ export async function leasedRunnerIds(db: Db, accountId: string): Promise<string
   return rows.map((r) => r.id);
 }
 
-/** Runners of the account not deleted (enabled or not, online or not). */
-export async function liveRunnerIds(db: Db, accountId: string): Promise<string[]> {
-  const rows = await db
+/** Runners of the account not deleted (enabled or not, online or not), of one group when given. */
+export async function liveRunnerIds(db: Db, accountId: string, group?: string): Promise<string[]> {
+  let query = db
     .selectFrom('runners')
     .select('id')
     .where('account_id', '=', accountId)
-    .where('deleted_at', 'is', null)
-    .execute();
+    .where('deleted_at', 'is', null);
+  if (group !== undefined) query = query.where('group_name', '=', group);
+  const rows = await query.execute();
   return rows.map((r) => r.id);
 }
 
@@ -80,27 +81,10 @@ export async function liveRunnerIds(db: Db, accountId: string): Promise<string[]
 export const fleetQueries = {
   findRunnerForDispatch,
   liveRunnerIds,
-  liveRunnerIdsInGroup,
   runnerIdsInGroups,
   runnerPresence,
 };
 export type FleetQueries = typeof fleetQueries;
-
-/** Live runners of the account in one group. */
-export async function liveRunnerIdsInGroup(
-  db: Db,
-  accountId: string,
-  group: string,
-): Promise<string[]> {
-  const rows = await db
-    .selectFrom('runners')
-    .select('id')
-    .where('account_id', '=', accountId)
-    .where('group_name', '=', group)
-    .where('deleted_at', 'is', null)
-    .execute();
-  return rows.map((r) => r.id);
-}
 
 /** The ids of the account's runners in these groups, as a subquery for `in`. */
 export function runnerIdsInGroups(db: Db, accountId: string, groups: readonly string[]) {

@@ -65,7 +65,7 @@ export interface PolicyServiceDeps {
   db: Kysely<Database>;
   clock: Clock;
   accounts: Pick<AccountQueries, 'findAccountById' | 'setAgentsStopped'>;
-  fleet: Pick<FleetQueries, 'findRunnerForDispatch' | 'liveRunnerIds' | 'liveRunnerIdsInGroup'>;
+  fleet: Pick<FleetQueries, 'findRunnerForDispatch' | 'liveRunnerIds'>;
   catalog: Pick<CatalogQueries, 'advertisedActionRisks'>;
 }
 
@@ -111,12 +111,10 @@ export function createPolicyService(deps: PolicyServiceDeps) {
 
   /** The live catalog's actions with the risk each advertises, optionally for one scope. */
   async function catalogActions(accountId: string, target: ScopeRef | null) {
-    const runnerIds =
-      target?.scope === 'group'
-        ? await deps.fleet.liveRunnerIdsInGroup(db, accountId, target.ref)
-        : (await deps.fleet.liveRunnerIds(db, accountId)).filter(
-            (id) => target?.scope !== 'runner' || id === target.ref,
-          );
+    const group = target?.scope === 'group' ? target.ref : undefined;
+    const runnerIds = (await deps.fleet.liveRunnerIds(db, accountId, group)).filter(
+      (id) => target?.scope !== 'runner' || id === target.ref,
+    );
     return deps.catalog.advertisedActionRisks(db, accountId, runnerIds, MAX_PREVIEW_ACTIONS);
   }
 
