@@ -20,6 +20,7 @@ const DOMAINS = [
   'policy',
   'approvals',
   'runs',
+  'mcp',
 ];
 /** Infrastructure below every domain: it imports the kernel and each other, never a domain. */
 const INFRASTRUCTURE = ['http', 'bus', 'jobs', 'limits'];

@@ -4,6 +4,7 @@ import { resolveAccountAccess } from './access/index.js';
 import { accountQueries } from './accounts/index.js';
 import {
   approvalExpiryJob,
+  approvalQueries,
   createApprovalService,
   createGrantService,
   createReleaseChecks,
@@ -44,6 +45,7 @@ import {
 } from './catalog/index.js';
 import type { ServerConfig } from './config.js';
 import { type Clock, systemClock } from './core/clock.js';
+import { deriveKey } from './core/secret-box.js';
 import {
   authenticateApiKey,
   createCredentialService,
@@ -73,12 +75,20 @@ import { installInputHygiene } from './http/input-hygiene.js';
 import { loggerOptions, requestIdOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { createJobs, type Jobs } from './jobs/periodic.js';
+import { hitDurableLimit } from './limits/durable-limit.js';
 import {
   createMailOutbox,
   createMailTransport,
   type MailOutbox,
   registerDevMailboxRoutes,
 } from './mail/index.js';
+import {
+  createClientRegistry,
+  createCursors,
+  createMcpTools,
+  registerMcpRoutes,
+  resolveKeyAccess,
+} from './mcp/index.js';
 import {
   createMemberService,
   createWorkspaceService,
@@ -99,6 +109,7 @@ import {
   createRunRelease,
   createRunService,
   dispatchTimeoutJob,
+  type RunService,
   registerRunRoutes,
 } from './runs/index.js';
 
@@ -121,6 +132,9 @@ declare module 'fastify' {
 const MAIL_DELIVERY_INTERVAL_MS = 2_000;
 /** How long `/readyz` waits for the database before answering 503. */
 const READY_TIMEOUT_MS = 2_000;
+/** Requests per minute one MCP bearer may make. */
+const MCP_REQUESTS_PER_MINUTE = 300;
+const SERVER_VERSION = '0.1.0';
 
 export interface AppDependencies {
   config: ServerConfig;
@@ -159,7 +173,7 @@ export async function createApp(deps: AppDependencies): Promise<FastifyInstance>
   const outbox = await wireIdentity(wiring);
   wireAudit(wiring, deps.auditSweeps ?? false);
   await wireFleet(wiring, deps.runHooks);
-  wireRunsAndApprovals(wiring, outbox);
+  wireMcp(wiring, wireRunsAndApprovals(wiring, outbox));
 
   jobs.start(outbox.deliveryJob(MAIL_DELIVERY_INTERVAL_MS));
   jobs.start(identityCleanupJob({ clock }));
@@ -357,7 +371,10 @@ async function wireFleet(wiring: Wiring, runHooks: RunHooks | undefined): Promis
 }
 
 /** Policy, approvals and grants, and runs (approvals release runs through a port runs implement). */
-function wireRunsAndApprovals({ app, config, db, clock, bus, jobs }: Wiring, outbox: MailOutbox) {
+function wireRunsAndApprovals(
+  { app, config, db, clock, bus, jobs }: Wiring,
+  outbox: MailOutbox,
+): RunService {
   const decidePolicy = createPolicyDecider({ accounts: accountQueries });
   const approvals = createApprovalService({
     db,
@@ -396,4 +413,32 @@ function wireRunsAndApprovals({ app, config, db, clock, bus, jobs }: Wiring, out
     catalog: catalogQueries,
   });
   registerRunRoutes(app, { runs });
+  return runs;
+}
+
+/** The MCP endpoint and its eight tools, over the runs service and the catalog. */
+function wireMcp({ app, config, db, clock }: Wiring, runs: RunService): void {
+  const tools = createMcpTools({
+    db,
+    clock,
+    baseUrl: config.baseUrl,
+    catalog: catalogQueries,
+    fleet: fleetQueries,
+    credentials: credentialQueries,
+    approvals: approvalQueries,
+    runs,
+    cursors: createCursors(deriveKey(config.secretKey, 'mcp-cursors'), () => clock.now()),
+    waits: new Map(),
+  });
+  const budget = { name: 'mcp', max: MCP_REQUESTS_PER_MINUTE, windowMs: 60_000 };
+  registerMcpRoutes(app, {
+    tools,
+    clients: createClientRegistry(),
+    baseUrl: config.baseUrl,
+    version: SERVER_VERSION,
+    authenticateApiKey: (secret) => authenticateApiKey(db, secret, clock),
+    resolveAccess: (principal) =>
+      resolveKeyAccess({ db, clock, accounts: accountQueries }, principal),
+    hitBudget: (keyId) => hitDurableLimit(db, budget, keyId, clock),
+  });
 }

@@ -6,7 +6,7 @@ export type { AdvertisementDeps } from './ingest.js';
 export { advertisementTooLarge, recordAdvertisement } from './ingest.js';
 export type { PublishedCatalog } from './published.js';
 export { loadPublishedCatalog } from './published.js';
-export type { AdvertisedAction, CatalogQueries } from './queries.js';
+export type { AdvertisedAction, CatalogQueries, TrustedOffering } from './queries.js';
 export { catalogQueries } from './queries.js';
 export { registerCatalogRoutes } from './routes.js';
 export { createCatalogService } from './service.js';

@@ -1,3 +1,4 @@
+import type { ActionDescriptor } from '@emisar/protocol';
 import { sql } from 'kysely';
 import type { Db, Tx } from '../core/tx.js';
 import { advertisedWithTrust } from './advertised.js';
@@ -85,8 +86,56 @@ export function forgetUnseenPackVersions(trx: Tx, accountId: string, before: str
     .execute();
 }
 
+/** One trusted action as a runner offers it: the descriptor is the trusted manifest's. */
+export interface TrustedOffering {
+  runnerId: string;
+  actionId: string;
+  packId: string;
+  packRef: string;
+  descriptor: ActionDescriptor;
+  executableAvailable: boolean;
+}
+
+/**
+ * Every action the account's runners offer from a trusted, unretired pack
+ * version whose hash they match exactly, with the trusted descriptor.
+ */
+export async function trustedOfferings(db: Db, accountId: string): Promise<TrustedOffering[]> {
+  const rows = await advertisedWithTrust(db)
+    .select([
+      'ra.runner_id',
+      'ra.action_id',
+      'ra.pack_id',
+      'ra.pack_version',
+      'ra.pack_hash',
+      'ra.primary_executable_available',
+      'pv.trusted_manifest',
+    ])
+    .where('ra.account_id', '=', accountId)
+    .whereRef('pv.trusted_hash', '=', 'ra.pack_hash')
+    .where((eb) => eb.or([eb('pv.retired', '=', false), eb('pv.retirement_override', '=', true)]))
+    .orderBy('ra.action_id')
+    .orderBy('ra.runner_id')
+    .execute();
+  return rows.flatMap((r) => {
+    const descriptor = r.trusted_manifest?.[r.action_id];
+    if (!descriptor) return [];
+    return [
+      {
+        runnerId: r.runner_id,
+        actionId: r.action_id,
+        packId: r.pack_id,
+        packRef: `${r.pack_id}@${r.pack_version}/${r.pack_hash}`,
+        descriptor,
+        executableAvailable: r.primary_executable_available,
+      },
+    ];
+  });
+}
+
 /** The catalog's tables as other domains may read and write them. */
 export const catalogQueries = {
+  trustedOfferings,
   advertisedActions,
   forgetRunnerActions,
   forgetUnseenPackVersions,

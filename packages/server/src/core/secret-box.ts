@@ -5,7 +5,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
  * per purpose, for values that must be recovered: TOTP seeds, queued email
  * bodies. Layout: 12-byte IV ‖ ciphertext ‖ 16-byte tag.
  */
-export type KeyPurpose = 'totp' | 'mail-outbox' | 'cookie-signing' | 'run-args';
+export type KeyPurpose = 'totp' | 'mail-outbox' | 'cookie-signing' | 'run-args' | 'mcp-cursors';
 
 export function deriveKey(secretKey: Buffer, purpose: KeyPurpose): Buffer {
   return Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), `emisar:${purpose}`, 32));

@@ -182,3 +182,18 @@ export async function liveLineageKeyHolders(
     .execute();
   return rows.flatMap((row) => (row.membership_id ? [row.membership_id] : []));
 }
+
+/** Every key of a lineage (live or not): what the lineage created carries one of these ids. */
+export async function lineageKeyIds(
+  db: Db,
+  accountId: string,
+  lineageId: string,
+): Promise<string[]> {
+  const rows = await db
+    .selectFrom('api_keys')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .where('lineage_id', '=', lineageId)
+    .execute();
+  return rows.map((row) => row.id);
+}

@@ -1,6 +1,7 @@
 import {
   apiKeyLineage,
   isApiKeyLive,
+  lineageKeyIds,
   liveLineageKeyHolders,
   revokeMembershipKeys,
 } from './api-keys.js';
@@ -11,5 +12,6 @@ export const credentialQueries = {
   revokeMembershipKeys,
   apiKeyLineage,
   liveLineageKeyHolders,
+  lineageKeyIds,
 };
 export type CredentialQueries = typeof credentialQueries;

@@ -3,7 +3,7 @@ export { fleetCleanupJob } from './cleanup.js';
 export { createEnrollmentService } from './enrollment.js';
 export type { RunnerGateway } from './gateway.js';
 export { createRunnerGateway } from './gateway.js';
-export type { DispatchRunner, FleetQueries } from './queries.js';
+export type { AgentRunner, DispatchRunner, FleetQueries } from './queries.js';
 export { findRunnerForDispatch, fleetQueries, runnerRef } from './queries.js';
 export { registerFleetRoutes } from './routes.js';
 export type { RunHooks, RunnerConnection } from './run-hooks.js';

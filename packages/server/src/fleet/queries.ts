@@ -77,8 +77,62 @@ export async function liveRunnerIds(db: Db, accountId: string, group?: string): 
   return rows.map((r) => r.id);
 }
 
+export type AgentRunnerStatus = 'connected' | 'disconnected' | 'pending' | 'disabled';
+
+/** A runner as agents see it: never database ids beyond its own, external ids or credentials. */
+export interface AgentRunner {
+  id: string;
+  ref: string;
+  name: string;
+  hostname: string;
+  group: string;
+  status: AgentRunnerStatus;
+  lastSeenAt: string | null;
+  labels: Record<string, string>;
+}
+
+/** The account's runners that are not deleted, by name, with their status at `now`. */
+export async function agentRunners(db: Db, accountId: string, now: string): Promise<AgentRunner[]> {
+  const rows = await db
+    .selectFrom('runners')
+    .select([
+      'id',
+      'ref',
+      'name',
+      'hostname',
+      'group_name',
+      'labels',
+      'disabled_at',
+      'lease_expires_at',
+      'state_received_at',
+      'last_connected_at',
+      'last_disconnected_at',
+    ])
+    .where('account_id', '=', accountId)
+    .where('deleted_at', 'is', null)
+    .orderBy('name')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    ref: r.ref,
+    name: r.name,
+    hostname: r.hostname,
+    group: r.group_name,
+    status: r.disabled_at
+      ? 'disabled'
+      : r.lease_expires_at !== null && Date.parse(r.lease_expires_at) > Date.parse(now)
+        ? 'connected'
+        : r.state_received_at === null
+          ? 'pending'
+          : 'disconnected',
+    lastSeenAt: r.last_disconnected_at ?? r.last_connected_at,
+    labels: r.labels,
+  }));
+}
+
 /** The fleet's tables as other domains may read them. */
 export const fleetQueries = {
+  agentRunners,
   findRunnerForDispatch,
   liveRunnerIds,
   runnerIdsInGroups,

@@ -55,8 +55,13 @@ export async function installAuth(app: FastifyInstance, deps: AuthHttpDeps): Pro
   app.addHook('onRequest', async (request) => {
     refuseSecretInQuery(request);
     const authorization = request.headers.authorization;
-    // Other bearer kinds (OAuth, runner tokens) belong to their own routes.
-    if (authorization !== undefined && (isRestApi(request) || isApiKeyBearer(authorization))) {
+    // Other bearer kinds (OAuth, runner tokens) belong to their own routes, and so
+    // does the MCP endpoint: its bearer is checked after its own request checks.
+    if (
+      authorization !== undefined &&
+      !MCP_ENDPOINT.test(request.url) &&
+      (isRestApi(request) || isApiKeyBearer(authorization))
+    ) {
       const match = /^Bearer ([!-~]{1,512})$/.exec(authorization);
       const key = match ? await deps.authenticateApiKey(match[1]!) : null;
       if (!key) throw badBearer();
@@ -96,6 +101,7 @@ function refuseSecretInQuery(request: FastifyRequest): void {
   }
 }
 
+const MCP_ENDPOINT = /^\/(?:api\/mcp\/rpc|mcp)(?:[?#]|$)/;
 const isRestApi = (request: FastifyRequest) => request.url.startsWith('/api/v1/');
 /** A REST request that may change something (CSRF rule, per-credential budgets). */
 export const isStateChanging = (request: FastifyRequest) =>

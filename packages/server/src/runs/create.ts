@@ -45,6 +45,15 @@ export interface CreateRunInput {
   /** The exact request body. */
   rawBody: Buffer | string | undefined;
   idempotencyKey: string | undefined;
+  /** An operation id the caller already derived (MCP); it replaces the Idempotency-Key. */
+  operationId?: string;
+  /** The agent's self-reported client (MCP `initialize`), kept with the run and its audit. */
+  clientInfo?: ClientInfo | null;
+}
+
+export interface ClientInfo {
+  name: string;
+  version: string;
 }
 
 /** A dispatchable request on its way into the runs table. */
@@ -56,6 +65,7 @@ interface Creation extends Dispatchable {
   fingerprint: string;
   requestId: string;
   apiKey: Extract<AccountAccess['principal'], { kind: 'api_key' }>['key'] | null;
+  clientInfo: ClientInfo | null;
   now: string;
 }
 
@@ -75,7 +85,9 @@ interface Verdict {
 export async function createRun(deps: CreateRunDeps, input: CreateRunInput): Promise<CreatedRun> {
   const { access, context } = input;
   const body = parseCreateRunBody(input.rawBody);
-  const operation = operationIdOf(access, input.idempotencyKey);
+  const operation = input.operationId
+    ? { id: input.operationId, keyed: true }
+    : operationIdOf(access, input.idempotencyKey);
   const fingerprint = fingerprintOf(body);
   if (operation.keyed) {
     const earlier = await findByOperation(deps.db, access.account.id, operation.id);
@@ -90,6 +102,7 @@ export async function createRun(deps: CreateRunDeps, input: CreateRunInput): Pro
     fingerprint,
     requestId: newRequestId(),
     apiKey: access.principal.kind === 'api_key' ? access.principal.key : null,
+    clientInfo: input.clientInfo ?? null,
     now: deps.clock.now().toISOString(),
   };
   let created: RunRow;
@@ -194,7 +207,7 @@ async function insertRun(
       args_bytes: args.bytes,
       sensitive_arg_names: JSON.stringify(args.sensitiveNames),
       opts: body.opts ? JSON.stringify(body.opts) : null,
-      client_info: null,
+      client_info: creation.clientInfo ? JSON.stringify(creation.clientInfo) : null,
       ip_address: context.ip || null,
       user_agent: context.userAgent,
       policy_snapshot: JSON.stringify(verdict.policy.snapshot),
@@ -259,6 +272,7 @@ async function auditRequested(trx: Tx, creation: Creation, run: RunRow, verdict:
       pack_ref: creation.contract.packRef,
       args_sha256: creation.args.sha256,
       source: run.source,
+      client: creation.clientInfo ? { ...creation.clientInfo } : null,
       status: verdict.status,
       decision: verdict.policy.decision,
       matched_rule: verdict.policy.snapshot.matched_rule,

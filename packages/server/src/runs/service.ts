@@ -132,6 +132,14 @@ export function createRunService(deps: RunServiceDeps) {
     if (filters.status) query = query.where('r.status', '=', filters.status);
     if (filters.runnerId) query = query.where('r.runner_id', '=', filters.runnerId);
     if (filters.actionId) query = query.where('r.action_id', '=', filters.actionId);
+    if (filters.packRef) query = query.where('r.pack_ref', '=', filters.packRef);
+    if (filters.operationId) {
+      query = query.where('r.operation_id', 'like', `${filters.operationId}/%`);
+    }
+    if (filters.apiKeyIds) {
+      if (filters.apiKeyIds.length === 0) return { runs: [], next: null };
+      query = query.where('r.api_key_id', 'in', filters.apiKeyIds);
+    }
     if (filters.before) {
       const { at, id } = filters.before;
       query = query.where((eb) =>
@@ -208,6 +216,11 @@ export interface RunListFilters {
   status?: RunStatus | undefined;
   runnerId?: string | undefined;
   actionId?: string | undefined;
+  packRef?: string | undefined;
+  /** Runs of one fanned-out operation: their operation ids are `<operationId>/<runner ref>`. */
+  operationId?: string | undefined;
+  /** Only runs created with one of these API keys. */
+  apiKeyIds?: readonly string[] | undefined;
   before?: KeysetPosition | undefined;
   limit: number;
 }
