@@ -78,21 +78,38 @@ function fieldProblem(error: z.ZodError): string {
   return `${field} is invalid: ${issue?.message ?? 'bad value'}`;
 }
 
+function parseEnvironment(env: NodeJS.ProcessEnv) {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(fieldProblem(parsed.error));
+  return parsed.data;
+}
+
+async function storageOf(
+  e: { DATABASE_URL?: string | undefined; EMISAR_DATA_DIR?: string | undefined },
+  cwd: string,
+): Promise<{ storage: StorageTarget; dataDir: string }> {
+  const dataDir = path.resolve(cwd, e.EMISAR_DATA_DIR ?? '.emisar/data');
+  if (e.DATABASE_URL)
+    return { storage: { kind: 'postgres', url: parseDatabaseUrl(e.DATABASE_URL) }, dataDir };
+  await ensureDataDir(dataDir);
+  return { storage: { kind: 'pglite', dataDir }, dataDir };
+}
+
+/** Where the data lives, and nothing else: enough for `migrate`, which touches no sealed data. */
+export async function loadStorageConfig(
+  env: NodeJS.ProcessEnv,
+  cwd: string = process.cwd(),
+): Promise<StorageTarget> {
+  return (await storageOf(parseEnvironment(env), cwd)).storage;
+}
+
 export async function loadConfig(
   env: NodeJS.ProcessEnv,
   cwd: string = process.cwd(),
 ): Promise<ServerConfig> {
-  const parsed = environmentSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(fieldProblem(parsed.error));
-  const e = parsed.data;
-
+  const e = parseEnvironment(env);
   const baseUrl = parseBaseUrl(e.EMISAR_BASE_URL ?? `http://localhost:${e.PORT}`);
-  const dataDir = path.resolve(cwd, e.EMISAR_DATA_DIR ?? '.emisar/data');
-  const storage: StorageTarget = e.DATABASE_URL
-    ? { kind: 'postgres', url: parseDatabaseUrl(e.DATABASE_URL) }
-    : { kind: 'pglite', dataDir };
-
-  if (storage.kind === 'pglite') await ensureDataDir(dataDir);
+  const { storage, dataDir } = await storageOf(e, cwd);
   const secretKey = await resolveSecretKey(e.EMISAR_SECRET_KEY, storage, dataDir);
   const signingKey = await resolveSigningKey(e.EMISAR_SIGNING_KEY, storage, dataDir);
 
@@ -200,7 +217,7 @@ async function resolveSecretKey(
   if (value) return decode(value, 'EMISAR_SECRET_KEY');
   if (storage.kind === 'postgres') {
     throw new ConfigError(
-      'EMISAR_SECRET_KEY is required with DATABASE_URL (all nodes must share it)',
+      'EMISAR_SECRET_KEY is required with DATABASE_URL: the keys that sign session cookies and encrypt TOTP seeds, queued mail and run arguments derive from it, so every node must share the same one (make it with `openssl rand -base64 32`)',
     );
   }
   const file = path.join(dataDir, 'secret.key');
@@ -234,7 +251,7 @@ async function resolveSigningKey(
   if (value) return decode(value, 'EMISAR_SIGNING_KEY');
   if (storage.kind === 'postgres') {
     throw new ConfigError(
-      'EMISAR_SIGNING_KEY is required with DATABASE_URL (all nodes must share it)',
+      "EMISAR_SIGNING_KEY is required with DATABASE_URL: it signs the audit log's head statements, so every node must share the same one (make it with `openssl genpkey -algorithm ed25519`)",
     );
   }
   const file = path.join(dataDir, 'signing-key.pem');

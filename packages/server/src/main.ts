@@ -4,7 +4,7 @@ import { registerAuditCommands } from './audit/index.js';
 import { registerCatalogCommands } from './catalog/index.js';
 import { registerIdentityCommands } from './cli/identity.js';
 import { SERVER_VERSION } from './cli/version.js';
-import { loadConfig } from './config.js';
+import { loadConfig, loadStorageConfig } from './config.js';
 import { ConfigError } from './core/config-error.js';
 import { openCheckedStorage } from './db/checked-storage.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -50,10 +50,9 @@ program
 
 program
   .command('migrate')
-  .description('apply pending database migrations and exit')
+  .description('apply pending database migrations and exit (needs only the database settings)')
   .action(async () => {
-    const config = await loadConfig(process.env);
-    const storage = await openCheckedStorage(config.storage);
+    const storage = await openCheckedStorage(await loadStorageConfig(process.env));
     try {
       const applied = await migrateToLatest(storage.db);
       process.stdout.write(

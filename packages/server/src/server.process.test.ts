@@ -134,9 +134,16 @@ describe('emisar-server refuses bad configuration with one line and exit code 2'
     });
     expectConfigFailure(
       result,
-      /cannot reach the database \(PostgreSQL at 127\.0\.0\.1:1\/emisar\)/,
+      /cannot reach the database \(PostgreSQL at 127\.0\.0\.1:1\/emisar\): connection refused; start PostgreSQL there/,
     );
     expect(result.stderr).not.toContain('hunter2');
+  });
+
+  it('migrate asks for the database alone, not the keys', async () => {
+    const result = await runServerCommand(['migrate'], {
+      DATABASE_URL: 'postgres://app:hunter2@127.0.0.1:1/emisar',
+    });
+    expectConfigFailure(result, /cannot reach the database .*connection refused/);
   });
 
   it('a data path that is a regular file', async () => {
@@ -153,7 +160,10 @@ describe('emisar-server refuses bad configuration with one line and exit code 2'
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/emisar',
       EMISAR_SIGNING_KEY: sharedKeys.EMISAR_SIGNING_KEY,
     });
-    expectConfigFailure(result, /EMISAR_SECRET_KEY is required/);
+    expectConfigFailure(
+      result,
+      /EMISAR_SECRET_KEY is required with DATABASE_URL: the keys that sign session cookies and encrypt TOTP seeds, queued mail and run arguments derive from it, so every node must share the same one \(make it with `openssl rand -base64 32`\)$/,
+    );
   });
 
   it('invalid TLS files', async () => {

@@ -3,7 +3,7 @@ import type { Database } from '../db/schema.js';
 import type { AuditActor } from './actor.js';
 import { ForbiddenError } from './errors.js';
 import type { KeyPrincipal, SessionPrincipal } from './principal.js';
-import type { Permission } from './roles.js';
+import { API_KEY_PERMISSIONS, type Permission } from './roles.js';
 
 export type AccountRow = Selectable<Database['accounts']>;
 export type MembershipRow = Selectable<Database['memberships']>;
@@ -25,7 +25,17 @@ export type ResolveAccountAccess = (
 ) => Promise<AccountAccess>;
 
 export function requirePermission(access: AccountAccess, permission: Permission): void {
-  if (!access.permissions.has(permission)) {
-    throw new ForbiddenError('Your role does not allow this.', 'forbidden');
+  if (access.permissions.has(permission)) return;
+  if (access.principal.kind === 'api_key' && !API_KEY_PERMISSIONS.has(permission)) {
+    throw keyKindCannot(access.principal);
   }
+  throw new ForbiddenError('Your role does not allow this.', 'forbidden');
+}
+
+/** What a person may do but no API key of this kind can, whatever its member's role. */
+export function keyKindCannot(principal: KeyPrincipal): ForbiddenError {
+  return new ForbiddenError(
+    `An ${principal.key.kind} API key cannot do this: only a signed-in person can (in the console).`,
+    'forbidden',
+  );
 }

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import {
   type AccountAccess,
+  keyKindCannot,
   type ResolveAccountAccess,
   requirePermission,
 } from '../core/access.js';
 import type { RequestContext } from '../core/context.js';
-import { ForbiddenError } from '../core/errors.js';
 import type { Permission } from '../core/roles.js';
 import { contextOf, requirePrincipal } from './auth.js';
 import type { CredentialBudget } from './credential-limits.js';
@@ -69,8 +69,8 @@ export function registerAccountRoute(app: FastifyInstance, spec: AccountRouteSpe
     ...(spec.budget ? { config: { credentialBudget: spec.budget } } : {}),
     handler: async (request, reply) => {
       const access = await accountAccessOf(request);
-      if (spec.sessionOnly && access.principal.kind !== 'session') {
-        throw new ForbiddenError('API keys cannot do this; sign in to the console.', 'forbidden');
+      if (spec.sessionOnly && access.principal.kind === 'api_key') {
+        throw keyKindCannot(access.principal);
       }
       requirePermission(access, spec.permission);
       const result = await spec.handler(request, access, contextOf(request), reply);

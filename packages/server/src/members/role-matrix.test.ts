@@ -279,6 +279,13 @@ describe(`role × endpoint matrix (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
       expect(`${route.method} ${route.path} ${status}`).toBe(
         `${route.method} ${route.path} ${allowed ? '2xx' : '403'}`,
       );
+      // Beyond what any key kind may do, the refusal names the key kind, not the role.
+      if (route.sessionOnly || !API_KEY_PERMISSIONS.has(route.permission)) {
+        const { error } = (await response.json()) as { error: { message: string } };
+        expect(`${route.method} ${route.path} ${error.message}`).toBe(
+          `${route.method} ${route.path} An mcp API key cannot do this: only a signed-in person can (in the console).`,
+        );
+      }
     }
     const other = await fetch(`${h.url}/api/v1/accounts/matrix-b`, {
       headers: { authorization: `Bearer ${key.secret}` },
