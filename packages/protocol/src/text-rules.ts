@@ -88,8 +88,9 @@ export const REASON_MAX_LENGTH = 2000;
 /**
  * Why the text cannot be a run's reason, or undefined when it can: at least
  * `minVisible` visible characters, at most REASON_MAX_LENGTH characters, no
- * forbidden code point and no bidi control. The control plane asks for
- * REASON_MIN_VISIBLE; the runner's own check asks only for a visible character.
+ * forbidden code point and no bidi control. The control plane and a local
+ * `emisar action run` ask for REASON_MIN_VISIBLE; the runner's check of a
+ * dispatched run asks only for a visible character.
  */
 export function reasonProblem(
   text: string,
@@ -106,6 +107,11 @@ export function reasonProblem(
       : `needs at least ${minVisible} visible characters`;
   }
   return undefined;
+}
+
+/** What to do about a reason `reasonProblem` refused, in the words both ends use. */
+export function reasonRuleMessage(problem: string): string {
+  return `Give a reason (why this action, on this host, now) of at least ${REASON_MIN_VISIBLE} visible characters; this one ${problem}.`;
 }
 
 /**

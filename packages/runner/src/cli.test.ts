@@ -18,14 +18,14 @@ describe('emisar CLI', () => {
   });
 
   it('runs linux.uptime from the repo packs, prints its output and journals two chained lines', async () => {
-    const run = await cli('action', 'run', 'linux.uptime', '--reason', 'check load');
+    const run = await cli('action', 'run', 'linux.uptime', '--reason', 'check load before deploy');
     expect(run.stderr).toMatch(/^success, exit 0/m);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/load average/);
     const lines = (await journalLines()).map((l) => JSON.parse(l));
     expect(lines.map((l) => l.event_type)).toEqual(['execution_started', 'execution_completed']);
     expect(lines[0].action_id).toBe('linux.uptime');
-    expect(lines[0].request.reason).toBe('check load');
+    expect(lines[0].request.reason).toBe('check load before deploy');
     expect(lines[1].prev_hash).toMatch(/^[0-9a-f]{64}$/);
     const verify = await cli('audit', 'verify');
     expect(verify).toMatchObject({ code: 0 });
@@ -52,7 +52,7 @@ describe('emisar CLI with the test kit', () => {
           '--arg',
           `text=run ${i}`,
           '--reason',
-          `run ${i}`,
+          `tamper test run ${i}`,
         );
         expect(run.stdout).toBe(`[run ${i}]\n`);
       }

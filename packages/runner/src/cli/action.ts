@@ -6,11 +6,13 @@ import {
   type JsonObject,
   type JsonValue,
   parseStrictJson,
+  reasonProblem,
+  reasonRuleMessage,
 } from '@emisar/protocol';
 import type { Command } from 'commander';
 import { parseConfigDuration } from '../config/duration.js';
 import { runAction } from '../engine/engine.js';
-import { loadRegistry } from '../engine/registry.js';
+import { loadRegistry, type Registry } from '../engine/registry.js';
 import { buildRunnerState, checkAvailability } from '../engine/state.js';
 import { detectIsolation, engineDeps, openJournal } from '../runtime.js';
 import { RUNNER_VERSION } from '../version.js';
@@ -100,6 +102,8 @@ async function describeAction(id: string, _opts: unknown, command: Command): Pro
 }
 
 async function runActionLocally(id: string, opts: RunOptions, command: Command): Promise<void> {
+  const badReason = reasonProblem(opts.reason);
+  if (badReason) throw new CliError(`--reason: ${reasonRuleMessage(badReason)}`, EXIT_USAGE);
   const config = await configFor(command);
   const registry = await loadRegistry(config);
   const entry = registry.actions.get(id);
@@ -133,10 +137,13 @@ async function runActionLocally(id: string, opts: RunOptions, command: Command):
         },
       },
     );
-    if (json) printJson({ ...result, stdout: output.stdout, stderr: output.stderr });
+    const refusal =
+      result.status === 'blocked_by_admission' ? notAdmitted(registry, id) : undefined;
+    if (json) printJson({ ...result, ...refusal, stdout: output.stdout, stderr: output.stderr });
     else {
       process.stdout.write(output.stdout);
       process.stderr.write(output.stderr);
+      if (refusal) process.stderr.write(`${refusal.error}: ${refusal.message}\n`);
       process.stderr.write(
         `${result.status}${result.reason ? ` (${result.reason})` : ''}, exit ${result.exit_code ?? '-'}, ` +
           `${result.duration_ms} ms${result.event_id ? `, event ${result.event_id}` : ''}` +
@@ -147,6 +154,17 @@ async function runActionLocally(id: string, opts: RunOptions, command: Command):
   } finally {
     await journal.close();
   }
+}
+
+/** Which local admission rule refuses the action, as the control plane words it. */
+function notAdmitted(registry: Registry, id: string) {
+  const entry = registry.actions.get(id);
+  const decision = entry && registry.admission.check(id, entry.action.risk);
+  if (!decision || decision.admitted) return undefined;
+  return {
+    error: 'action_not_admitted',
+    message: `${id} is not admitted on this host: ${decision.why}`,
+  };
 }
 
 interface RunOptions {

@@ -159,7 +159,8 @@ async function showPackInfo(id: string, _opts: unknown, command: Command): Promi
       : `  (not in execution.inherit_env${e.required ? ', REQUIRED' : ''})`;
     print(`env ${e.name}${problem}`);
   }
-  if (info.verify) print(`verify with: emisar action run ${info.verify} --reason "verify setup"`);
+  if (info.verify)
+    print(`verify with: emisar action run ${info.verify} --reason "verify the pack setup"`);
   for (const a of info.actions) print(`action ${a.id} [${a.risk}] ${a.title}`);
 }
 

@@ -4,8 +4,11 @@ export type Risk = (typeof RISKS)[number];
 export interface AdmissionRules {
   allow: string[];
   deny: string[];
+  /** Unset means DEFAULT_MAX_RISK: critical actions need the host's explicit opt-in. */
   maxRisk: Risk | undefined;
 }
+
+export const DEFAULT_MAX_RISK: Risk = 'high';
 
 export type AdmissionDecision = { admitted: true } | { admitted: false; why: string };
 
@@ -54,7 +57,11 @@ export function riskRank(risk: string): number {
 export function compileAdmission(rules: AdmissionRules): Admission {
   const allow = rules.allow.map(compileGlob);
   const deny = rules.deny.map(compileGlob);
-  const ceiling = rules.maxRisk === undefined ? undefined : riskRank(rules.maxRisk);
+  const ceiling = riskRank(rules.maxRisk ?? DEFAULT_MAX_RISK);
+  const ceilingRule =
+    rules.maxRisk === undefined
+      ? `admission.max_risk (unset, so ${DEFAULT_MAX_RISK}; set it to critical to admit critical actions)`
+      : `admission.max_risk (${rules.maxRisk})`;
   return {
     check(actionId, risk) {
       if (allow.length > 0 && !allow.some((glob) => glob.test(actionId))) {
@@ -64,8 +71,8 @@ export function compileAdmission(rules: AdmissionRules): Admission {
         return { admitted: false, why: 'matched admission.deny' };
       }
       const rank = riskRank(risk);
-      if (ceiling !== undefined && (rank < 0 || rank > ceiling)) {
-        return { admitted: false, why: `risk ${risk} is above admission.max_risk` };
+      if (rank < 0 || rank > ceiling) {
+        return { admitted: false, why: `risk ${risk} is above ${ceilingRule}` };
       }
       return { admitted: true };
     },

@@ -116,12 +116,16 @@ describe('runner config', () => {
 });
 
 describe('admission', () => {
-  it('admits everything when both lists are empty', () => {
-    expect(
-      compileAdmission({ allow: [], deny: [], maxRisk: undefined }).check('a.b', 'critical'),
-    ).toEqual({
-      admitted: true,
+  it('admits everything up to high when both lists are empty and max_risk is unset', () => {
+    const admission = compileAdmission({ allow: [], deny: [], maxRisk: undefined });
+    expect(admission.check('a.b', 'high')).toEqual({ admitted: true });
+    expect(admission.check('a.b', 'critical')).toEqual({
+      admitted: false,
+      why: 'risk critical is above admission.max_risk (unset, so high; set it to critical to admit critical actions)',
     });
+    expect(
+      compileAdmission({ allow: [], deny: [], maxRisk: 'critical' }).check('a.b', 'critical'),
+    ).toEqual({ admitted: true });
   });
 
   it('lets * cross dots, requires an allow match, and lets deny win', () => {
@@ -140,7 +144,7 @@ describe('admission', () => {
     expect(admission.check('a.b', 'high').admitted).toBe(true);
     expect(admission.check('a.b', 'critical')).toEqual({
       admitted: false,
-      why: 'risk critical is above admission.max_risk',
+      why: 'risk critical is above admission.max_risk (high)',
     });
   });
 

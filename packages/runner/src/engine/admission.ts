@@ -4,7 +4,7 @@ import {
   type LoadedPack,
   validateArgs,
 } from '@emisar/packs';
-import { reasonProblem } from '@emisar/protocol';
+import { REASON_MIN_VISIBLE, reasonProblem } from '@emisar/protocol';
 import type { RunContext } from './context.js';
 import { RedactionSet } from './redaction.js';
 import type { Registry } from './registry.js';
@@ -27,8 +27,10 @@ export async function admit(run: RunContext, registry: Registry): Promise<Step<A
     ok: false as const,
     result: await run.refuse(...args),
   });
-  // The control plane asks for more (REASON_MIN_VISIBLE); a local run needs one visible character.
-  const badReason = reasonProblem(request.reason, 1);
+  // A local run follows the control plane's rule (REASON_MIN_VISIBLE visible characters); a
+  // dispatched one was checked there, so the wire rule (one visible character) suffices.
+  const local = request.requestId === undefined;
+  const badReason = reasonProblem(request.reason, local ? REASON_MIN_VISIBLE : 1);
   if (badReason) return refused('validation_failed', 'validation_failed', `reason ${badReason}`);
   const entry = registry.actions.get(request.actionId);
   if (!entry) return refused('dispatch_refused', 'unknown_action', 'unknown action');

@@ -143,6 +143,20 @@ describe('engine', () => {
     expect(lines[3].error).toContain('U+202E');
   });
 
+  it('holds a local run (no request id) to the control plane reason rule', async () => {
+    const local = { requestId: undefined };
+    const short = await run(
+      request('testkit.echo', { text: 'x' }, { ...local, reason: 'testing' }),
+    );
+    expect(short.result.status).toBe('validation_failed');
+    const enough = { ...local, reason: 'testing the local reason rule' };
+    expect((await run(request('testkit.echo', { text: 'x' }, enough))).result.status).toBe(
+      'success',
+    );
+    // A dispatched run was checked by the control plane: one visible character is the wire rule.
+    expect((await run(request('testkit.echo', { text: 'x' }))).result.status).toBe('success');
+  });
+
   it('does not execute when execution_started cannot be journaled', async () => {
     const dir = join(home.home, 'steps');
     await mkdir(dir);

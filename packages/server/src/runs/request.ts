@@ -6,8 +6,8 @@ import {
   type JsonObject,
   type JsonValue,
   parseStrictJson,
-  REASON_MIN_VISIBLE,
   reasonProblem,
+  reasonRuleMessage,
   StrictJsonError,
   textLength,
 } from '@emisar/protocol';
@@ -87,10 +87,7 @@ export function parseCreateRunBody(raw: Buffer | string | undefined): CreateRunB
 export function checkReasonFields(body: CreateRunBody): void {
   const badReason = reasonProblem(body.reason);
   if (badReason) {
-    throw new InvalidParamsError(
-      `Give a reason (why this action, on this host, now) of at least ${REASON_MIN_VISIBLE} visible characters; this one ${badReason}.`,
-      'invalid_reason',
-    );
+    throw new InvalidParamsError(reasonRuleMessage(badReason), 'invalid_reason');
   }
   checkFreeText('evidence', body.evidence, EVIDENCE_MAX);
   checkFreeText('expected', body.expected, EXPECTED_MAX);
