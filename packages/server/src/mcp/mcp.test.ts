@@ -2,19 +2,25 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { discoverPacks } from '@emisar/packs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyKind } from '../core/principal.js';
 import { createApiKey } from '../credentials/api-keys.js';
 import { newEnrollmentKey } from '../fleet/test-support/enrollment.js';
-import { REPO_PACKS_DIR, repoPacksState } from '../fleet/test-support/fixtures.js';
+import { REPO_PACKS_DIR } from '../fleet/test-support/fixtures.js';
 import { type RealRunner, startRealRunner } from '../fleet/test-support/runner.js';
 import { signUpOwner, startTestApp, type TestApp } from '../test-support/app.js';
+import type { Browser } from '../test-support/browser.js';
 import { onPostgres } from '../test-support/database.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tool results are read loosely in assertions
 type Json = Record<string, any>;
+
+/** The e2e fixture pack: `e2ekit.guarded_echo` is high risk, so policy asks a person. */
+const E2E_PACKS_DIR = fileURLToPath(new URL('../../../../e2e/fixtures/packs', import.meta.url));
 
 async function eventually<T>(read: () => Promise<T | undefined>): Promise<T> {
   for (;;) {
@@ -34,6 +40,8 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
   let catalogDir: string;
   let accountId: string;
   let membershipId: string;
+  let owner: Browser;
+  let slug: string;
   let mcpKey: string;
   let client: Client;
   const reason = 'checking how loaded the web host is before the deploy';
@@ -71,28 +79,33 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
   };
 
   beforeAll(async () => {
-    const state = await repoPacksState();
+    const { packs } = await discoverPacks([REPO_PACKS_DIR, E2E_PACKS_DIR]);
     catalogDir = await mkdtemp(join(tmpdir(), 'emisar-mcp-catalog-'));
     const catalogFile = join(catalogDir, 'catalog.json');
     await writeFile(
       catalogFile,
-      JSON.stringify(Object.entries(state.packs).map(([pack_id, p]) => ({ pack_id, ...p }))),
+      JSON.stringify(packs.map((p) => ({ pack_id: p.id, version: p.version, hash: p.hash }))),
     );
     h = await startTestApp({ config: { catalogFile } });
-    ({ accountId, membershipId } = await signUpOwner(h, 'owner@mcp.test', 'Mcp A'));
+    ({
+      accountId,
+      membershipId,
+      slug,
+      browser: owner,
+    } = await signUpOwner(h, 'owner@mcp.test', 'Mcp A'));
     const { key } = await newEnrollmentKey(h, accountId);
     runner = await startRealRunner({
       url: h.url,
       enrollmentKey: key,
       runnerId: 'mcp-host',
-      packs: [REPO_PACKS_DIR],
+      packs: [REPO_PACKS_DIR, E2E_PACKS_DIR],
     });
     await eventually(async () =>
       (await h.db
         .selectFrom('runner_actions')
         .select('runner_id')
         .where('account_id', '=', accountId)
-        .where('action_id', '=', 'linux.uptime')
+        .where('action_id', '=', 'e2ekit.guarded_echo')
         .executeTakeFirst())
         ? true
         : undefined,
@@ -279,6 +292,22 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
       });
     }
 
+    const audited = await h.db
+      .selectFrom('audit_events')
+      .select(['payload', 'target_id'])
+      .where('account_id', '=', accountId)
+      .where('event_type', '=', 'mcp.invalid_args')
+      .execute();
+    expect(audited).toHaveLength(cases.length);
+    expect(audited[0]).toMatchObject({
+      target_id: 'run_action',
+      payload: {
+        stage: 'arguments',
+        issues: [{ path: expect.any(String), code: expect.any(String) }],
+      },
+    });
+    expect(JSON.stringify(audited)).not.toContain('"fix"');
+
     const stale = await call('run_action', {
       ...base,
       pack_ref: `${packRef.split('/')[0]}/sha256:${'0'.repeat(64)}`,
@@ -288,6 +317,20 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
       retryable: true,
       next: { tool: 'get_action' },
     });
+
+    // One stale runner in the fan-out: nothing is created on the good one either.
+    const before = await h.db.selectFrom('runs').select('id').execute();
+    const partly = await call('run_action', {
+      ...base,
+      runner_refs: [ref, `ghost~${'0'.repeat(32)}`],
+      reason: `${reason} on two hosts`,
+    });
+    expect(partly.structuredContent).toMatchObject({
+      ok: false,
+      error: { code: 'target_contract_changed' },
+      dispatch_started: false,
+    });
+    expect(await h.db.selectFrom('runs').select('id').execute()).toHaveLength(before.length);
 
     const nothing = await call('find_actions', { query: 'bake a chocolate cake for the party' });
     expect(nothing.structuredContent).toMatchObject({ ok: true, candidates: [] });
@@ -299,6 +342,85 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
     const foreign = await call('find_actions', { query: 'linux', limit: 1, cursor }, other);
     expect(foreign.structuredContent.error).toMatchObject({ code: 'invalid_cursor' });
     await other.close();
+  }, 60_000);
+
+  it('a high-risk action comes back pending_approval at once; after a person approves, following next ends in success', async () => {
+    const ref = (await call('list_runners', {})).structuredContent.runners[0].runner_ref;
+    const { candidates } = (await call('find_actions', { action_id: 'e2ekit.guarded_echo' }))
+      .structuredContent;
+    const started = Date.now();
+    const ran = await call('run_action', {
+      action_id: 'e2ekit.guarded_echo',
+      pack_ref: candidates[0].pack_ref,
+      runner_refs: [ref],
+      args: { word: 'approved-once' },
+      reason: 'checking that an approved echo reaches the host',
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const [run] = ran.structuredContent.runs;
+    expect(run).toMatchObject({
+      status: 'pending_approval',
+      approval: {
+        request_id: expect.any(String),
+        url: `${h.config.baseUrl}/app/${slug}/approvals/${run.approval.request_id}`,
+        expires_at: expect.any(String),
+      },
+      next: { tool: 'wait_for_run', arguments: { run_id: run.run_id } },
+    });
+
+    // Nine waits at once from one credential: the ninth is refused, retryably.
+    const waits = await Promise.all(
+      Array.from({ length: 9 }, () => call('wait_for_run', { run_id: run.run_id, timeout: '2s' })),
+    );
+    const saturated = waits.filter((w) => w.structuredContent.ok === false);
+    expect(saturated.map((w) => w.structuredContent.error)).toEqual([
+      expect.objectContaining({ code: 'wait_saturated', retryable: true }),
+    ]);
+
+    const decided = await owner.request(
+      'POST',
+      `/api/v1/accounts/${slug}/approvals/${run.approval.request_id}/decisions`,
+      { decision: 'approve', note: 'fine' },
+    );
+    expect(decided.status).toBeLessThan(300);
+    let next = run.next;
+    let last: Json = run;
+    for (let hops = 0; next && hops < 20; hops++) {
+      const waited = await call(next.tool, next.arguments);
+      last = waited.structuredContent.run;
+      next = waited.structuredContent.next;
+    }
+    expect(last).toMatchObject({ status: 'success', stdout_preview: 'approved-once\n' });
+  }, 60_000);
+
+  it('Emisar-Operation-Id names the operation: a retry is the same run, other arguments are operation_conflict', async () => {
+    const operationId = `op_${'7'.repeat(26)}`;
+    const withHeader = new Client({ name: 'bridge', version: '1' });
+    await withHeader.connect(
+      new StreamableHTTPClientTransport(new URL(`${h.url}/api/mcp/rpc`), {
+        requestInit: {
+          headers: { authorization: `Bearer ${mcpKey}`, 'emisar-operation-id': operationId },
+        },
+      }),
+    );
+    const ref = (await call('list_runners', {})).structuredContent.runners[0].runner_ref;
+    const { candidates } = (await call('find_actions', { action_id: 'linux.uptime' }))
+      .structuredContent;
+    const args = {
+      action_id: 'linux.uptime',
+      pack_ref: candidates[0].pack_ref,
+      runner_refs: [ref],
+      args: {},
+      reason,
+      wait: '0',
+    };
+    const first = await call('run_action', args, withHeader);
+    expect(first.structuredContent.operation_id).toBe(operationId);
+    const retry = await call('run_action', args, withHeader);
+    expect(retry.structuredContent.runs[0].run_id).toBe(first.structuredContent.runs[0].run_id);
+    const other = await call('run_action', { ...args, reason: `${reason}, again` }, withHeader);
+    expect(other.structuredContent.error).toMatchObject({ code: 'operation_conflict' });
+    await withHeader.close();
   }, 60_000);
 
   describe('request checks before authentication', () => {

@@ -16,7 +16,7 @@ import { defineTool } from './tool.js';
 
 export interface RunActionDeps extends FleetViewDeps, RunSummaryDeps {
   clock: Clock;
-  runs: Pick<RunService, 'create' | 'get' | 'list' | 'output'>;
+  runs: Pick<RunService, 'createMany' | 'get' | 'list' | 'output'>;
   credentials: Pick<CredentialQueries, 'lineageKeyIds'>;
 }
 
@@ -71,10 +71,7 @@ export const runActionTool = (deps: RunActionDeps) =>
       const earlier = await runsOf(deps, caller, operationId);
       const runnerIds =
         earlier.length > 0 ? replayTargets(earlier, args) : await preflight(deps, caller, args);
-      const created: RunRow[] = [];
-      for (const [ref, runnerId] of runnerIds) {
-        created.push(await createRun(deps, caller, args, { operationId, ref, runnerId }));
-      }
+      const created = await createRuns(deps, caller, args, { operationId, targets: runnerIds });
       const ms = waitMs(args.wait);
       const settled = await Promise.all(
         created.map((run) =>
@@ -145,37 +142,37 @@ async function preflight(deps: RunActionDeps, caller: McpCaller, args: RunAction
   return targets;
 }
 
-async function createRun(
+/** One run per target, all recorded in one transaction; a refusal maps to its tool error. */
+async function createRuns(
   deps: RunActionDeps,
   caller: McpCaller,
   args: RunActionArgs,
-  target: { operationId: string; ref: string; runnerId: string },
-): Promise<RunRow> {
-  const body = {
-    runner: target.runnerId,
-    action_id: args.action_id,
-    pack_ref: args.pack_ref,
-    args: args.args,
-    reason: args.reason,
-    evidence: args.evidence ?? null,
-    expected: args.expected ?? null,
-  };
+  operation: { operationId: string; targets: [string, string][] },
+): Promise<RunRow[]> {
+  const inputs = operation.targets.map(([ref, runnerId]) => ({
+    access: caller.access,
+    context: caller.context,
+    rawBody: JSON.stringify({
+      runner: runnerId,
+      action_id: args.action_id,
+      pack_ref: args.pack_ref,
+      args: args.args,
+      reason: args.reason,
+      evidence: args.evidence ?? null,
+      expected: args.expected ?? null,
+    }),
+    idempotencyKey: undefined,
+    operationId: `${operation.operationId}/${ref}`,
+    clientInfo: caller.clientInfo,
+  }));
   try {
-    const { run } = await deps.runs.create({
-      access: caller.access,
-      context: caller.context,
-      rawBody: JSON.stringify(body),
-      idempotencyKey: undefined,
-      operationId: `${target.operationId}/${target.ref}`,
-      clientInfo: caller.clientInfo,
-    });
-    return run;
+    return (await deps.runs.createMany(inputs)).map((created) => created.run);
   } catch (error) {
-    throw toolErrorOf(error, args, target.ref);
+    throw toolErrorOf(error, args);
   }
 }
 
-function toolErrorOf(error: unknown, args: RunActionArgs, ref: string): unknown {
+function toolErrorOf(error: unknown, args: RunActionArgs): unknown {
   if (!(error instanceof DomainError)) return error;
   if (error.id === 'operation_conflict') return conflict();
   if (error.kind === 'invalid') {
@@ -184,7 +181,7 @@ function toolErrorOf(error: unknown, args: RunActionArgs, ref: string): unknown 
       { path, code: error.id },
     ]);
   }
-  if (error.kind === 'not_found' || error.kind === 'conflict') return stale(args, ref);
+  if (error.kind === 'not_found' || error.kind === 'conflict') return stale(args);
   if (error.kind === 'forbidden') {
     return new ToolError('not_allowed', 'Your role or key does not allow running actions here.');
   }
@@ -198,10 +195,11 @@ const getActionNext = (args: RunActionArgs): Next => ({
   arguments: { action_id: args.action_id, pack_ref: args.pack_ref },
 });
 
-function stale(args: RunActionArgs, ref: string): ToolError {
+function stale(args: RunActionArgs, ref?: string): ToolError {
+  const runner = ref ? `Runner ${ref.slice(0, 300)}` : 'A runner';
   return new ToolError(
     'target_contract_changed',
-    `Runner ${ref.slice(0, 300)} is not connected, not in your reach, or no longer offers this action from this trusted pack version. Nothing was run; read the action again.`,
+    `${runner} is not connected, not in your reach, or no longer offers this action from this trusted pack version. Nothing was run; read the action again.`,
     { retryable: true, next: getActionNext(args) },
   );
 }

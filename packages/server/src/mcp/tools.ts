@@ -1,5 +1,6 @@
 import type { CallToolResult, Tool as SdkTool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { recordAuditEvent } from '../audit/index.js';
 import type { McpCaller } from './caller.js';
 import {
   type CatalogToolDeps,
@@ -44,9 +45,25 @@ export function createMcpTools(deps: McpToolDeps) {
       if (!tool) throw unknownTool(name);
       return okResult(await tool.call(caller, parseToolArgs(tool.input, args)));
     } catch (error) {
-      if (error instanceof ToolError) return errorResult(error);
-      throw error;
+      if (!(error instanceof ToolError)) throw error;
+      if (error.code === 'invalid_args') await auditInvalidArgs(caller, name, error);
+      return errorResult(error);
     }
+  }
+
+  /** `mcp.invalid_args`: which tool, and the paths and codes only, never the values. */
+  function auditInvalidArgs(caller: McpCaller, name: string, error: ToolError) {
+    const details = error.options.details ?? {};
+    return deps.db.transaction().execute((trx) =>
+      recordAuditEvent(trx, {
+        accountId: caller.access.account.id,
+        eventType: 'mcp.invalid_args',
+        actor: caller.access.actor,
+        target: { kind: 'tool', id: name, label: name },
+        payload: JSON.parse(JSON.stringify({ stage: details.stage, issues: details.issues })),
+        context: caller.context,
+      }),
+    );
   }
 
   return { list: () => listed, call };

@@ -83,6 +83,49 @@ interface Verdict {
  * grant use) in one transaction, then announce it after commit.
  */
 export async function createRun(deps: CreateRunDeps, input: CreateRunInput): Promise<CreatedRun> {
+  return (await createRuns(deps, [input]))[0]!;
+}
+
+/**
+ * Several runs at once (an agent's fan-out): every one is checked first, then
+ * all are decided and recorded in one transaction, so either all exist or
+ * none does. A run whose operation already exists is replayed, not re-created.
+ */
+export async function createRuns(
+  deps: CreateRunDeps,
+  inputs: readonly CreateRunInput[],
+): Promise<CreatedRun[]> {
+  const prepared: Prepared[] = [];
+  for (const input of inputs) prepared.push(await prepare(deps, input));
+  let recorded: RunRow[];
+  try {
+    recorded = await deps.db.transaction().execute(async (trx) => {
+      const rows: RunRow[] = [];
+      for (const item of prepared) {
+        if (item.kind === 'new') rows.push(await decideAndRecord(deps, trx, item.creation));
+      }
+      return rows;
+    });
+  } catch (error) {
+    if (!(error instanceof OperationTaken)) throw error;
+    return replayAll(deps, inputs, error);
+  }
+  const created = [...recorded];
+  const results = prepared.map((item) =>
+    item.kind === 'replay' ? item.replayed : { run: created.shift()!, replayed: false },
+  );
+  for (const { run, replayed } of results) {
+    if (!replayed && run.status === 'pending') {
+      await notifyRunnerWork(deps.bus, deps.db, run.runner_id);
+    }
+  }
+  return results;
+}
+
+type Prepared = { kind: 'replay'; replayed: CreatedRun } | { kind: 'new'; creation: Creation };
+
+/** The earlier run of a keyed operation, or a checked request ready to record. */
+async function prepare(deps: CreateRunDeps, input: CreateRunInput): Promise<Prepared> {
   const { access, context } = input;
   const body = parseCreateRunBody(input.rawBody);
   const operation = input.operationId
@@ -91,7 +134,7 @@ export async function createRun(deps: CreateRunDeps, input: CreateRunInput): Pro
   const fingerprint = fingerprintOf(body);
   if (operation.keyed) {
     const earlier = await findByOperation(deps.db, access.account.id, operation.id);
-    if (earlier) return replay(earlier, fingerprint);
+    if (earlier) return { kind: 'replay', replayed: replay(earlier, fingerprint) };
   }
   const creation: Creation = {
     ...(await checkDispatchable(deps, access, context, body)),
@@ -105,17 +148,22 @@ export async function createRun(deps: CreateRunDeps, input: CreateRunInput): Pro
     clientInfo: input.clientInfo ?? null,
     now: deps.clock.now().toISOString(),
   };
-  let created: RunRow;
-  try {
-    created = await deps.db.transaction().execute((trx) => decideAndRecord(deps, trx, creation));
-  } catch (error) {
-    if (!(error instanceof OperationTaken)) throw error;
-    const earlier = await findByOperation(deps.db, access.account.id, operation.id);
-    if (!earlier) throw error;
-    return replay(earlier, fingerprint);
+  return { kind: 'new', creation };
+}
+
+/** Another request with the same operation ids committed first: each of ours is its replay. */
+async function replayAll(
+  deps: CreateRunDeps,
+  inputs: readonly CreateRunInput[],
+  taken: OperationTaken,
+): Promise<CreatedRun[]> {
+  const results: CreatedRun[] = [];
+  for (const input of inputs) {
+    const again = await prepare(deps, input);
+    if (again.kind !== 'replay') throw taken;
+    results.push(again.replayed);
   }
-  if (created.status === 'pending') await notifyRunnerWork(deps.bus, deps.db, created.runner_id);
-  return { run: created, replayed: false };
+  return results;
 }
 
 async function decideAndRecord(deps: CreateRunDeps, trx: Tx, creation: Creation) {

@@ -15,7 +15,7 @@ import type { FleetQueries } from '../fleet/index.js';
 import { notifyRunnerWork } from '../fleet/index.js';
 import type { DecidePolicy } from '../policy/index.js';
 import { createArgsBox } from './args.js';
-import { type CreateRunInput, createRun } from './create.js';
+import { type CreateRunInput, createRun, createRuns } from './create.js';
 import { type EventStreamDeps, streamAccountEvents } from './event-stream.js';
 import { isTerminal, type RunStatus } from './tables.js';
 import { lockRun, type RunRow, transitionRun } from './transitions.js';
@@ -42,6 +42,8 @@ export function createRunService(deps: RunServiceDeps) {
   const { db, bus, clock } = deps;
   const box = createArgsBox(deps.secretKey);
   const create = (input: CreateRunInput) => createRun({ ...deps, box }, input);
+  /** Runs of one fan-out, recorded in one transaction. */
+  const createMany = (inputs: readonly CreateRunInput[]) => createRuns({ ...deps, box }, inputs);
 
   /** A run the caller may see: in the account and on a runner in their reach. */
   async function findVisible(access: AccountAccess, runId: string): Promise<RunRow> {
@@ -209,7 +211,7 @@ export function createRunService(deps: RunServiceDeps) {
     options: Pick<EventStreamDeps, 'log' | 'heartbeatMs'>,
   ) => streamAccountEvents({ db, clock, bus, fleet: deps.fleet, ...options }, access, res);
 
-  return { create, get, output, list, cancel, streamEvents };
+  return { create, createMany, get, output, list, cancel, streamEvents };
 }
 
 export interface RunListFilters {
