@@ -25,7 +25,7 @@ const DOMAINS = [
 /** Infrastructure below every domain: it imports the kernel and each other, never a domain. */
 const INFRASTRUCTURE = ['http', 'bus', 'jobs', 'limits'];
 /** What sits above every domain: the composition root and the entry points. */
-const ENTRY = `${SERVER}/(app|server|main|config|index|account-data)\\.ts$|${SERVER}/cli/`;
+const ENTRY = `${SERVER}/(app|http-app|server|main|config|index|account-data)\\.ts$|${SERVER}/cli/`;
 const TESTS = '\\.test\\.ts$|/test-support/';
 
 const any = (names) => `${SERVER}/(${names.join('|')})/`;

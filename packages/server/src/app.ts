@@ -1,5 +1,4 @@
-import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { resolveAccountAccess } from './access/index.js';
 import { accountQueries } from './accounts/index.js';
 import {
@@ -52,8 +51,7 @@ import {
   credentialQueries,
   registerCredentialRoutes,
 } from './credentials/index.js';
-import { pingDatabase, type Storage } from './db/database.js';
-import { createOutageLog } from './db/outage-log.js';
+import type { Storage } from './db/database.js';
 import type { RunHooks } from './fleet/index.js';
 import {
   createEnrollmentService,
@@ -68,12 +66,7 @@ import {
 } from './fleet/index.js';
 import { installAccountAccess } from './http/account-routes.js';
 import { installAuth } from './http/auth.js';
-import { installCredentialLimits } from './http/credential-limits.js';
-import { installErrorHandling } from './http/errors.js';
-import { registerHealthRoutes } from './http/health-routes.js';
-import { installInputHygiene } from './http/input-hygiene.js';
-import { loggerOptions, requestIdOptions } from './http/logging.js';
-import { installSecurityHeaders } from './http/security-headers.js';
+import { createHttpApp } from './http-app.js';
 import { createJobs, type Jobs } from './jobs/periodic.js';
 import { hitDurableLimit } from './limits/durable-limit.js';
 import {
@@ -130,8 +123,6 @@ declare module 'fastify' {
 
 /** How often each node looks for due mail (it is also woken after each commit that queues some). */
 const MAIL_DELIVERY_INTERVAL_MS = 2_000;
-/** How long `/readyz` waits for the database before answering 503. */
-const READY_TIMEOUT_MS = 2_000;
 /** Requests per minute one MCP bearer may make. */
 const MCP_REQUESTS_PER_MINUTE = 300;
 const SERVER_VERSION = '0.1.0';
@@ -161,7 +152,7 @@ interface Wiring {
 /** Assembles the HTTP application; listening is the caller's job. */
 export async function createApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, storage, clock = systemClock } = deps;
-  const app = await createHttpApp(deps);
+  const app = await createHttpApp({ ...deps, clock });
   const bus = createNotifyBus(storage, app.log);
   app.addHook('onClose', () => bus.close());
   const jobs = createJobs({ db: storage.db, log: app.log });
@@ -186,45 +177,11 @@ export async function createApp(deps: AppDependencies): Promise<FastifyInstance>
   return app;
 }
 
-/** Fastify with the plumbing every route relies on: logging, TLS, errors, input rules, limits, headers. */
-async function createHttpApp({
-  config,
-  storage,
-  clock = systemClock,
-  logStream,
-}: AppDependencies): Promise<FastifyInstance> {
-  const outage = createOutageLog();
-  const app = Fastify({
-    logger: {
-      ...loggerOptions(config.logLevel),
-      hooks: { logMethod: outage.logMethod },
-      ...(logStream ? { stream: logStream } : {}),
-    },
-    ...requestIdOptions,
-    trustProxy: config.trustProxy === false ? false : config.trustProxy,
-    bodyLimit: 1024 * 1024,
-    ...(config.tls
-      ? { https: { cert: config.tls.cert, key: config.tls.key, minVersion: 'TLSv1.2' as const } }
-      : {}),
-  });
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-  const stopWatching = storage.onConnect(() => outage.connected(app.log));
-  app.addHook('onClose', async () => stopWatching());
-  installErrorHandling(app);
-  installInputHygiene(app);
-  installCredentialLimits(app, { db: storage.db, clock, limits: config.rateLimits });
-  await installSecurityHeaders(app, config.secureCookies);
-  // Off by default; routes opt in with `config: { rateLimit: {...} }`.
-  await app.register(rateLimit, { global: false });
-  registerHealthRoutes(app, () => pingDatabase(storage.db, READY_TIMEOUT_MS));
-  return app;
-}
-
 /** People, sessions, MFA, mail, workspaces, members and credentials. */
-async function wireIdentity({ app, config, db, clock, bus }: Wiring): Promise<MailOutbox> {
+async function wireIdentity(wiring: Wiring): Promise<MailOutbox> {
+  const { app, config, db, clock, bus } = wiring;
   const { baseUrl, secureCookies } = config;
+  const trustsProxy = config.trustProxy !== false;
   await installAuth(app, {
     resolveSession: (token) => resolveSession(db, token, clock),
     authenticateApiKey: (secret) => authenticateApiKey(db, secret, clock),
@@ -233,18 +190,7 @@ async function wireIdentity({ app, config, db, clock, bus }: Wiring): Promise<Ma
     secureCookies,
   });
 
-  const outbox = createMailOutbox({
-    db,
-    clock,
-    secretKey: config.secretKey,
-    transport: createMailTransport(config.mail.transport),
-    from: config.mail.from,
-    log: app.log,
-  });
-  app.decorate('mailOutbox', outbox);
-  app.addHook('onClose', () => outbox.close());
-  const trustsProxy = config.trustProxy !== false;
-  registerDevMailboxRoutes(app, { outbox, enabled: config.mail.devMailbox, trustsProxy });
+  const outbox = wireMail(wiring);
 
   const totpBox = createTotpBox(config.secretKey);
   const workspaces = createWorkspaceService({
@@ -302,6 +248,27 @@ async function wireIdentity({ app, config, db, clock, bus }: Wiring): Promise<Ma
   });
   registerMemberRoutes(app, { budget, secureCookies, members });
   registerCredentialRoutes(app, { credentials });
+  return outbox;
+}
+
+/** The mail outbox (shared with approvals) and the loopback-only dev mailbox. */
+function wireMail({ app, config, db, clock }: Wiring): MailOutbox {
+  const outbox = createMailOutbox({
+    db,
+    clock,
+    secretKey: config.secretKey,
+    transport: createMailTransport(config.mail.transport),
+    from: config.mail.from,
+    log: app.log,
+  });
+  app.decorate('mailOutbox', outbox);
+  app.addHook('onClose', () => outbox.close());
+  registerDevMailboxRoutes(app, {
+    outbox,
+    enabled: config.mail.devMailbox,
+    trustsProxy: config.trustProxy !== false,
+  });
+
   return outbox;
 }
 

@@ -5,7 +5,6 @@ import { DatabaseUnavailableError, headersOf, STATUS_OF, toDomainError } from '.
 import { InvalidInputError } from '../http/input-hygiene.js';
 import type { RateLimitConfig } from '../http/rate-limit-config.js';
 import { requestContext } from '../http/request-context.js';
-import { hitDurableLimit } from '../limits/durable-limit.js';
 import type { EnrollmentService } from './enrollment.js';
 import type { RunnerGateway } from './gateway.js';
 import type { RunnerEndpointBudget } from './runner-budget.js';
