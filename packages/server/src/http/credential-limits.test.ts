@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../app.js';
 import { trustedRunner } from '../approvals/test-support/fixtures.js';
 import { createNotifyBus, type NotifyBus } from '../bus/notify-bus.js';
@@ -46,6 +46,8 @@ describe(`per-credential budgets (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     runner = await trustedRunner(h.storage.db, { bus, clock: h.clock }, accountId, 'web');
     other = await createApp({ config: h.config, storage: h.storage, clock: h.clock });
   }, 60_000);
+  // Every test starts in a fresh minute window, whatever ran before it.
+  beforeEach(() => h.clock.advance(60_000));
   afterAll(async () => {
     await other.close();
     await bus.close();

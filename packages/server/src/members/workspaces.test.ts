@@ -71,9 +71,11 @@ describe('creating workspaces', () => {
   });
 
   it('finds a free slug for a taken name, refuses a taken or reserved explicit slug', async () => {
-    const second = await create('b@example.test', 'Alpha');
-    expect(second.account.slug).toMatch(/^alpha-[0-9a-f]{6}$/);
-    await expect(create('c@example.test', 'Other', 'alpha')).rejects.toMatchObject({
+    const first = await create('b1@example.test', 'Bravo');
+    expect(first.account.slug).toBe('bravo');
+    const second = await create('b2@example.test', 'Bravo');
+    expect(second.account.slug).toMatch(/^bravo-[0-9a-f]{6}$/);
+    await expect(create('c@example.test', 'Other', 'bravo')).rejects.toMatchObject({
       id: 'slug_taken',
     });
     await expect(create('c@example.test', 'Other', 'oauth')).rejects.toMatchObject({
