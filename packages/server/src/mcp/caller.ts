@@ -1,3 +1,4 @@
+import type { JsonValue } from '@emisar/protocol';
 import type { AccountAccess } from '../core/access.js';
 import type { RequestContext } from '../core/context.js';
 import type { ClientInfo } from '../runs/index.js';
@@ -12,4 +13,6 @@ export interface McpCaller {
   clientInfo: ClientInfo | null;
   /** `Emisar-Operation-Id`, when the client (the bridge) sent one. */
   operationIdHeader: string | undefined;
+  /** A `tools/call`'s arguments as strictly parsed, numbers exact (the SDK sees float64 ones). */
+  exactArguments: JsonValue | undefined;
 }

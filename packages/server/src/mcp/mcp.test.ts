@@ -46,7 +46,7 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
   let client: Client;
   const reason = 'checking how loaded the web host is before the deploy';
 
-  const newKey = async (kind: ApiKeyKind) =>
+  const newKey = async (kind: ApiKeyKind, expiresAt?: Date) =>
     (
       await h.db.transaction().execute((trx) =>
         createApiKey(
@@ -57,6 +57,7 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
             membershipId: kind === 'mcp' ? membershipId : null,
             name: `k-${randomUUID()}`,
             createdBy: null,
+            ...(expiresAt ? { expiresAt } : {}),
           },
           h.clock,
         ),
@@ -393,6 +394,39 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
     expect(last).toMatchObject({ status: 'success', stdout_preview: 'approved-once\n' });
   }, 60_000);
 
+  it('passes typed arguments through exactly: e2ekit.count prints its lines', async () => {
+    const ref = (await call('list_runners', {})).structuredContent.runners[0].runner_ref;
+    const { candidates } = (await call('find_actions', { action_id: 'e2ekit.count' }))
+      .structuredContent;
+    const ran = await call('run_action', {
+      action_id: 'e2ekit.count',
+      pack_ref: candidates[0].pack_ref,
+      runner_refs: [ref],
+      args: { lines: 2, interval_ms: 0 },
+      reason: 'checking that numbered output arrives in order',
+      wait: '30s',
+    });
+    const [run] = ran.structuredContent.runs;
+    expect(run).toMatchObject({ status: 'success', stdout_preview: 'line-1\nline-2\ndone\n' });
+    const row = await h.db
+      .selectFrom('runs')
+      .select('args_redacted')
+      .where('id', '=', run.run_id)
+      .executeTakeFirstOrThrow();
+    expect(row.args_redacted).toBe('{"lines":2,"interval_ms":0}');
+    const badArg = await call('run_action', {
+      action_id: 'e2ekit.count',
+      pack_ref: candidates[0].pack_ref,
+      runner_refs: [ref],
+      args: { lines: 0 },
+      reason: 'checking that numbered output arrives in order',
+    });
+    expect(badArg.structuredContent.error).toMatchObject({
+      code: 'invalid_args',
+      details: { stage: 'action_arguments', issues: [{ path: '$.args.lines' }] },
+    });
+  }, 60_000);
+
   it('Emisar-Operation-Id names the operation: a retry is the same run, other arguments are operation_conflict', async () => {
     const operationId = `op_${'7'.repeat(26)}`;
     const withHeader = new Client({ name: 'bridge', version: '1' });
@@ -487,6 +521,8 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
         );
         expect(await rpcCode(response)).toBe(-32001);
       }
+      const expired = await newKey('mcp', new Date(h.clock.now().getTime() - 1000));
+      expect((await post(body, { authorization: `Bearer ${expired}` })).status).toBe(401);
       const audit = await post(body, { authorization: `Bearer ${await newKey('audit_export')}` });
       expect(audit.status).toBe(403);
       expect(await rpcCode(audit)).toBe(-32002);

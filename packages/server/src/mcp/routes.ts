@@ -1,4 +1,4 @@
-import { parseStrictJson, StrictJsonError } from '@emisar/protocol';
+import { isJsonObject, type JsonValue, parseStrictJson, StrictJsonError } from '@emisar/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountAccess } from '../core/access.js';
 import { DomainError } from '../core/errors.js';
@@ -65,8 +65,9 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
     scope.addHook('onRequest', async (request) => checkRequest(request, origin));
     for (const url of MCP_PATHS) {
       scope.post(url, async (request, reply) => {
-        const body = parseBody(request.body);
+        const { body, exact } = parseBody(request.body);
         const caller = await authenticate(deps, request, challenge);
+        caller.exactArguments = exactArgumentsOf(exact);
         deps.clients.remember(caller.lineageId, body);
         caller.clientInfo = deps.clients.get(caller.lineageId);
         reply.hijack();
@@ -104,17 +105,26 @@ function checkRequest(request: FastifyRequest, origin: string): void {
   }
 }
 
-/** Strict JSON: duplicate keys at any depth are a parse error. Returns plain JSON for the SDK. */
-function parseBody(raw: unknown): unknown {
+/**
+ * Strict JSON: duplicate keys at any depth are a parse error. Returns plain
+ * JSON for the SDK, and the exact reading (numbers kept as written).
+ */
+function parseBody(raw: unknown): { body: unknown; exact: JsonValue } {
   if (!Buffer.isBuffer(raw) || raw.length === 0)
     throw new McpRefusal(400, -32700, 'Parse error: empty body.');
+  let exact: JsonValue;
   try {
-    parseStrictJson(raw, { maxBytes: BODY_MAX_BYTES });
+    exact = parseStrictJson(raw, { maxBytes: BODY_MAX_BYTES });
   } catch (error) {
     if (!(error instanceof StrictJsonError)) throw error;
     throw new McpRefusal(400, -32700, `Parse error: ${error.code}.`);
   }
-  return JSON.parse(raw.toString('utf8'));
+  return { body: JSON.parse(raw.toString('utf8')), exact };
+}
+
+function exactArgumentsOf(message: JsonValue): JsonValue | undefined {
+  if (!isJsonObject(message) || message.method !== 'tools/call') return undefined;
+  return isJsonObject(message.params) ? message.params.arguments : undefined;
 }
 
 async function authenticate(deps: McpRouteDeps, request: FastifyRequest, challenge: string) {
@@ -151,6 +161,7 @@ async function authenticate(deps: McpRouteDeps, request: FastifyRequest, challen
     lineageId: key.lineageId,
     clientInfo: null as { name: string; version: string } | null,
     operationIdHeader: headerOf(request, 'emisar-operation-id'),
+    exactArguments: undefined as JsonValue | undefined,
   };
 }
 

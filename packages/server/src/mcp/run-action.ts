@@ -1,5 +1,5 @@
 import { argSpecsFromDeclared, validateArgs } from '@emisar/packs';
-import type { JsonObject, JsonValue } from '@emisar/protocol';
+import { isJsonObject, type JsonObject, type JsonValue, stringifyJson } from '@emisar/protocol';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { DomainError } from '../core/errors.js';
@@ -58,7 +58,8 @@ export const runActionTool = (deps: RunActionDeps) =>
       openWorldHint: true,
     },
     async call(caller: McpCaller, args: RunActionArgs) {
-      if (Buffer.byteLength(JSON.stringify(args.args)) > ARGS_MAX_BYTES) {
+      const exactArgs = exactArgsOf(caller, args);
+      if (Buffer.byteLength(stringifyJson(exactArgs)) > ARGS_MAX_BYTES) {
         throw invalidArgs('arguments', [{ path: '$.args', code: 'size' }]);
       }
       const operationId = operationIdFor({
@@ -71,7 +72,15 @@ export const runActionTool = (deps: RunActionDeps) =>
       const earlier = await runsOf(deps, caller, operationId);
       const runnerIds =
         earlier.length > 0 ? replayTargets(earlier, args) : await preflight(deps, caller, args);
-      const created = await createRuns(deps, caller, args, { operationId, targets: runnerIds });
+      const created = await createRuns(
+        deps,
+        caller,
+        { ...args, args: exactArgs },
+        {
+          operationId,
+          targets: runnerIds,
+        },
+      );
       const ms = waitMs(args.wait);
       const settled = await Promise.all(
         created.map((run) =>
@@ -91,6 +100,13 @@ export const runActionTool = (deps: RunActionDeps) =>
       };
     },
   });
+
+/** The action's arguments exactly as sent (a number beyond float64 keeps its digits). */
+function exactArgsOf(caller: McpCaller, args: RunActionArgs): JsonObject {
+  const exact = caller.exactArguments;
+  if (isJsonObject(exact) && isJsonObject(exact.args)) return exact.args;
+  return args.args as JsonObject;
+}
 
 /** This lineage's runs of the operation (another lineage's operation is not ours to replay). */
 export async function runsOf(deps: RunActionDeps, caller: McpCaller, operationId: string) {
@@ -152,11 +168,11 @@ async function createRuns(
   const inputs = operation.targets.map(([ref, runnerId]) => ({
     access: caller.access,
     context: caller.context,
-    rawBody: JSON.stringify({
+    rawBody: stringifyJson({
       runner: runnerId,
       action_id: args.action_id,
       pack_ref: args.pack_ref,
-      args: args.args,
+      args: args.args as JsonObject,
       reason: args.reason,
       evidence: args.evidence ?? null,
       expected: args.expected ?? null,
