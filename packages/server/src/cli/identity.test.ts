@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -177,5 +177,81 @@ describe('emisar-server identity commands', () => {
     const missing = await run(['enrollment-key', 'create', '--account', 'nope-nope']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no account "nope-nope"/);
+  }, 180_000);
+});
+
+describe('emisar-server workspace administration', () => {
+  let cli: Awaited<ReturnType<typeof freshCli>>;
+  beforeAll(async () => {
+    cli = await freshCli();
+  });
+  afterAll(() => cli.drop());
+  const run = (args: string[]) => cli.run(args);
+  const inAccount = (...args: string[]) => run([...args, '--account', 'ops-admin', '--json']);
+
+  it('lists and revokes keys, flips the agent stop switch and lists runners, audited as the CLI', async () => {
+    await run(['account', 'create', '--email', 'admin@example.test', '--workspace', 'Ops Admin']);
+    const apiKey = (await inAccount('api-key', 'create')).json;
+    const listed = (await inAccount('api-key', 'list')).json;
+    expect(listed.api_keys).toEqual([
+      expect.objectContaining({ id: apiKey.id, kind: 'mcp', revoked_at: null }),
+    ]);
+    expect(JSON.stringify(listed)).not.toContain(apiKey.secret);
+    expect((await inAccount('api-key', 'revoke', apiKey.id)).json).toEqual({
+      id: apiKey.id,
+      revoked: true,
+    });
+    const [revoked] = (await inAccount('api-key', 'list')).json.api_keys;
+    expect(revoked.revoked_at).not.toBeNull();
+
+    const enrollmentKey = (await inAccount('enrollment-key', 'create')).json;
+    expect((await inAccount('enrollment-key', 'list')).json.enrollment_keys).toEqual([
+      expect.objectContaining({ id: enrollmentKey.id, reusable: false, revoked_at: null }),
+    ]);
+    await inAccount('enrollment-key', 'revoke', enrollmentKey.id);
+    const [revokedEnrollment] = (await inAccount('enrollment-key', 'list')).json.enrollment_keys;
+    expect(revokedEnrollment.revoked_at).not.toBeNull();
+
+    expect((await inAccount('agents', 'stop')).json).toMatchObject({
+      stopped: true,
+      changed: true,
+    });
+    expect((await inAccount('agents', 'resume')).json).toMatchObject({
+      stopped: false,
+      changed: true,
+    });
+    expect((await inAccount('runner', 'list')).json).toEqual({ runners: [] });
+
+    await cli.withDb(async (db) => {
+      const events = await db
+        .selectFrom('audit_events')
+        .select(['event_type', 'actor_kind'])
+        .where('event_type', 'in', [
+          'api_key.revoked',
+          'enrollment_key.revoked',
+          'account.agents_stopped',
+          'account.agents_resumed',
+        ])
+        .execute();
+      expect(events.map((e) => `${e.event_type} ${e.actor_kind}`).sort()).toEqual([
+        'account.agents_resumed system',
+        'account.agents_stopped system',
+        'api_key.revoked system',
+        'enrollment_key.revoked system',
+      ]);
+    });
+  }, 300_000);
+
+  it('names what it cannot find', async () => {
+    await run(['account', 'create', '--email', 'admin2@example.test', '--workspace', 'Ops Two']);
+    const id = randomUUID();
+    for (const [args, what] of [
+      [['runner', 'disable', id], `runner ${id}`],
+      [['api-key', 'revoke', id], `API key ${id}`],
+    ] as const) {
+      const result = await run([...args, '--account', 'ops-two']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`emisar-server: no ${what} in this workspace\n`);
+    }
   }, 180_000);
 });

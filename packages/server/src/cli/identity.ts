@@ -4,13 +4,17 @@ import {
   registerBootstrapCommand,
   registerPlanCommands,
 } from './account-commands.js';
+import { registerAgentCommands } from './agent-commands.js';
 import { registerApiKeyCommands, registerEnrollmentKeyCommands } from './key-commands.js';
+import { registerRunnerCommands } from './runner-commands.js';
 
-/** `account create`, `api-key create`, `enrollment-key create`, `plan set`, `bootstrap`. */
+/** Workspaces, keys, runners, the agent stop switch, plans and the bootstrap link. */
 export function registerIdentityCommands(program: Command): void {
   registerAccountCommands(program);
   registerApiKeyCommands(program);
   registerEnrollmentKeyCommands(program);
   registerPlanCommands(program);
   registerBootstrapCommand(program);
+  registerRunnerCommands(program);
+  registerAgentCommands(program);
 }

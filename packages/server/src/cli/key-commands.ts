@@ -1,9 +1,15 @@
 import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
 import { findUserByEmail, findUserById } from '../auth/index.js';
+import type { AccountAccess } from '../core/access.js';
 import { systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
-import { issueApiKey, issueEnrollmentKey } from '../credentials/index.js';
+import {
+  type CredentialService,
+  createCredentialService,
+  issueApiKey,
+  issueEnrollmentKey,
+} from '../credentials/index.js';
 import type { Database } from '../db/schema.js';
 import { activeOwners, findActiveMembership } from '../members/index.js';
 import {
@@ -11,6 +17,8 @@ import {
   cliActor,
   cliContext,
   expiresIn,
+  notFound,
+  operatorAccess,
   positiveInt,
   print,
   withDatabase,
@@ -138,11 +146,10 @@ async function createEnrollmentKey(options: EnrollmentKeyOptions) {
   );
 }
 
-/** `api-key create`: mints an API key and prints its secret once. */
+/** `api-key create|list|revoke`. */
 export function registerApiKeyCommands(program: Command): void {
-  program
-    .command('api-key')
-    .description('API keys')
+  const apiKey = program.command('api-key').description('API keys');
+  apiKey
     .command('create')
     .description('mint an API key and print its secret once')
     .requiredOption('--account <slug>', 'the workspace')
@@ -156,13 +163,44 @@ export function registerApiKeyCommands(program: Command): void {
     )
     .option('--json', 'print JSON')
     .action(createApiKey);
+  apiKey
+    .command('list')
+    .description("list the workspace's API keys, newest first (never their secrets)")
+    .requiredOption('--account <slug>', 'the workspace')
+    .option('--json', 'print JSON')
+    .action(async (options: { account: string; json?: boolean }) => {
+      const keys = await withCredentials(options.account, (credentials, access) =>
+        credentials.listApiKeys(access),
+      );
+      print(
+        options.json,
+        { api_keys: keys },
+        keys.length
+          ? keys.map(
+              (k) =>
+                `${k.id}  ${k.kind}  ${k.name}  ${stateOf(k)}  expires ${k.expires_at ?? 'never'}`,
+            )
+          : ['no API keys'],
+      );
+    });
+  apiKey
+    .command('revoke')
+    .description('revoke an API key: it stops working at once')
+    .argument('<id>', 'the key id (from api-key list)')
+    .requiredOption('--account <slug>', 'the workspace')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { account: string; json?: boolean }) => {
+      await withCredentials(options.account, (credentials, access) =>
+        credentials.revokeApiKey(access, id, cliContext).catch(notFound(`API key ${id}`)),
+      );
+      print(options.json, { id, revoked: true }, [`API key ${id} revoked`]);
+    });
 }
 
-/** `enrollment-key create`: mints a runner enrollment key and prints its secret once. */
+/** `enrollment-key create|list|revoke`. */
 export function registerEnrollmentKeyCommands(program: Command): void {
-  program
-    .command('enrollment-key')
-    .description('runner enrollment keys')
+  const enrollmentKey = program.command('enrollment-key').description('runner enrollment keys');
+  enrollmentKey
     .command('create')
     .description('mint an enrollment key and print its secret once')
     .requiredOption('--account <slug>', 'the workspace')
@@ -177,4 +215,53 @@ export function registerEnrollmentKeyCommands(program: Command): void {
     .option('--name <name>', 'a label', 'cli')
     .option('--json', 'print JSON')
     .action(createEnrollmentKey);
+  enrollmentKey
+    .command('list')
+    .description("list the workspace's enrollment keys, newest first (never their secrets)")
+    .requiredOption('--account <slug>', 'the workspace')
+    .option('--json', 'print JSON')
+    .action(async (options: { account: string; json?: boolean }) => {
+      const keys = await withCredentials(options.account, (credentials, access) =>
+        credentials.listEnrollmentKeys(access),
+      );
+      print(
+        options.json,
+        { enrollment_keys: keys },
+        keys.length
+          ? keys.map(
+              (k) =>
+                `${k.id}  ${k.name}  ${k.reusable ? `reusable, ${k.uses}/${k.max_uses ?? '∞'} used` : `single use, ${k.uses} used`}  ${stateOf(k)}  expires ${k.expires_at}`,
+            )
+          : ['no enrollment keys'],
+      );
+    });
+  enrollmentKey
+    .command('revoke')
+    .description('revoke an enrollment key: no runner can enroll with it any more')
+    .argument('<id>', 'the key id (from enrollment-key list)')
+    .requiredOption('--account <slug>', 'the workspace')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { account: string; json?: boolean }) => {
+      await withCredentials(options.account, (credentials, access) =>
+        credentials
+          .revokeEnrollmentKey(access, id, cliContext)
+          .catch(notFound(`enrollment key ${id}`)),
+      );
+      print(options.json, { id, revoked: true }, [`enrollment key ${id} revoked`]);
+    });
+}
+
+function withCredentials<T>(
+  slug: string,
+  action: (credentials: CredentialService, access: AccountAccess) => Promise<T>,
+): Promise<T> {
+  return withDatabase(async (db) =>
+    action(createCredentialService({ db, clock: systemClock }), await operatorAccess(db, slug)),
+  );
+}
+
+function stateOf(key: { revoked_at: string | null; expires_at: string | null }): string {
+  if (key.revoked_at) return `revoked ${key.revoked_at}`;
+  if (key.expires_at && new Date(key.expires_at) <= systemClock.now()) return 'expired';
+  return 'live';
 }

@@ -2,7 +2,7 @@ import type { Selectable } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { AuditActor } from './actor.js';
 import { ForbiddenError } from './errors.js';
-import type { KeyPrincipal, SessionPrincipal } from './principal.js';
+import type { KeyPrincipal, OperatorPrincipal, SessionPrincipal } from './principal.js';
 import { API_KEY_PERMISSIONS, type Permission } from './roles.js';
 
 export type AccountRow = Selectable<Database['accounts']>;
@@ -14,7 +14,7 @@ export interface AccountAccess {
   /** The acting membership (for an mcp key: the member it acts as). */
   membership: MembershipRow;
   permissions: ReadonlySet<Permission>;
-  principal: SessionPrincipal | KeyPrincipal;
+  principal: SessionPrincipal | KeyPrincipal | OperatorPrincipal;
   actor: AuditActor;
 }
 

@@ -42,4 +42,9 @@ export interface KeyPrincipal {
   key: ApiKeyPrincipal;
 }
 
+/** The server's operator at its command line (`emisar-server`), never a network caller. */
+export interface OperatorPrincipal {
+  kind: 'operator';
+}
+
 export type Principal = SessionPrincipal | KeyPrincipal;

@@ -10,5 +10,6 @@ export { issueApiKey, issueEnrollmentKey } from './issue.js';
 export type { CredentialQueries } from './queries.js';
 export { credentialQueries } from './queries.js';
 export { registerCredentialRoutes } from './routes.js';
+export type { CredentialService } from './service.js';
 export { createCredentialService } from './service.js';
 export { accountTables } from './tables.js';

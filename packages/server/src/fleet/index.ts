@@ -10,6 +10,7 @@ export type { RunHooks, RunnerConnection } from './run-hooks.js';
 export { createRunnerEndpointBudget } from './runner-budget.js';
 export { registerRunnerRoutes } from './runner-routes.js';
 export { notifyRunnerWork } from './runner-work.js';
+export type { FleetService } from './service.js';
 export { createFleetService } from './service.js';
 export { accountTables } from './tables.js';
 export type { TimingConfig } from './timing.js';

@@ -34,10 +34,13 @@ export function operationIdOf(
       'invalid_idempotency_key',
     );
   }
+  const { principal } = access;
   const caller =
-    access.principal.kind === 'api_key'
-      ? `key:${access.principal.key.lineageId}`
-      : `user:${access.principal.userId}`;
+    principal.kind === 'api_key'
+      ? `key:${principal.key.lineageId}`
+      : principal.kind === 'session'
+        ? `user:${principal.userId}`
+        : 'operator';
   const digest = createHash('sha256').update(`${caller}\n${key}`).digest('hex');
   return { id: `idem_${digest.slice(0, 48)}`, keyed: true };
 }
