@@ -535,5 +535,21 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
       expect(audit.status).toBe(403);
       expect(await rpcCode(audit)).toBe(-32002);
     });
+
+    it('allows 300 requests a minute per bearer, then 429 with Retry-After', async () => {
+      const key = await newKey('mcp');
+      const list = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+      for (let batch = 0; batch < 10; batch++) {
+        const answers = await Promise.all(
+          Array.from({ length: 30 }, () => post(list, { authorization: `Bearer ${key}` })),
+        );
+        expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+      }
+      const over = await post(list, { authorization: `Bearer ${key}` });
+      expect(over.status).toBe(429);
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Another key has its own budget.
+      expect((await post(list)).status).toBe(200);
+    }, 60_000);
   });
 });
