@@ -62,6 +62,7 @@ import {
   fleetQueries,
   type RunnerGateway,
   registerFleetRoutes,
+  registerRunnerDownloadRoutes,
   registerRunnerRoutes,
 } from './fleet/index.js';
 import { installAccountAccess } from './http/account-routes.js';
@@ -333,6 +334,7 @@ async function wireFleet(wiring: Wiring, runHooks: RunHooks | undefined): Promis
     catalog: catalogQueries,
   });
   registerFleetRoutes(app, { fleet });
+  registerRunnerDownloadRoutes(app, config.runnerDownload);
   const catalog = createCatalogService({ db, clock, bus, runners: fleetQueries });
   registerCatalogRoutes(app, { catalog });
 }

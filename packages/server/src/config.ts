@@ -1,5 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
@@ -7,7 +9,7 @@ import { z } from 'zod';
 import { type AuditConfig, parseAuditConfig } from './audit/index.js';
 import { ConfigError } from './core/config-error.js';
 import type { StorageTarget } from './db/database.js';
-import { parseTimingConfig, type TimingConfig } from './fleet/index.js';
+import { parseTimingConfig, type RunnerDownload, type TimingConfig } from './fleet/index.js';
 import { parseRateLimitConfig, type RateLimitConfig } from './http/rate-limit-config.js';
 import { type MailConfig, parseMailConfig } from './mail/index.js';
 
@@ -29,6 +31,8 @@ export interface ServerConfig {
   rateLimits: RateLimitConfig;
   /** `EMISAR_CATALOG_FILE`: published pack hashes trusted on first sighting. */
   catalogFile: string | undefined;
+  /** The single-file runner served under /downloads (absent when the runner package is missing). */
+  runnerDownload: RunnerDownload | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -130,6 +134,7 @@ export async function loadConfig(
     timing: parseTimingConfig(e),
     rateLimits: parseRateLimitConfig(e),
     catalogFile: e.EMISAR_CATALOG_FILE ? path.resolve(cwd, e.EMISAR_CATALOG_FILE) : undefined,
+    runnerDownload: builtRunner(),
   };
 }
 
@@ -310,4 +315,15 @@ async function loadTls(
     );
   }
   return { cert, key };
+}
+
+/** The runner package's bundle (`npm run build` writes dist/emisar.mjs) and its version. */
+function builtRunner(): RunnerDownload | undefined {
+  try {
+    const dist = path.dirname(createRequire(import.meta.url).resolve('@emisar/runner'));
+    const pkg = JSON.parse(readFileSync(path.join(dist, '..', 'package.json'), 'utf8'));
+    return { version: String(pkg.version), file: path.join(dist, 'emisar.mjs') };
+  } catch {
+    return undefined;
+  }
 }

@@ -72,7 +72,7 @@ export function registerRunnerCommands(program: Command): void {
     runner
       .command(name)
       .description(change.says)
-      .argument('<runner>', 'the runner id (from runner list)')
+      .argument('<runner>', 'the runner: its id, ref or name (from runner list)')
       .requiredOption('--account <slug>', 'the workspace')
       .option('--json', 'print JSON')
       .action(async (id: string, options: Options) => {

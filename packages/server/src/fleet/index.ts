@@ -1,5 +1,7 @@
 // The fleet domain's face: other domains and the composition root import only this.
 export { fleetCleanupJob } from './cleanup.js';
+export type { RunnerDownload } from './download-routes.js';
+export { registerRunnerDownloadRoutes } from './download-routes.js';
 export { createEnrollmentService } from './enrollment.js';
 export type { RunnerGateway } from './gateway.js';
 export { createRunnerGateway } from './gateway.js';

@@ -36,6 +36,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     timing: TEST_TIMING,
     rateLimits: DEFAULT_RATE_LIMITS,
     catalogFile: undefined,
+    runnerDownload: undefined,
     ...overrides,
   };
 }
