@@ -49,10 +49,12 @@ describe('the interpreter rule at load, on both ends (real processes)', () => {
     expect(run.stderr).toContain('pack tester: 1 action(s) refused');
   });
 
-  it('emisar-server catalog build refuses to publish it, naming the argument', async () => {
+  it('emisar-server catalog build publishes the pack with its hash but names the refused action', async () => {
     const run = await runServerCommand(['catalog', 'build', root], {});
-    expect(run.code).not.toBe(0);
-    expect(run.stdout).toBe('');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual([
+      { pack_id: 'tester', version: '1.0.0', hash: expect.stringMatching(/^sha256:/) },
+    ]);
     expect(run.stderr).toMatch(REASON);
   });
 });

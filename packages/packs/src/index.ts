@@ -20,6 +20,7 @@ export { PackLoadError } from './errors.js';
 export { hashPackFiles } from './hash.js';
 export { argsJsonSchema } from './json-schema.js';
 export { loadPack, PACK_MANIFEST } from './load.js';
+export { ACTION_ID } from './manifest.js';
 export { type ClampedOpts, clampOpts, type RunOpts } from './opts.js';
 export { cleanPath, isUnder } from './paths.js';
 export { BUILTIN_REDACTION_RULES, type BuiltinRedactionRule } from './redaction/builtin.js';
@@ -54,5 +55,6 @@ export {
   TARBALL_MAX_FILE_BYTES,
   TARBALL_MAX_TOTAL_BYTES,
 } from './tarball.js';
+export { truncateUtf8 } from './text.js';
 export type * from './types.js';
 export { ARG_TYPES, RISKS } from './types.js';

@@ -5,6 +5,8 @@ import {
   ERROR_MESSAGE_MAX_LENGTH,
   EXECUTED_COMMAND_MAX_BYTES,
   PROGRESS_CHUNK_MAX_BYTES,
+  REFUSED_ACTION_REASON_MAX_BYTES,
+  REFUSED_ACTIONS_MAX,
 } from './limits.js';
 import {
   countSchema,
@@ -121,8 +123,21 @@ export const ActionDescriptorSchema = fields({
     script_path: z.string().min(1).optional(),
     script_sha256: sha256HexSchema.optional(),
   }),
+  /**
+   * Our addition: a critical action that breaks the interpreter rule, advertised
+   * only because this host named it in `admission.break_glass`.
+   */
+  break_glass: z.literal(true).optional(),
 });
 export type ActionDescriptor = z.infer<typeof ActionDescriptorSchema>;
+
+/** Our addition: an action this runner loaded but will not run, with the rule that refuses it. */
+export const RefusedActionSchema = fields({
+  id: z.string().min(1).max(128),
+  pack_id: z.string().min(1),
+  reason: maxUtf8Bytes(REFUSED_ACTION_REASON_MAX_BYTES),
+});
+export type RefusedActionEntry = z.infer<typeof RefusedActionSchema>;
 
 export const RunnerStateFrameSchema = frame('runner_state', {
   version: z.string().min(1),
@@ -137,6 +152,8 @@ export const RunnerStateFrameSchema = frame('runner_state', {
   ),
   packs: z.record(z.string(), fields({ version: z.string().min(1), hash: packHashSchema })),
   actions: z.array(ActionDescriptorSchema),
+  /** Our addition (absent when none): refused by local admission or at load, never advertised. */
+  refused_actions: z.array(RefusedActionSchema).max(REFUSED_ACTIONS_MAX).optional(),
 });
 
 export const RunActionFrameSchema = frame('run_action', {

@@ -15,6 +15,9 @@ export const FRAME_MAX_BYTES = RUNNER_STATE_MAX_BYTES;
 export const PROGRESS_CHUNK_MAX_BYTES = 64 * KiB;
 export const EXECUTED_COMMAND_MAX_BYTES = 16 * KiB;
 export const DEGRADED_PACK_REASON_MAX_BYTES = 500;
+/** A refused action's reason in runner_state, and how many a runner lists. */
+export const REFUSED_ACTION_REASON_MAX_BYTES = 500;
+export const REFUSED_ACTIONS_MAX = 1024;
 export const ERROR_MESSAGE_MAX_LENGTH = 1024;
 export const MAX_CONCURRENT_ACTIONS = 8;
 export const REQUEST_ID_MAX_LENGTH = 64;

@@ -137,8 +137,8 @@ async function runActionLocally(id: string, opts: RunOptions, command: Command):
         },
       },
     );
-    const refusal =
-      result.status === 'blocked_by_admission' ? notAdmitted(registry, id) : undefined;
+    const refused = result.status === 'blocked_by_admission' || result.status === 'unknown_action';
+    const refusal = refused ? notAdmitted(registry, id) : undefined;
     if (json) printJson({ ...result, ...refusal, stdout: output.stdout, stderr: output.stderr });
     else {
       process.stdout.write(output.stdout);
@@ -156,15 +156,16 @@ async function runActionLocally(id: string, opts: RunOptions, command: Command):
   }
 }
 
-/** Which local admission rule refuses the action, as the control plane words it. */
+/** Which rule (local admission, or a load rule) refuses the action, as the control plane words it. */
 function notAdmitted(registry: Registry, id: string) {
   const entry = registry.actions.get(id);
   const decision = entry && registry.admission.check(id, entry.action.risk);
-  if (!decision || decision.admitted) return undefined;
-  return {
-    error: 'action_not_admitted',
-    message: `${id} is not admitted on this host: ${decision.why}`,
-  };
+  const why =
+    decision && !decision.admitted
+      ? decision.why
+      : registry.refused.find((r) => r.id === id)?.reason;
+  if (why === undefined) return undefined;
+  return { error: 'action_not_admitted', message: `${id} is not admitted on this host: ${why}` };
 }
 
 interface RunOptions {

@@ -6,6 +6,11 @@ export interface AdmissionRules {
   deny: string[];
   /** Unset means DEFAULT_MAX_RISK: critical actions need the host's explicit opt-in. */
   maxRisk: Risk | undefined;
+  /**
+   * Critical actions, by exact id, that this host loads although they render
+   * free text into interpreter program text (the pack loader refuses them otherwise).
+   */
+  breakGlass: string[];
 }
 
 export const DEFAULT_MAX_RISK: Risk = 'high';
@@ -54,7 +59,9 @@ export function riskRank(risk: string): number {
 }
 
 /** Local narrowing: throws on a bad pattern (start-up stops). */
-export function compileAdmission(rules: AdmissionRules): Admission {
+export function compileAdmission(
+  rules: Pick<AdmissionRules, 'allow' | 'deny' | 'maxRisk'>,
+): Admission {
   const allow = rules.allow.map(compileGlob);
   const deny = rules.deny.map(compileGlob);
   const ceiling = riskRank(rules.maxRisk ?? DEFAULT_MAX_RISK);

@@ -1,11 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { compileRedactionRules, type RedactionRuleSpec } from '@emisar/packs';
+import { ACTION_ID, compileRedactionRules, type RedactionRuleSpec } from '@emisar/packs';
 import { HEARTBEAT_INTERVAL_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS } from '@emisar/protocol';
 import { parseAllDocuments } from 'yaml';
 import { errorCode } from '../fs-util.js';
-import { compileAdmission, RISKS, type Risk } from './admission.js';
+import { type AdmissionRules, compileAdmission, RISKS, type Risk } from './admission.js';
 import { ConfigError, type Json, Reader } from './reader.js';
 
 export { ConfigError } from './reader.js';
@@ -25,7 +25,7 @@ export interface RunnerConfig {
   };
   paths: { dataDir: string | undefined; packs: string[] };
   execution: { inheritEnv: string[]; cancelGraceMs: number };
-  admission: { allow: string[]; deny: string[]; maxRisk: Risk | undefined };
+  admission: AdmissionRules;
   events: {
     jsonlPath: string | undefined;
     maxPreviewBytes: number;
@@ -193,7 +193,7 @@ const SECTIONS = {
   ],
   paths: ['data_dir', 'packs'],
   execution: ['inherit_env', 'cancel_grace'],
-  admission: ['allow', 'deny', 'max_risk'],
+  admission: ['allow', 'deny', 'max_risk', 'break_glass'],
   events: ['jsonl_path', 'max_preview_bytes', 'max_size_bytes', 'max_backups'],
   redaction: ['rules'],
 } as const;
@@ -227,12 +227,19 @@ function readAdmission(admission: Json, r: Reader): RunnerConfig['admission'] {
   }
   const allow = r.strings(admission, 'allow', 'admission.allow') ?? [];
   const deny = r.strings(admission, 'deny', 'admission.deny') ?? [];
+  const breakGlass = r.strings(admission, 'break_glass', 'admission.break_glass') ?? [];
+  for (const id of breakGlass) {
+    if (!ACTION_ID.test(id)) {
+      r.fail('admission.break_glass', `${JSON.stringify(id.slice(0, 64))} is not an action id`);
+    }
+  }
+  const rules = { allow, deny, maxRisk: maxRisk as Risk | undefined, breakGlass };
   try {
-    compileAdmission({ allow, deny, maxRisk: maxRisk as Risk | undefined });
+    compileAdmission(rules);
   } catch (error) {
     r.fail('admission', (error as Error).message);
   }
-  return { allow, deny, maxRisk: maxRisk as Risk | undefined };
+  return rules;
 }
 
 function readInheritEnv(execution: Json, enrollmentKeyEnv: string, r: Reader): string[] {

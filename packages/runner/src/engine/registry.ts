@@ -3,6 +3,7 @@ import {
   type DegradedPack,
   discoverPacks,
   type LoadedPack,
+  type RefusedAction,
 } from '@emisar/packs';
 import { type Admission, compileAdmission } from '../config/admission.js';
 import type { RunnerConfig } from '../config/config.js';
@@ -10,6 +11,15 @@ import type { RunnerConfig } from '../config/config.js';
 export interface RegistryEntry {
   pack: LoadedPack;
   action: ActionDefinition;
+  /** Loaded only because the host named it in admission.break_glass (see breakGlassAllowed). */
+  breakGlass?: true;
+}
+
+/** An action loaded from a pack but refused there: listed with why, never run or advertised. */
+export interface LoadRefusal {
+  id: string;
+  packId: string;
+  reason: string;
 }
 
 /** An immutable snapshot of what this host can run; a reload swaps in a new one. */
@@ -18,6 +28,8 @@ export interface Registry {
   degraded: DegradedPack[];
   /** Every loaded action, admitted or not (the engine reports which refusal applies). */
   actions: Map<string, RegistryEntry>;
+  /** Actions the pack loader refused (and no break-glass opt-in lifted). */
+  refused: LoadRefusal[];
   admission: Admission;
 }
 
@@ -37,10 +49,28 @@ export async function loadRegistry(config: RunnerConfig, strict = false): Promis
     );
   }
   const actions = new Map<string, RegistryEntry>();
+  const refused: LoadRefusal[] = [];
+  const breakGlass = new Set(config.admission.breakGlass);
   for (const pack of packs) {
     for (const action of pack.actions) actions.set(action.id, { pack, action });
+    for (const r of pack.refusedActions) {
+      if (breakGlass.has(r.id) && breakGlassAllowed(r)) {
+        actions.set(r.id, { pack, action: r.action, breakGlass: true });
+      } else refused.push({ id: r.id, packId: pack.id, reason: `refused at load: ${r.reason}` });
+    }
   }
-  return { packs, degraded, actions, admission: compileAdmission(config.admission) };
+  return { packs, degraded, actions, refused, admission: compileAdmission(config.admission) };
+}
+
+/**
+ * The only refusal a host may lift: a critical action whose sole fault is the
+ * interpreter rule (free text into program text). Nothing else is break-glass.
+ */
+export function breakGlassAllowed(refused: RefusedAction): boolean {
+  return (
+    refused.action.risk === 'critical' &&
+    refused.refusals.every((refusal) => refusal.rule === 'interpreter')
+  );
 }
 
 /** Actions local admission lets through (the only ones advertised). */

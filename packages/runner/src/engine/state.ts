@@ -1,6 +1,10 @@
 import { hostname } from 'node:os';
-import { actionDescriptor } from '@emisar/packs';
-import type { RunnerStateFrame } from '@emisar/protocol';
+import { actionDescriptor, truncateUtf8 } from '@emisar/packs';
+import {
+  REFUSED_ACTION_REASON_MAX_BYTES,
+  REFUSED_ACTIONS_MAX,
+  type RunnerStateFrame,
+} from '@emisar/protocol';
 import type { RunnerConfig } from '../config/config.js';
 import { findExecutable } from '../exec/executable.js';
 import { admittedEntries, type Registry } from './registry.js';
@@ -50,8 +54,28 @@ export function buildRunnerState(
     max_attestation_age_seconds: 0,
     degraded_packs: registry.degraded,
     packs,
-    actions: admittedEntries(registry).map(({ action }) =>
-      actionDescriptor(action, availability.get(action.id) ?? { available: true }),
-    ),
+    actions: admittedEntries(registry).map(({ action, breakGlass }) => ({
+      ...actionDescriptor(action, availability.get(action.id) ?? { available: true }),
+      ...(breakGlass ? { break_glass: true as const } : {}),
+    })),
+    ...refusedActions(registry),
+  };
+}
+
+/** Actions loaded but refused (at load, or by local admission) with why; left out when none. */
+function refusedActions(registry: Registry): Pick<RunnerStateFrame, 'refused_actions'> {
+  const refused = registry.refused.map((r) => ({ id: r.id, pack_id: r.packId, reason: r.reason }));
+  for (const { pack, action } of registry.actions.values()) {
+    const decision = registry.admission.check(action.id, action.risk);
+    if (!decision.admitted) {
+      refused.push({ id: action.id, pack_id: pack.id, reason: `not admitted: ${decision.why}` });
+    }
+  }
+  if (refused.length === 0) return {};
+  return {
+    refused_actions: refused.slice(0, REFUSED_ACTIONS_MAX).map((r) => ({
+      ...r,
+      reason: truncateUtf8(r.reason, REFUSED_ACTION_REASON_MAX_BYTES),
+    })),
   };
 }

@@ -36,6 +36,42 @@ describe('emisar-server catalog build', () => {
     expect(JSON.parse(printed.stdout)).toEqual(written);
   });
 
+  it('publishes a pack with a rule-breaking action under its exact hash, naming the refused action', async () => {
+    const root = path.join(dir, 'glass');
+    const pack = path.join(root, 'glass');
+    await mkdir(path.join(pack, 'actions'), { recursive: true });
+    await writeFile(
+      path.join(pack, 'pack.yaml'),
+      'schema_version: 1\nid: glass\nname: Glass\ndescription: One bad action.\nversion: 1.0.0\nactions: [actions/run.yaml]\n',
+    );
+    await writeFile(
+      path.join(pack, 'actions/run.yaml'),
+      `schema_version: 1
+id: glass.run_script
+title: Run a script
+kind: exec
+risk: critical
+description: Free text into sh -c program text.
+side_effects: [none]
+args:
+  - {name: script, type: string, required: true}
+execution:
+  command: {binary: sh, argv: ["-c", "{{ args.script }}"]}
+  timeout: 5s
+output: {parser: text, max_stdout_bytes: 1024, max_stderr_bytes: 1024}
+`,
+    );
+    const { packs } = await discoverPacks([root]);
+    const run = await runServerCommand(['catalog', 'build', root], {});
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual([
+      { pack_id: 'glass', version: '1.0.0', hash: packs[0]!.hash },
+    ]);
+    expect(run.stderr).toMatch(
+      /pack glass: refused action glass\.run_script: argument script .*\(published; never advertised\)/,
+    );
+  });
+
   it('refuses a folder without packs or with a broken pack (exit 2)', async () => {
     const empty = path.join(dir, 'empty');
     await mkdir(empty);

@@ -14,6 +14,8 @@ export interface AdvertisedAction {
   risk: string;
   descriptor_digest: string;
   primary_executable_available: boolean;
+  /** A critical action the host let past the interpreter rule (its admission.break_glass). */
+  break_glass: boolean;
   /** `trusted`: the runner has the trusted hash; `drift`: another hash of a trusted version; `untrusted`: not trusted yet. */
   trust: 'trusted' | 'drift' | 'untrusted';
 }
@@ -48,6 +50,7 @@ export async function advertisedActions(
     risk: r.descriptor.risk,
     descriptor_digest: r.descriptor_digest,
     primary_executable_available: r.primary_executable_available,
+    break_glass: r.descriptor.break_glass === true,
     trust:
       r.trusted_hash === null ? 'untrusted' : r.trusted_hash === r.pack_hash ? 'trusted' : 'drift',
   }));

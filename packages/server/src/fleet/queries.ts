@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { UUID_PATTERN } from '../core/parse-input.js';
 import type { Db } from '../core/tx.js';
+import type { RefusedActionRow } from './tables.js';
 
 /** `<name>~<first 32 hex of sha256(external_id)>`: how agents address a runner. */
 export function runnerRef(name: string, externalId: string): string {
@@ -130,11 +131,28 @@ export async function agentRunners(db: Db, accountId: string, now: string): Prom
   }));
 }
 
+/** Why the runner refuses this action it loaded (local admission or a load rule); null if it does not. */
+export async function refusedAction(
+  db: Db,
+  accountId: string,
+  runnerId: string,
+  actionId: string,
+): Promise<RefusedActionRow | null> {
+  const row = await db
+    .selectFrom('runners')
+    .select('refused_actions')
+    .where('id', '=', runnerId)
+    .where('account_id', '=', accountId)
+    .executeTakeFirst();
+  return row?.refused_actions.find((a) => a.id === actionId) ?? null;
+}
+
 /** The fleet's tables as other domains may read them. */
 export const fleetQueries = {
   agentRunners,
   findRunnerForDispatch,
   liveRunnerIds,
+  refusedAction,
   runnerIdsInGroups,
   runnerPresence,
 };

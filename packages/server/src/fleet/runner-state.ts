@@ -86,6 +86,7 @@ async function recordIdentityFacts(
       labels: JSON.stringify(frame.labels),
       version: frame.version,
       degraded_packs: JSON.stringify(frame.degraded_packs),
+      refused_actions: JSON.stringify(frame.refused_actions ?? []),
       asserted_group: assertedGroup,
       state_received_at: now,
     })

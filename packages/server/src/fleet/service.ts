@@ -190,7 +190,15 @@ export function createFleetService(deps: FleetDeps) {
       const actions = (await catalog.advertisedActions(db, access.account.id, row.id)).filter((a) =>
         packInReach(access.membership.pack_access, a.pack_id),
       );
-      return { ...runnerView(row, clock.now()), issues: issuesOf(row, actions), actions };
+      const refused = row.refused_actions.filter((a) =>
+        packInReach(access.membership.pack_access, a.pack_id),
+      );
+      return {
+        ...runnerView(row, clock.now()),
+        issues: issuesOf(row, actions),
+        actions,
+        refused_actions: refused,
+      };
     },
 
     disable: (access: AccountAccess, runnerId: string, context: RequestContext) =>

@@ -7,6 +7,13 @@ export interface DegradedPackRow {
   reason: string;
 }
 
+/** An action the runner loaded but refuses (local admission or a load rule), with why. */
+export interface RefusedActionRow {
+  id: string;
+  pack_id: string;
+  reason: string;
+}
+
 export interface RunnersTable {
   id: Generated<string>;
   account_id: string;
@@ -29,6 +36,7 @@ export interface RunnersTable {
   /** The group the runner last asserted when it differs from `group_name` (an issue shown on it). */
   asserted_group: string | null;
   degraded_packs: ColumnType<DegradedPackRow[], string | undefined, string>;
+  refused_actions: ColumnType<RefusedActionRow[], string | undefined, string>;
   state_received_at: Timestamp | null;
   last_connected_at: Timestamp | null;
   last_disconnected_at: Timestamp | null;

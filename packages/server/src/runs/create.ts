@@ -35,7 +35,7 @@ export interface CreateRunDeps {
   box: SecretBox;
   approvals: Pick<ApprovalService, 'openApprovalRequest' | 'takeStandingGrant'>;
   decidePolicy: DecidePolicy;
-  fleet: Pick<FleetQueries, 'findRunnerForDispatch'>;
+  fleet: Pick<FleetQueries, 'findRunnerForDispatch' | 'refusedAction'>;
   catalog: Pick<CatalogQueries, 'resolveDispatchContract'>;
 }
 

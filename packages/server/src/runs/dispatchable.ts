@@ -26,7 +26,7 @@ const AUDITED_REFUSALS: ReadonlySet<string> = new Set([
 
 interface DispatchDeps {
   db: Kysely<Database>;
-  fleet: Pick<FleetQueries, 'findRunnerForDispatch'>;
+  fleet: Pick<FleetQueries, 'findRunnerForDispatch' | 'refusedAction'>;
   catalog: Pick<CatalogQueries, 'resolveDispatchContract'>;
 }
 
@@ -76,7 +76,7 @@ async function reachableRunner(deps: DispatchDeps, access: AccountAccess, runner
 
 /** The trusted contract of the action on this runner; a refusal that matters is audited. */
 async function trustedContract(
-  { db, catalog }: DispatchDeps,
+  { db, catalog, fleet }: DispatchDeps,
   access: AccountAccess,
   context: RequestContext,
   { runner, body }: { runner: DispatchRunner; body: CreateRunBody },
@@ -89,6 +89,15 @@ async function trustedContract(
     packRef: body.packRef,
   });
   if (contract.ok) return contract;
+  if (contract.reason === 'unknown_action') {
+    const refused = await fleet.refusedAction(db, accountId, runner.id, body.actionId);
+    if (refused && packInReach(access.membership.pack_access, refused.pack_id)) {
+      throw new ConflictError(
+        `${body.actionId} is not admitted on runner ${runner.name}: ${refused.reason}`,
+        'action_not_admitted',
+      );
+    }
+  }
   if (AUDITED_REFUSALS.has(contract.reason)) {
     await db.transaction().execute((trx) =>
       recordAuditEvent(trx, {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { get as httpGet, type IncomingMessage } from 'node:http';
+import type { RunnerStateFrame } from '@emisar/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trustedRunner } from '../approvals/test-support/fixtures.js';
 import { publishedCatalog } from '../catalog/published.js';
@@ -235,26 +236,69 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     expect(await runCount()).toBe(before);
   });
 
-  it('refuses a drifted runner with pack_untrusted and audits it; the trusted runner still works', async () => {
-    const state = await repoPacksState();
-    const drifted = await insertRunner(h.storage.db, accountId, { group: 'web' });
-    await ingestRunnerState(
+  /** Ingests a runner_state for a runner, with `published`'s packs in the published catalog. */
+  const ingestAs = (runnerId: string, state: RunnerStateFrame, published = state) =>
+    ingestRunnerState(
       h.storage.db,
       {
         catalog: publishedCatalog(
-          Object.entries(state.packs).map(([pack_id, p]) => ({ pack_id, ...p })),
+          Object.entries(published.packs).map(([pack_id, p]) => ({ pack_id, ...p })),
         ),
         clock: h.clock,
         bus: h.bus,
       },
-      { accountId, runnerId: drifted.id, generation: 1 },
-      withPackHash(state, 'linux', `sha256:${'e'.repeat(64)}`),
+      { accountId, runnerId, generation: 1 },
+      state,
     );
+
+  it('refuses a drifted runner with pack_untrusted and audits it; the trusted runner still works', async () => {
+    const state = await repoPacksState();
+    const drifted = await insertRunner(h.storage.db, accountId, { group: 'web' });
+    await ingestAs(drifted.id, withPackHash(state, 'linux', `sha256:${'e'.repeat(64)}`), state);
     const refused = await post(uptime({ runner: drifted.ref }));
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({ error: { id: 'pack_untrusted' } });
     expect(await auditOf(drifted.id)).toContain('dispatch_blocked.pack_untrusted');
     expect((await post(uptime())).status).toBe(201);
+  });
+
+  it('answers action_not_admitted, naming the rule, for an action the runner refuses locally', async () => {
+    const full = await repoPacksState();
+    const why =
+      'not admitted: risk critical is above admission.max_risk (unset, so high; set it to critical to admit critical actions)';
+    const held = await insertRunner(h.storage.db, accountId, { group: 'web' });
+    await ingestAs(held.id, {
+      ...full,
+      actions: full.actions.filter((a) => a.id !== 'linux.reboot'),
+      refused_actions: [{ id: 'linux.reboot', pack_id: 'linux', reason: why }],
+    });
+    const refused = await post(uptime({ runner: held.ref, action_id: 'linux.reboot' }));
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({
+      error: { id: 'action_not_admitted', message: expect.stringContaining(why) },
+    });
+    // An action it never loaded is still unknown.
+    const unknown = await post(uptime({ runner: held.ref, action_id: 'linux.nothing' }));
+    expect(unknown.body).toMatchObject({ error: { id: 'unknown_action' } });
+    const shown = await owner.request<Json>('GET', `${base}/runners/${held.id}`);
+    expect((shown.body.runner as Json).refused_actions).toEqual([
+      { id: 'linux.reboot', pack_id: 'linux', reason: why },
+    ]);
+
+    // A host that opted in advertises a break-glass action; the runner view marks it.
+    const glass = await insertRunner(h.storage.db, accountId, { group: 'web' });
+    await ingestAs(glass.id, {
+      ...full,
+      actions: full.actions.map((a) =>
+        a.id === 'linux.reboot' ? { ...a, break_glass: true as const } : a,
+      ),
+    });
+    const glassView = await owner.request<{ runner: { actions: Json[] } }>(
+      'GET',
+      `${base}/runners/${glass.id}`,
+    );
+    const flags = glassView.body.runner.actions.filter((a) => a.break_glass).map((a) => a.id);
+    expect(flags).toEqual(['linux.reboot']);
   });
 
   it('refuses a changed contract, a missing executable, a retired version and a pack out of reach', async () => {

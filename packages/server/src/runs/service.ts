@@ -30,7 +30,7 @@ export interface RunServiceDeps {
     'openApprovalRequest' | 'cancelApprovalForRun' | 'takeStandingGrant'
   >;
   decidePolicy: DecidePolicy;
-  fleet: Pick<FleetQueries, 'findRunnerForDispatch' | 'runnerIdsInGroups'>;
+  fleet: Pick<FleetQueries, 'findRunnerForDispatch' | 'refusedAction' | 'runnerIdsInGroups'>;
   catalog: Pick<CatalogQueries, 'resolveDispatchContract'>;
 }
 

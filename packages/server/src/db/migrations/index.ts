@@ -8,6 +8,7 @@ import * as m0006 from './0006_runs.js';
 import * as m0006b from './0006b_run_timeout.js';
 import * as m0008 from './0008_audit_deletion_guard.js';
 import * as m0009 from './0009_uniform_sign_in.js';
+import * as m0010 from './0010_refused_actions.js';
 
 /** Every migration, in order. Names are permanent once released. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0006b_run_timeout': m0006b,
   '0008_audit_deletion_guard': m0008,
   '0009_uniform_sign_in': m0009,
+  '0010_refused_actions': m0010,
 };
