@@ -50,6 +50,18 @@ describe(`approvals end to end: email, second member, quorum, deny (${backend})`
     }, 100);
   }
 
+  /** Each test sets the quorum it needs, so none depends on what ran before it. */
+  async function requireApprovals(minApprovals: number): Promise<void> {
+    const policy = await owner.request('PUT', `${base()}/policies/account`, {
+      rules: {
+        defaults: { low: 'allow', medium: 'allow', high: 'require_approval', critical: 'deny' },
+        overrides: [],
+        approval: { min_approvals: minApprovals, allow_self_approval: false },
+      },
+    });
+    expect(policy.status, JSON.stringify(policy.body)).toBe(200);
+  }
+
   async function decide(member: Browser, approval: Approval, decision: 'approve' | 'deny') {
     const response = await member.request('POST', `${base()}/approvals/${approval.id}/decisions`, {
       decision,
@@ -59,34 +71,29 @@ describe(`approvals end to end: email, second member, quorum, deny (${backend})`
   }
 
   it('parks as pending_approval, emails the deciders, a second member approves, the action runs', async () => {
+    await requireApprovals(1);
     const run = await requestGuarded('approved-once');
-    const mail = await s.smtp.next('alice@e2e.test');
+    const approval = await approvalFor(alice, run);
+    // Mail about this request: other tests' requests mail the same people.
+    const mail = await s.smtp.next('alice@e2e.test', approval.id);
     expect(mail.subject).toMatch(/approv/i);
     expect(mail.text).toContain('e2ekit.guarded_echo');
     expect(mail.text).toContain(s.cp.url);
 
     // Nothing ran while it waited.
     expect(await s.runner!.journalFor(run.request_id)).toEqual([]);
-    await decide(alice, await approvalFor(alice, run), 'approve');
+    await decide(alice, approval, 'approve');
 
     const done = await s.runs().waitTerminal(run.id);
     expect(done, s.diagnostics()).toMatchObject({ status: 'success', exit_code: 0 });
     expect(stdoutOf(await s.runs().output(run.id))).toBe('approved-once\n');
     expect(await s.runner!.executions(run.request_id)).toBe(1);
     // The requester hears the outcome.
-    expect((await s.smtp.next(OWNER)).text).toMatch(/approved/i);
+    expect((await s.smtp.next(OWNER, approval.id)).text).toMatch(/approved/i);
   }, 180_000);
 
   it('with min_approvals=2 one approval is not enough; the second releases it', async () => {
-    const policy = await owner.request('PUT', `${base()}/policies/account`, {
-      rules: {
-        defaults: { low: 'allow', medium: 'allow', high: 'require_approval', critical: 'deny' },
-        overrides: [],
-        approval: { min_approvals: 2, allow_self_approval: false },
-      },
-    });
-    expect(policy.status, JSON.stringify(policy.body)).toBe(200);
-
+    await requireApprovals(2);
     const run = await requestGuarded('approved-twice');
     const approval = await approvalFor(alice, run);
     await decide(alice, approval, 'approve');
@@ -109,6 +116,7 @@ describe(`approvals end to end: email, second member, quorum, deny (${backend})`
   }, 180_000);
 
   it('one deny ends it: the run is denied and never reaches the host', async () => {
+    await requireApprovals(1);
     const run = await requestGuarded('never-runs');
     await decide(bob, await approvalFor(bob, run), 'deny');
     const done = await s.runs().waitTerminal(run.id);

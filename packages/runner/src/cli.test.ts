@@ -39,7 +39,7 @@ describe('emisar CLI with the test kit', () => {
     home = await writeRunnerHome({ packs: [pack.root] });
   });
 
-  describe('audit verify after tampering', () => {
+  describe('a journal of three runs: reading it, and verify after tampering', () => {
     let pristine: string;
     let pristineHead: string;
 
@@ -106,22 +106,22 @@ describe('emisar CLI with the test kit', () => {
       expect(json.code).toBe(1);
       expect(JSON.parse(json.stdout).break.line).toBe(a);
     });
-  });
 
-  it('reads the journal: events cat, grep, tail', async () => {
-    const lines = (await readFile(home.journalPath, 'utf8')).trim().split('\n');
-    expect((await cli('events', 'cat')).stdout.trim().split('\n')).toEqual(lines);
-    const tail = await cli('events', 'tail', '-n', '2');
-    expect(tail.stdout.trim().split('\n')).toEqual(lines.slice(-2));
-    const grep = await cli('events', 'grep', 'run 1');
-    expect(grep.code).toBe(0);
-    expect(
-      grep.stdout
-        .trim()
-        .split('\n')
-        .every((l) => l.includes('run 1')),
-    ).toBe(true);
-    expect((await cli('events', 'grep', 'no such text anywhere')).code).toBe(1);
+    it('reads the journal: events cat, grep, tail', async () => {
+      const lines = (await readFile(home.journalPath, 'utf8')).trim().split('\n');
+      expect((await cli('events', 'cat')).stdout.trim().split('\n')).toEqual(lines);
+      const tail = await cli('events', 'tail', '-n', '2');
+      expect(tail.stdout.trim().split('\n')).toEqual(lines.slice(-2));
+      const grep = await cli('events', 'grep', 'run 1');
+      expect(grep.code).toBe(0);
+      expect(
+        grep.stdout
+          .trim()
+          .split('\n')
+          .every((l) => l.includes('run 1')),
+      ).toBe(true);
+      expect((await cli('events', 'grep', 'no such text anywhere')).code).toBe(1);
+    });
   });
 
   it('lists and describes actions and packs', async () => {
