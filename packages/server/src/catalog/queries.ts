@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { Db, Tx } from '../core/tx.js';
 import { advertisedWithTrust } from './advertised.js';
 import { resolveDispatchContract } from './dispatch-contract.js';
+import { contractDigest } from './manifest.js';
 
 /** How a runner advertises one action, and whether a dispatch would pass the trust checks. */
 export interface AdvertisedAction {
@@ -97,6 +98,8 @@ export interface TrustedOffering {
   packRef: string;
   descriptor: ActionDescriptor;
   executableAvailable: boolean;
+  /** The runner describes the action as the trusted manifest does (else a dispatch is refused). */
+  contractMatches: boolean;
 }
 
 /**
@@ -112,6 +115,7 @@ export async function trustedOfferings(db: Db, accountId: string): Promise<Trust
       'ra.pack_version',
       'ra.pack_hash',
       'ra.primary_executable_available',
+      'ra.contract_digest',
       'pv.trusted_manifest',
     ])
     .where('ra.account_id', '=', accountId)
@@ -131,6 +135,7 @@ export async function trustedOfferings(db: Db, accountId: string): Promise<Trust
         packRef: `${r.pack_id}@${r.pack_version}/${r.pack_hash}`,
         descriptor,
         executableAvailable: r.primary_executable_available,
+        contractMatches: contractDigest(descriptor) === r.contract_digest,
       },
     ];
   });

@@ -9,6 +9,7 @@ import {
   type FleetView,
   type FleetViewDeps,
   findRunner,
+  isRunnable,
   loadFleetView,
   runnerBrief,
   targetRunners,
@@ -59,9 +60,6 @@ function byAction(offerings: TrustedOffering[]): TrustedOffering[][] {
   for (const o of offerings) groups.set(offeringKey(o), [...(groups.get(offeringKey(o)) ?? []), o]);
   return [...groups.values()];
 }
-
-const isRunnable = (view: FleetView, o: TrustedOffering) =>
-  o.executableAvailable && view.runnerById.get(o.runnerId)?.status === 'connected';
 
 const listPacksInput = z
   .strictObject({
@@ -134,6 +132,21 @@ function packIssues(view: FleetView, list: TrustedOffering[], skewed: boolean) {
     issues.push({
       code: 'primary_executable_missing',
       message: "Some runners lack an action's program on their PATH.",
+    });
+  }
+  if (list.some((o) => !o.contractMatches)) {
+    issues.push({
+      code: 'descriptor_mismatch',
+      message:
+        'Some runners describe an action differently from the trusted pack; they cannot run it.',
+    });
+  }
+  const actionsOf = (runnerId: string) => list.filter((o) => o.runnerId === runnerId).length;
+  const actions = new Set(list.map((o) => o.actionId)).size;
+  if ([...runners].some((id) => actionsOf(id) < actions)) {
+    issues.push({
+      code: 'partially_deployed',
+      message: 'Some runners offer only part of this pack version.',
     });
   }
   if (skewed) {

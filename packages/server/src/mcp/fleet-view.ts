@@ -33,6 +33,12 @@ export async function loadFleetView(deps: FleetViewDeps, caller: McpCaller): Pro
   return { observedAt, runners, runnerById, offerings };
 }
 
+/** The runner is connected, has the action's program, and describes it as the trusted pack does. */
+export const isRunnable = (view: FleetView, o: TrustedOffering) =>
+  o.executableAvailable &&
+  o.contractMatches &&
+  view.runnerById.get(o.runnerId)?.status === 'connected';
+
 /** A runner by its ref or its unique name; undefined when neither names one in reach. */
 export function findRunner(view: FleetView, refOrName: string): AgentRunner | undefined {
   return (

@@ -79,6 +79,19 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
     return result;
   };
 
+  /** run_action of one action on the one runner, its pack_ref as find_actions names it. */
+  const runAction = async (actionId: string, args: Json, more: Json) => {
+    const ref = (await call('list_runners', {})).structuredContent.runners[0].runner_ref;
+    const { candidates } = (await call('find_actions', { action_id: actionId })).structuredContent;
+    return call('run_action', {
+      action_id: actionId,
+      pack_ref: candidates[0].pack_ref,
+      runner_refs: [ref],
+      args,
+      ...more,
+    });
+  };
+
   beforeAll(async () => {
     const { packs } = await discoverPacks([REPO_PACKS_DIR, E2E_PACKS_DIR]);
     catalogDir = await mkdtemp(join(tmpdir(), 'emisar-mcp-catalog-'));
@@ -395,18 +408,49 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
     expect(last).toMatchObject({ status: 'success', stdout_preview: 'approved-once\n' });
   }, 60_000);
 
-  it('passes typed arguments through exactly: e2ekit.count prints its lines', async () => {
-    const ref = (await call('list_runners', {})).structuredContent.runners[0].runner_ref;
+  it('a runner that describes an action unlike the trusted pack cannot run it: descriptor_mismatch, target_contract_changed', async () => {
     const { candidates } = (await call('find_actions', { action_id: 'e2ekit.count' }))
       .structuredContent;
-    const ran = await call('run_action', {
-      action_id: 'e2ekit.count',
-      pack_ref: candidates[0].pack_ref,
-      runner_refs: [ref],
-      args: { lines: 2, interval_ms: 0 },
-      reason: 'checking that numbered output arrives in order',
-      wait: '30s',
-    });
+    const tamper = (digest: string) =>
+      h.db
+        .updateTable('runner_actions')
+        .set({ contract_digest: digest })
+        .where('account_id', '=', accountId)
+        .where('action_id', '=', 'e2ekit.count')
+        .returning('contract_digest')
+        .execute();
+    const [original] = await h.db
+      .selectFrom('runner_actions')
+      .select('contract_digest')
+      .where('account_id', '=', accountId)
+      .where('action_id', '=', 'e2ekit.count')
+      .execute();
+    await tamper('0'.repeat(64));
+    try {
+      const packs = (await call('list_packs', { availability: 'all' })).structuredContent.packs;
+      const e2ekit = (packs as Json[]).find((p) => p.pack_ref === candidates[0].pack_ref)!;
+      expect(e2ekit.issues.map((i: Json) => i.code)).toContain('descriptor_mismatch');
+      expect(e2ekit.actions).toContainEqual(
+        expect.objectContaining({ action_id: 'e2ekit.count', availability: 'unavailable' }),
+      );
+      const refused = await runAction(
+        'e2ekit.count',
+        { lines: 1 },
+        { reason: 'checking a runner that drifted from the trusted pack' },
+      );
+      expect(refused.structuredContent.error).toMatchObject({ code: 'target_contract_changed' });
+    } finally {
+      await tamper(original!.contract_digest);
+    }
+  }, 60_000);
+
+  it('passes typed arguments through exactly: e2ekit.count prints its lines', async () => {
+    const reason = 'checking that numbered output arrives in order';
+    const ran = await runAction(
+      'e2ekit.count',
+      { lines: 2, interval_ms: 0 },
+      { reason, wait: '30s' },
+    );
     const [run] = ran.structuredContent.runs;
     expect(run).toMatchObject({ status: 'success', stdout_preview: 'line-1\nline-2\ndone\n' });
     const row = await h.db
@@ -415,13 +459,7 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
       .where('id', '=', run.run_id)
       .executeTakeFirstOrThrow();
     expect(row.args_redacted).toBe('{"lines":2,"interval_ms":0}');
-    const badArg = await call('run_action', {
-      action_id: 'e2ekit.count',
-      pack_ref: candidates[0].pack_ref,
-      runner_refs: [ref],
-      args: { lines: 0 },
-      reason: 'checking that numbered output arrives in order',
-    });
+    const badArg = await runAction('e2ekit.count', { lines: 0 }, { reason });
     expect(badArg.structuredContent.error).toMatchObject({
       code: 'invalid_args',
       details: { stage: 'action_arguments', issues: [{ path: '$.args.lines' }] },

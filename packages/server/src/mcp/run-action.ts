@@ -8,7 +8,7 @@ import type { RunRow, RunService } from '../runs/index.js';
 import { isTerminal } from '../runs/index.js';
 import type { McpCaller } from './caller.js';
 import { type Next, ToolError } from './envelope.js';
-import { type FleetViewDeps, findRunner, loadFleetView } from './fleet-view.js';
+import { type FleetViewDeps, findRunner, isRunnable, loadFleetView } from './fleet-view.js';
 import { actionId, duration, invalidArgs, packRef, runnerRefs, waitMs } from './inputs.js';
 import { operationIdFor } from './operation-id.js';
 import { PREVIEW_SHARED_MAX, type RunSummaryDeps, runSummary } from './run-summary.js';
@@ -139,7 +139,7 @@ async function preflight(deps: RunActionDeps, caller: McpCaller, args: RunAction
       (o) =>
         o.runnerId === runner?.id && o.actionId === args.action_id && o.packRef === args.pack_ref,
     );
-    if (runner?.status !== 'connected' || !offering?.executableAvailable) {
+    if (!runner || !offering || !isRunnable(view, offering)) {
       throw stale(args, ref);
     }
     const checked = validateArgs(
