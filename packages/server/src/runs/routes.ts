@@ -23,6 +23,8 @@ const WAIT_MAX_MS = 60_000;
 const listSchema = z.object({
   status: z.enum([...IN_PROGRESS_STATUSES, ...TERMINAL_STATUSES]).optional(),
   runner_id: z.string().regex(UUID_PATTERN).optional(),
+  /** A runner by its id, ref or name. */
+  runner: z.string().min(1).max(300).optional(),
   action_id: z.string().max(128).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: keysetCursorSchema.optional(),
@@ -108,6 +110,7 @@ function registerRunReads(
       const page = await runs.list(access, {
         status: query.status,
         runnerId: query.runner_id,
+        runner: query.runner,
         actionId: query.action_id,
         before: query.cursor,
         limit: query.limit,

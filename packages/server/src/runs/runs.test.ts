@@ -140,6 +140,14 @@ describe(`runs over the REST API (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () 
     expect(byName.body).toMatchObject({ runner_id: runner.id });
     const unknown = await post(uptime({ runner: `${runner.name}-elsewhere` }));
     expect(unknown.status).toBe(404);
+    const listed = await owner.request<{ runs: Json[] }>(
+      'GET',
+      `${base}/runs?runner=${encodeURIComponent(runner.name)}`,
+    );
+    expect(listed.body.runs.map((r) => r.id)).toContain(byName.body.id);
+    expect(listed.body.runs.every((r) => r.runner_id === runner.id)).toBe(true);
+    const none = await owner.request<{ runs: Json[] }>('GET', `${base}/runs?runner=nobody-here`);
+    expect(none.body.runs).toEqual([]);
   });
 
   it('sends the runner exactly the request’s args (compact), and seals that text', async () => {

@@ -133,6 +133,15 @@ export function createRunService(deps: RunServiceDeps) {
     let query = visibleRuns(deps, access).selectAll('r');
     if (filters.status) query = query.where('r.status', '=', filters.status);
     if (filters.runnerId) query = query.where('r.runner_id', '=', filters.runnerId);
+    if (filters.runner) {
+      const named = await deps.fleet.findRunnerForDispatch(
+        deps.db,
+        access.account.id,
+        filters.runner,
+      );
+      if (!named) return { runs: [], next: null };
+      query = query.where('r.runner_id', '=', named.id);
+    }
     if (filters.actionId) query = query.where('r.action_id', '=', filters.actionId);
     if (filters.packRef) query = query.where('r.pack_ref', '=', filters.packRef);
     if (filters.operationId) {
@@ -217,6 +226,8 @@ export function createRunService(deps: RunServiceDeps) {
 export interface RunListFilters {
   status?: RunStatus | undefined;
   runnerId?: string | undefined;
+  /** A runner by its id, ref or name. */
+  runner?: string | undefined;
   actionId?: string | undefined;
   packRef?: string | undefined;
   /** Runs of one fanned-out operation: their operation ids are `<operationId>/<runner ref>`. */
