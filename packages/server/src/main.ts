@@ -51,14 +51,17 @@ program
 program
   .command('migrate')
   .description('apply pending database migrations and exit (needs only the database settings)')
-  .action(async () => {
+  .option('--json', 'print JSON')
+  .action(async (options: { json?: boolean }) => {
     const storage = await openCheckedStorage(await loadStorageConfig(process.env));
     try {
       const applied = await migrateToLatest(storage.db);
       process.stdout.write(
-        applied.length
-          ? `applied ${applied.length} migration(s): ${applied.join(', ')}\n`
-          : 'database is up to date\n',
+        options.json
+          ? `${JSON.stringify({ applied })}\n`
+          : applied.length
+            ? `applied ${applied.length} migration(s): ${applied.join(', ')}\n`
+            : 'database is up to date\n',
       );
     } finally {
       await storage.close();

@@ -66,6 +66,8 @@ describe('emisar-server start', { timeout: 180_000 }, () => {
     expect(first.stdout).toMatch(/up to date|applied/);
     const second = await runServerCommand(['migrate'], storageEnv);
     expect(second).toMatchObject({ code: 0, stdout: 'database is up to date\n' });
+    const json = await runServerCommand(['migrate', '--json'], storageEnv);
+    expect(json).toMatchObject({ code: 0, stdout: '{"applied":[]}\n' });
   });
 
   it('terminates TLS itself with TLS 1.2 as the floor', async () => {

@@ -182,6 +182,8 @@ describe('emisar-server audit verify-export', { timeout: 120_000 }, () => {
     const result = await pinned(files.filtered, '--filtered');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^verified: 4 event\(s\), seq 3–12 in 4 pieces; signed head/);
+    const json = await pinned(files.filtered, '--filtered', '--json');
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, events: 4, firstSeq: 3, pieces: 4 });
   });
 
   it('exits 2 with one line without --public-key, for a missing file or a file of the wrong shape', async () => {

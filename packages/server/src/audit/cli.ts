@@ -38,6 +38,7 @@ export function registerAuditCommands(program: Command): void {
       `the server's public key, pinned: a PEM, or the JSON of GET ${AUDIT_KEY_PATH}`,
     )
     .option('--filtered', 'accept an export filtered by event_type or since')
+    .option('--json', 'print the report as JSON')
     .option(
       '--checkpoints <file>',
       'the JSON from GET /api/audit/checkpoints, fetched before the export',
@@ -45,7 +46,7 @@ export function registerAuditCommands(program: Command): void {
     .action(
       async (
         file: string,
-        options: { publicKey: string; filtered?: boolean; checkpoints?: string },
+        options: { publicKey: string; filtered?: boolean; checkpoints?: string; json?: boolean },
       ) => {
         const publicKey = await readPublicKey(options.publicKey);
         const checkpoints = options.checkpoints
@@ -56,7 +57,11 @@ export function registerAuditCommands(program: Command): void {
           filtered: options.filtered === true,
           ...(checkpoints ? { checkpoints } : {}),
         });
-        process.stdout.write(describe(report, checkpoints !== undefined));
+        process.stdout.write(
+          options.json
+            ? `${JSON.stringify(report)}\n`
+            : describe(report, checkpoints !== undefined),
+        );
         if (!report.ok) process.exitCode = 1;
       },
     );

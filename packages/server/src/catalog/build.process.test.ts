@@ -34,6 +34,12 @@ describe('emisar-server catalog build', () => {
     const printed = await runServerCommand(['catalog', 'build', REPO_PACKS_DIR], {});
     expect(printed.code).toBe(0);
     expect(JSON.parse(printed.stdout)).toEqual(written);
+
+    const json = await runServerCommand(
+      ['catalog', 'build', REPO_PACKS_DIR, '--out', out, '--json'],
+      {},
+    );
+    expect(JSON.parse(json.stdout)).toEqual({ out, packs: written.length });
   });
 
   it('publishes a pack with a rule-breaking action under its exact hash, naming the refused action', async () => {

@@ -42,7 +42,8 @@ export function registerCatalogCommands(program: Command): void {
     )
     .argument('<packs-dir>', 'a folder of packs (or one pack)')
     .option('--out <file>', 'write here instead of stdout')
-    .action(async (packsDir: string, options: { out?: string }) => {
+    .option('--json', 'with --out: say what was written as JSON')
+    .action(async (packsDir: string, options: { out?: string; json?: boolean }) => {
       const { entries, degraded, refused } = await buildCatalog(packsDir);
       if (degraded.length > 0) {
         const first = degraded[0]!;
@@ -57,7 +58,9 @@ export function registerCatalogCommands(program: Command): void {
       const text = `${JSON.stringify(entries, null, 2)}\n`;
       if (options.out) {
         await writeFile(options.out, text);
-        process.stderr.write(`wrote ${entries.length} pack(s) to ${options.out}\n`);
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify({ out: options.out, packs: entries.length })}\n`);
+        } else process.stderr.write(`wrote ${entries.length} pack(s) to ${options.out}\n`);
       } else process.stdout.write(text);
     });
 }
