@@ -1,4 +1,5 @@
 import { argSpecsFromDeclared, argsJsonSchema } from '@emisar/packs';
+import type { ActionDescriptor } from '@emisar/protocol';
 import { z } from 'zod';
 import type { TrustedOffering } from '../catalog/index.js';
 import type { AgentRunner } from '../fleet/index.js';
@@ -24,6 +25,9 @@ export interface CatalogToolDeps extends FleetViewDeps {
 }
 
 const COMPATIBLE_MAX = 15;
+
+/** A critical action a host let past the interpreter rule says so wherever it is shown. */
+const breakGlass = (d: ActionDescriptor) => (d.break_glass ? { break_glass: true } : {});
 
 /** Exact numbers become plain JSON numbers (their text), as the model reads them. */
 const plainJson = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
@@ -314,6 +318,7 @@ export const findActionsTool = (deps: CatalogToolDeps) =>
             title: d.title,
             summary: d.summary,
             risk: d.risk,
+            ...breakGlass(d),
             side_effects: d.side_effects,
             matched_fields: match.fields,
             next: { tool: 'get_action', arguments: { action_id: d.id, pack_ref } },
@@ -375,6 +380,7 @@ export const getActionTool = (deps: CatalogToolDeps) =>
           title: d.title,
           description: d.description,
           risk: d.risk,
+          ...breakGlass(d),
           side_effects: d.side_effects,
           args_schema: plainJson(argsJsonSchema({ args: argSpecsFromDeclared(d.args) })),
           output_schema: d.output.schema ?? null,

@@ -444,6 +444,38 @@ describe(`MCP over Streamable HTTP (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, (
     }
   }, 60_000);
 
+  it('marks a break-glass action as such in find_actions and get_action', async () => {
+    const manifestOf = () =>
+      h.db
+        .selectFrom('pack_versions')
+        .select(['id', 'trusted_manifest'])
+        .where('account_id', '=', accountId)
+        .where('pack_id', '=', 'e2ekit')
+        .executeTakeFirstOrThrow();
+    const { id, trusted_manifest: manifest } = await manifestOf();
+    const setManifest = (value: unknown) =>
+      h.db
+        .updateTable('pack_versions')
+        .set({ trusted_manifest: JSON.stringify(value) })
+        .where('id', '=', id)
+        .execute();
+    await setManifest({
+      ...manifest,
+      'e2ekit.count': { ...manifest!['e2ekit.count'], break_glass: true },
+    });
+    try {
+      const found = await call('find_actions', { action_id: 'e2ekit.count' });
+      const [candidate] = found.structuredContent.candidates;
+      expect(candidate).toMatchObject({ action_id: 'e2ekit.count', break_glass: true });
+      const action = await call('get_action', candidate.next.arguments);
+      expect(action.structuredContent.action).toMatchObject({ break_glass: true });
+      const echo = await call('find_actions', { action_id: 'e2ekit.guarded_echo' });
+      expect(echo.structuredContent.candidates[0]).not.toHaveProperty('break_glass');
+    } finally {
+      await setManifest(manifest);
+    }
+  }, 60_000);
+
   it('passes typed arguments through exactly: e2ekit.count prints its lines', async () => {
     const reason = 'checking that numbered output arrives in order';
     const ran = await runAction(
