@@ -17,6 +17,8 @@ export interface RunnerOptions {
   enrollmentKey: string;
   group?: string;
   packs?: string[];
+  /** The config's `admission:` section body (YAML, indented two spaces), if any. */
+  admission?: string;
 }
 
 export interface JournalLine {
@@ -119,5 +121,5 @@ execution:
   cancel_grace: 500ms
 events:
   jsonl_path: ../log/events.jsonl
-`;
+${options.admission ? `admission:\n${options.admission}` : ''}`;
 }

@@ -3,7 +3,7 @@ import { startTcpProxy, type TcpProxy } from '../../packages/server/src/test-sup
 import { ApiClient, Runs } from './api.js';
 import { ControlPlane, type ServerNode } from './control-plane.js';
 import { People } from './people.js';
-import { RunnerHost, SHIPPED_PACKS, TEST_PACKS } from './runner.js';
+import { RunnerHost, type RunnerOptions, SHIPPED_PACKS, TEST_PACKS } from './runner.js';
 import { eventually } from './wait.js';
 
 export const OWNER = 'owner@e2e.test';
@@ -123,11 +123,16 @@ export class System {
    * Writes a runner home and starts `emisar connect` against the proxy (if any) or
    * the node. `id` is its `runner.id`, so its name on the control plane.
    */
-  async startRunner(id: string, enrollmentKey: string): Promise<RunnerHost> {
+  async startRunner(
+    id: string,
+    enrollmentKey: string,
+    options: Pick<RunnerOptions, 'packs' | 'admission'> = {},
+  ): Promise<RunnerHost> {
     const runner = await RunnerHost.create({
       id,
       url: this.proxy?.url ?? this.node.url,
       enrollmentKey,
+      ...options,
     });
     runner.start();
     return runner;
