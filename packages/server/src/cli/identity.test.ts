@@ -189,7 +189,7 @@ describe('emisar-server workspace administration', () => {
   const run = (args: string[]) => cli.run(args);
   const inAccount = (...args: string[]) => run([...args, '--account', 'ops-admin', '--json']);
 
-  it('lists and revokes keys, flips the agent stop switch and lists runners, audited as the CLI', async () => {
+  it('lists and revokes keys, flips the agent stop switch, lists runners and members, audited as the CLI', async () => {
     await run(['account', 'create', '--email', 'admin@example.test', '--workspace', 'Ops Admin']);
     const apiKey = (await inAccount('api-key', 'create')).json;
     const listed = (await inAccount('api-key', 'list')).json;
@@ -221,6 +221,9 @@ describe('emisar-server workspace administration', () => {
       changed: true,
     });
     expect((await inAccount('runner', 'list')).json).toEqual({ runners: [] });
+    expect((await inAccount('members', 'list')).json.members).toEqual([
+      expect.objectContaining({ email: 'admin@example.test', role: 'owner' }),
+    ]);
 
     await cli.withDb(async (db) => {
       const events = await db

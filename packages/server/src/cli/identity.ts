@@ -6,9 +6,10 @@ import {
 } from './account-commands.js';
 import { registerAgentCommands } from './agent-commands.js';
 import { registerApiKeyCommands, registerEnrollmentKeyCommands } from './key-commands.js';
+import { registerMemberCommands } from './member-commands.js';
 import { registerRunnerCommands } from './runner-commands.js';
 
-/** Workspaces, keys, runners, the agent stop switch, plans and the bootstrap link. */
+/** Workspaces, keys, runners, the agent stop switch, members, plans and the bootstrap link. */
 export function registerIdentityCommands(program: Command): void {
   registerAccountCommands(program);
   registerApiKeyCommands(program);
@@ -17,4 +18,5 @@ export function registerIdentityCommands(program: Command): void {
   registerBootstrapCommand(program);
   registerRunnerCommands(program);
   registerAgentCommands(program);
+  registerMemberCommands(program);
 }

@@ -1,5 +1,6 @@
 // The members domain's face: other domains and the composition root import only this.
 export { mintBootstrapLink } from './bootstrap-link.js';
+export { memberViews } from './member-support.js';
 export { personAudit } from './person-audit.js';
 export { setPlan } from './plans.js';
 export type { MemberQueries } from './queries.js';
