@@ -113,3 +113,10 @@ export async function tempDir(): Promise<TempDir> {
   const dir = await mkdtemp(path.join(tmpdir(), 'emisar-packs-'));
   return { path: dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * A pack with one critical action that breaks the interpreter rule
+ * (`glass.run_script`: free text into `sh -c`), the same fault at low risk
+ * (`glass.low_script`) and one fine action (`glass.ok`). Its parent is a packs root.
+ */
+export const GLASS_PACK = fileURLToPath(new URL('./glass', import.meta.url));

@@ -1,66 +1,25 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPack } from '@emisar/packs';
 import { decodeFrame, encodeFrame, FRAME_MAX_BYTES } from '@emisar/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { GLASS_PACK } from '../../../packs/src/test-support/fixtures.js';
 import { loadRunnerConfig } from '../config/config.js';
 import { runCli } from '../test-support/cli.js';
 import { writeRunnerHome } from '../test-support/packs.js';
 import { loadRegistry } from './registry.js';
 import { buildRunnerState, checkAvailability } from './state.js';
 
-const action = (id: string, risk: string, args: string, command: string) => `schema_version: 1
-id: glass.${id}
-title: ${id}
-kind: exec
-risk: ${risk}
-description: A break-glass fixture action.
-side_effects: [none]
-${args}
-execution:
-  command: ${command}
-  timeout: 5s
-output: {parser: text, max_stdout_bytes: 1024, max_stderr_bytes: 1024}
-`;
-
-const FREE_TEXT = 'args:\n  - {name: script, type: string, required: true}';
-const ACTIONS: Record<string, string> = {
-  'actions/ok.yaml': action('ok', 'low', 'args: []', '{binary: printf, argv: ["ok\\\\n"]}'),
-  // Free text rendered into sh -c program text: the interpreter rule refuses it.
-  'actions/run_script.yaml': action(
-    'run_script',
-    'critical',
-    FREE_TEXT,
-    '{binary: sh, argv: ["-c", "{{ args.script }}"]}',
-  ),
-  // The same fault at low risk: never break-glass.
-  'actions/low_script.yaml': action(
-    'low_script',
-    'low',
-    FREE_TEXT,
-    '{binary: sh, argv: ["-c", "{{ args.script }}"]}',
-  ),
-};
-
-let packs: string;
 let hash: string;
 beforeAll(async () => {
-  packs = await mkdtemp(join(tmpdir(), 'emisar-glass-'));
-  const dir = join(packs, 'glass');
-  await mkdir(join(dir, 'actions'), { recursive: true });
-  await writeFile(
-    join(dir, 'pack.yaml'),
-    `schema_version: 1\nid: glass\nname: Glass\ndescription: Break-glass fixture.\nversion: 1.0.0\nactions: [${Object.keys(ACTIONS).join(', ')}]\n`,
-  );
-  for (const [file, text] of Object.entries(ACTIONS)) await writeFile(join(dir, file), text);
-  hash = (await loadPack(dir)).hash;
+  hash = (await loadPack(GLASS_PACK)).hash;
 });
 
 async function stateWith(admission: string) {
   const dir = await mkdtemp(join(tmpdir(), 'emisar-state-'));
   const path = join(dir, 'config.yaml');
-  await writeFile(path, `paths:\n  packs: [${JSON.stringify(packs)}]\n${admission}`, {
+  await writeFile(path, `paths:\n  packs: [${JSON.stringify(GLASS_PACK)}]\n${admission}`, {
     mode: 0o600,
   });
   const config = await loadRunnerConfig({ explicitPath: path, env: {} });
@@ -116,14 +75,14 @@ describe('a pack with a rule-breaking action', () => {
   it('emisar action run: refused without the opt-in (action_not_admitted), runs with it', async () => {
     const reason = 'break-glass fixture: run the staging script';
     const args = ['action', 'run', 'glass.run_script', '--arg', 'script=echo glass', '--reason'];
-    const plain = await writeRunnerHome({ packs: [packs] });
+    const plain = await writeRunnerHome({ packs: [GLASS_PACK] });
     const refused = await runCli(['--config', plain.configPath, ...args, reason]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
       /action_not_admitted: glass\.run_script is not admitted on this host: refused at load/,
     );
     const opted = await writeRunnerHome({
-      packs: [packs],
+      packs: [GLASS_PACK],
       extra: 'admission:\n  max_risk: critical\n  break_glass: [glass.run_script]\n',
     });
     const ran = await runCli(['--config', opted.configPath, ...args, reason]);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { discoverPacks } from '@emisar/packs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GLASS_PACK } from '../../../packs/src/test-support/fixtures.js';
 import { REPO_PACKS_DIR } from '../fleet/test-support/fixtures.js';
 import { runServerCommand } from '../test-support/server-process.js';
 import { loadPublishedCatalog } from './published.js';
@@ -43,30 +44,7 @@ describe('emisar-server catalog build', () => {
   });
 
   it('publishes a pack with a rule-breaking action under its exact hash, naming the refused action', async () => {
-    const root = path.join(dir, 'glass');
-    const pack = path.join(root, 'glass');
-    await mkdir(path.join(pack, 'actions'), { recursive: true });
-    await writeFile(
-      path.join(pack, 'pack.yaml'),
-      'schema_version: 1\nid: glass\nname: Glass\ndescription: One bad action.\nversion: 1.0.0\nactions: [actions/run.yaml]\n',
-    );
-    await writeFile(
-      path.join(pack, 'actions/run.yaml'),
-      `schema_version: 1
-id: glass.run_script
-title: Run a script
-kind: exec
-risk: critical
-description: Free text into sh -c program text.
-side_effects: [none]
-args:
-  - {name: script, type: string, required: true}
-execution:
-  command: {binary: sh, argv: ["-c", "{{ args.script }}"]}
-  timeout: 5s
-output: {parser: text, max_stdout_bytes: 1024, max_stderr_bytes: 1024}
-`,
-    );
+    const root = path.dirname(GLASS_PACK);
     const { packs } = await discoverPacks([root]);
     const run = await runServerCommand(['catalog', 'build', root], {});
     expect(run.code).toBe(0);
