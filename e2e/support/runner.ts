@@ -19,6 +19,8 @@ export interface RunnerOptions {
   packs?: string[];
   /** The config's `admission:` section body (YAML, indented two spaces), if any. */
   admission?: string;
+  /** The runner program Node runs (default: the checkout's built CLI). */
+  program?: string;
 }
 
 export interface JournalLine {
@@ -60,7 +62,7 @@ export class RunnerHost {
       HOME: process.env.HOME,
       EMISAR_ENROLLMENT_KEY: this.options.enrollmentKey,
     };
-    const args = [CLI, 'connect', '--config', this.configPath];
+    const args = [this.options.program ?? CLI, 'connect', '--config', this.configPath];
     this.child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d) => (this.log += d));
     this.child.stderr!.on('data', (d) => (this.log += d));

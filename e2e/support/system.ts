@@ -126,7 +126,7 @@ export class System {
   async startRunner(
     id: string,
     enrollmentKey: string,
-    options: Pick<RunnerOptions, 'packs' | 'admission'> = {},
+    options: Pick<RunnerOptions, 'packs' | 'admission' | 'program'> = {},
   ): Promise<RunnerHost> {
     const runner = await RunnerHost.create({
       id,
