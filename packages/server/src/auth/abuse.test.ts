@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../http/auth.js';
 import { personAudit } from '../members/person-audit.js';
 import { signInWithCode, signUp, startTestApp, type TestApp } from '../test-support/app.js';
@@ -18,6 +18,8 @@ describe(`sign-in abuse (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     h = await startTestApp();
   });
   afterAll(() => h.close());
+  // Every test starts with a fresh per-client sign-in window, whatever ran before it.
+  beforeEach(() => h.clock.advance(60_000));
 
   async function requestCode(email: string) {
     const browser = h.browser();
